@@ -1,0 +1,29 @@
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+.PHONY: run build test test-deps vet lint fuzz bench clean
+
+# Run callscreen on its embedded defaults: no config file, no Redis.
+run: build
+	./bin/callscreen serve
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/callscreen ./cmd/callscreen
+
+# The one test command: README and CI run exactly this.
+test: test-deps
+	$(GO) test -race -timeout 12m ./...
+
+test-deps:
+	@scripts/install-test-deps
+
+vet:
+	$(GO) vet ./...
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
+
+lint: vet
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+clean:
+	rm -rf bin

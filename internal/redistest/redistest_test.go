@@ -1,0 +1,21 @@
+package redistest
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestStartKillRestart(t *testing.T) {
+	s := Start(t)
+	if r, err := s.Do("SET", "k", "v"); err != nil || !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("SET = %q, %v", r, err)
+	}
+	s.Kill()
+	if _, err := s.Do("PING"); err == nil {
+		t.Fatal("killed server still answers")
+	}
+	s.Restart()
+	if r, err := s.Do("GET", "k"); err != nil || !strings.HasPrefix(r, "$-1") {
+		t.Fatalf("restarted server GET = %q, %v; want empty", r, err)
+	}
+}

@@ -1,0 +1,155 @@
+// Package number turns the caller ID text a PBX hands over into a typed,
+// normalised telephone number.
+//
+// Normalisation uses libphonenumber's numbering-plan metadata
+// (github.com/nyaruka/phonenumbers). The package is pure: no I/O, no clock,
+// no global state beyond the library's read-only metadata, and it never
+// panics on hostile input.
+package number
+
+import (
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// MaxRawLen is the longest caller ID text that is parsed at all. Anything
+// longer is reported as invalid without being handed to the parser.
+const MaxRawLen = 32
+
+// maxDigits is the longest E.164 number (ITU-T E.164 §6.1).
+const maxDigits = 15
+
+// Kind says what a caller ID text turned out to be.
+type Kind int
+
+const (
+	// Valid is a number that the numbering plan of its country allows.
+	Valid Kind = iota
+	// Anonymous is a withheld number: "anonymous", "restricted", "private",
+	// "withheld" or "unavailable" in place of digits.
+	Anonymous
+	// Invalid is anything else: empty, "unknown", letters, too long, or
+	// digits that no numbering plan assigns.
+	Invalid
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Valid:
+		return "valid"
+	case Anonymous:
+		return "anonymous"
+	default:
+		return "invalid"
+	}
+}
+
+// Number is a parsed caller or dialed number.
+type Number struct {
+	// Raw is the text as received, trimmed of surrounding white space.
+	Raw string
+	// Digits is Raw with everything but digits removed (a leading "+" is
+	// dropped too). Used for short codes such as 911.
+	Digits string
+	// E164 is the number in E.164 form ("+12125551234"), or "" when the text
+	// could not be read as a possible number.
+	E164 string
+	// Kind classifies the number.
+	Kind Kind
+	// Region is the ISO 3166 region the number belongs to ("US", "GB"), or "".
+	Region string
+	// CountryCode is the E.164 country calling code, 0 when unknown.
+	CountryCode int
+}
+
+// NANP reports whether the number is in the North American Numbering Plan
+// (country code 1).
+func (n Number) NANP() bool { return n.CountryCode == 1 }
+
+// Key returns the form used to look the number up in lists and caches: the
+// E.164 form when there is one, otherwise the bare digits.
+func (n Number) Key() string {
+	if n.E164 != "" {
+		return n.E164
+	}
+	return n.Digits
+}
+
+// NPANXX returns the first six national digits of a NANP number (area code
+// and exchange), or "" for other numbers.
+func (n Number) NPANXX() string {
+	if !n.NANP() || len(n.E164) != 12 {
+		return ""
+	}
+	return n.E164[2:8]
+}
+
+var anonymousWords = map[string]bool{
+	"anonymous":   true,
+	"restricted":  true,
+	"private":     true,
+	"withheld":    true,
+	"unavailable": true,
+	"blocked":     true,
+}
+
+// Parse reads raw caller ID text. region is the ISO 3166 region used for
+// numbers written in national form ("2125551234" with region "US"). Parse
+// never fails: what cannot be read is returned with Kind Invalid.
+func Parse(raw, region string) Number {
+	raw = strings.TrimSpace(raw)
+	n := Number{Raw: raw, Kind: Invalid}
+	if raw == "" || len(raw) > MaxRawLen {
+		return n
+	}
+	lower := strings.ToLower(raw)
+	if anonymousWords[lower] {
+		n.Kind = Anonymous
+		return n
+	}
+	if lower == "unknown" {
+		return n
+	}
+	digits, ok := cleanDigits(raw)
+	if !ok {
+		return n
+	}
+	n.Digits = digits
+	if len(digits) == 0 || len(digits) > maxDigits {
+		return n
+	}
+	pn, err := phonenumbers.Parse(raw, region)
+	if err != nil {
+		return n
+	}
+	if !phonenumbers.IsPossibleNumber(pn) {
+		return n
+	}
+	n.CountryCode = int(pn.GetCountryCode())
+	n.E164 = phonenumbers.Format(pn, phonenumbers.E164)
+	n.Region = phonenumbers.GetRegionCodeForNumber(pn)
+	if phonenumbers.IsValidNumber(pn) {
+		n.Kind = Valid
+	}
+	return n
+}
+
+// cleanDigits returns the digits of s, accepting only the punctuation people
+// write numbers with. A leading "+" is allowed once.
+func cleanDigits(s string) (string, bool) {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			b.WriteByte(c)
+		case c == '+' && i == 0:
+		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
+}

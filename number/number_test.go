@@ -1,0 +1,81 @@
+package number
+
+import "testing"
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		raw    string
+		region string
+		kind   Kind
+		e164   string
+		nanp   bool
+	}{
+		{"+12125551234", "US", Valid, "+12125551234", true},
+		{"2125551234", "US", Valid, "+12125551234", true},
+		{"12125551234", "US", Valid, "+12125551234", true},
+		{"(212) 555-1234", "US", Valid, "+12125551234", true},
+		{"011442079460000", "US", Valid, "+442079460000", false},
+		{"+442079460000", "US", Valid, "+442079460000", false},
+		{"02079460000", "GB", Valid, "+442079460000", false},
+		{"", "US", Invalid, "", false},
+		{"unknown", "US", Invalid, "", false},
+		{"UNKNOWN", "US", Invalid, "", false},
+		{"anonymous", "US", Anonymous, "", false},
+		{"Restricted", "US", Anonymous, "", false},
+		{"abc", "US", Invalid, "", false},
+		{"555-CALL-NOW", "US", Invalid, "", false},
+		{"1234567890123456", "US", Invalid, "", false},
+		{"+1234567890123456789012345678901234", "US", Invalid, "", false},
+		{"0001234567", "US", Invalid, "+10001234567", true},
+		{"911", "US", Invalid, "", false},
+		{"${SHELL(id)}", "US", Invalid, "", false},
+		{"\xff\xfe", "US", Invalid, "", false},
+		{"+", "US", Invalid, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.raw, func(t *testing.T) {
+			n := Parse(tt.raw, tt.region)
+			if n.Kind != tt.kind || n.E164 != tt.e164 || n.NANP() != tt.nanp {
+				t.Fatalf("Parse(%q, %q) = kind %v e164 %q nanp %v; want %v %q %v",
+					tt.raw, tt.region, n.Kind, n.E164, n.NANP(), tt.kind, tt.e164, tt.nanp)
+			}
+		})
+	}
+}
+
+func TestShortCodeKeepsDigits(t *testing.T) {
+	n := Parse("911", "US")
+	if n.Digits != "911" || n.Key() != "911" {
+		t.Fatalf("Parse(911) digits %q key %q; want 911", n.Digits, n.Key())
+	}
+}
+
+func TestNPANXX(t *testing.T) {
+	if got := Parse("+12125551234", "US").NPANXX(); got != "212555" {
+		t.Fatalf("NPANXX = %q; want 212555", got)
+	}
+	if got := Parse("+442079460000", "US").NPANXX(); got != "" {
+		t.Fatalf("NPANXX of a UK number = %q; want empty", got)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"+12125551234", "unknown", "anonymous", "(212) 555-1234", "011442079460000", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		n := Parse(raw, "US")
+		if n.Kind == Valid && n.E164 == "" {
+			t.Fatalf("valid number %q without E.164 form", raw)
+		}
+		if n.E164 != "" && n.E164[0] != '+' {
+			t.Fatalf("E.164 form %q of %q lacks +", n.E164, raw)
+		}
+	})
+}
+
+func BenchmarkParse(b *testing.B) {
+	for b.Loop() {
+		Parse("+12125551234", "US")
+	}
+}
