@@ -1,0 +1,160 @@
+package screen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// fakeChannel is a small in-memory Channel: a caller who types Keys at
+// each ReadDigits (Auto: the digits last said), hangs up after HangupAfter
+// operations, and a variable store that, like Asterisk, still works after
+// the hangup.
+type fakeChannel struct {
+	mu          sync.Mutex
+	Vars        map[string]string
+	Keys        []string
+	Auto        bool
+	HangupAfter int
+	// Fail makes the named operation ("Play", "SetVariables", ...) fail
+	// with this error.
+	Fail map[string]error
+	// Block makes the named operation wait for ctx.
+	Block string
+
+	ops      []string
+	said     string
+	hungUp   bool
+	answered bool
+	setCalls int
+}
+
+var _ Channel = (*fakeChannel)(nil)
+
+func newFake() *fakeChannel { return &fakeChannel{Vars: map[string]string{}} }
+
+var errTransport = errors.New("connection reset")
+
+// op records an operation and reports whether the caller is gone.
+func (f *fakeChannel) op(ctx context.Context, name, detail string, media bool) error {
+	f.mu.Lock()
+	f.ops = append(f.ops, strings.TrimSpace(name+" "+detail))
+	n := len(f.ops)
+	if f.HangupAfter > 0 && n > f.HangupAfter {
+		f.hungUp = true
+	}
+	hung := f.hungUp
+	err := f.Fail[name]
+	block := f.Block == name
+	f.mu.Unlock()
+	if block {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	if err != nil {
+		return err
+	}
+	if hung && media {
+		return fmt.Errorf("%s: %w", name, ErrHangup)
+	}
+	return nil
+}
+
+func (f *fakeChannel) Answer(ctx context.Context) error {
+	if err := f.op(ctx, "Answer", "", true); err != nil {
+		return err
+	}
+	f.answered = true
+	return nil
+}
+
+func (f *fakeChannel) Play(ctx context.Context, sound, interrupt string) (string, error) {
+	return "", f.op(ctx, "Play", sound, true)
+}
+
+func (f *fakeChannel) SayDigits(ctx context.Context, digits, interrupt string) (string, error) {
+	if err := f.op(ctx, "SayDigits", digits, true); err != nil {
+		return "", err
+	}
+	f.mu.Lock()
+	f.said = digits
+	f.mu.Unlock()
+	return "", nil
+}
+
+func (f *fakeChannel) ReadDigits(ctx context.Context, sound string, timeout time.Duration, max int) (string, error) {
+	if err := f.op(ctx, "ReadDigits", fmt.Sprintf("%s %s %d", sound, timeout, max), true); err != nil {
+		return "", err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Auto {
+		return f.said, nil
+	}
+	if len(f.Keys) == 0 {
+		return "", nil
+	}
+	k := f.Keys[0]
+	f.Keys = f.Keys[1:]
+	return k, nil
+}
+
+func (f *fakeChannel) Variable(ctx context.Context, name string) (string, bool, error) {
+	if err := f.op(ctx, "Variable", name, false); err != nil {
+		return "", false, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.Vars[name]
+	return v, ok, nil
+}
+
+func (f *fakeChannel) SetVariables(ctx context.Context, vars []Var) error {
+	names := make([]string, len(vars))
+	for i, v := range vars {
+		names[i] = v.Name
+	}
+	if err := f.op(ctx, "SetVariables", strings.Join(names, ","), false); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.setCalls++
+	for _, v := range vars {
+		if v.Value == "" {
+			delete(f.Vars, v.Name)
+		} else {
+			f.Vars[v.Name] = v.Value
+		}
+	}
+	return nil
+}
+
+func (f *fakeChannel) Hangup(ctx context.Context) error {
+	err := f.op(ctx, "Hangup", "", true)
+	f.mu.Lock()
+	f.hungUp = true
+	f.mu.Unlock()
+	return err
+}
+
+func (f *fakeChannel) opsWith(prefix string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, o := range f.ops {
+		if strings.HasPrefix(o, prefix) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func (f *fakeChannel) allOps() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strings.Join(f.ops, "\n")
+}

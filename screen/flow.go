@@ -1,0 +1,673 @@
+package screen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/callscreen/callscreen/number"
+	"github.com/callscreen/callscreen/policy"
+	"github.com/callscreen/callscreen/reputation"
+)
+
+// Defaults of the Flow's zero fields.
+const (
+	DefaultRegion        = "US"
+	DefaultLookupTimeout = 500 * time.Millisecond
+	DefaultCallTimeout   = 2 * time.Minute
+	// MaxNameLen is the longest caller name kept; longer names are cut
+	// (on a rune boundary) before the sources or the record see them.
+	MaxNameLen = 256
+	// finishTimeout bounds writing the routing variables after the call's
+	// own deadline has passed.
+	finishTimeout = 2 * time.Second
+	// silentSound is what ReadDigits is asked to play: nothing.
+	silentSound = ""
+)
+
+// Profiles names the policies a flow may apply. *config.Config implements
+// it; ProfileMap is the small in-memory one.
+type Profiles interface {
+	// Profile returns the profile called name (names are
+	// case-insensitive); ok is false when there is none.
+	Profile(name string) (p policy.Profile, ok bool)
+	// ProfileForDID returns the name of the profile the DID map assigns to
+	// the dialed number; ok is false when no entry matches.
+	ProfileForDID(dialed number.Number) (name string, ok bool)
+}
+
+// ProfileMap is a Profiles without a DID map. The "default" entry, when
+// present, replaces policy.Default().
+type ProfileMap map[string]policy.Profile
+
+var _ Profiles = ProfileMap(nil)
+
+// Profile returns m[lower-cased name].
+func (m ProfileMap) Profile(name string) (policy.Profile, bool) {
+	p, ok := m[strings.ToLower(name)]
+	return p, ok
+}
+
+// ProfileForDID always reports no match.
+func (ProfileMap) ProfileForDID(number.Number) (string, bool) { return "", false }
+
+// Flow screens calls. Its fields are read-only once Run has been called:
+// to change the configuration, build a new Flow and swap it in.
+type Flow struct {
+	// Source answers reputation lookups, normally a reputation.Chain; nil
+	// means no source (every caller reads UNKNOWN).
+	Source reputation.Source
+	// Profiles resolves profile names and the DID map; nil means only
+	// policy.Default().
+	Profiles Profiles
+	// Recorder receives every Result (decision log, admin feed, behaviour
+	// learning); nil records nothing.
+	Recorder Recorder
+	// Verifier remembers callers who passed a challenge; nil remembers
+	// nobody.
+	Verifier Verifier
+	// Region reads numbers in national form; "" is DefaultRegion.
+	Region string
+	// LookupTimeout bounds the reputation lookup (the providers' budget
+	// plus a margin); 0 is DefaultLookupTimeout. A source still running
+	// then is abandoned and the call fails open (provider.unavailable).
+	LookupTimeout time.Duration
+	// CallTimeout bounds a whole call, challenge included; 0 is
+	// DefaultCallTimeout.
+	CallTimeout time.Duration
+	// ConfigVersion is copied into every Result.
+	ConfigVersion string
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+	// Logger logs decisions and handled failures; nil is slog.Default().
+	Logger *slog.Logger
+	// Metrics may be nil.
+	Metrics *Metrics
+	// Digits returns n challenge digits; nil draws them from crypto/rand.
+	// Tests set it to know what to enter.
+	Digits func(n int) string
+}
+
+func (f *Flow) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}
+
+func (f *Flow) logger() *slog.Logger {
+	if f.Logger != nil {
+		return f.Logger
+	}
+	return slog.Default()
+}
+
+func (f *Flow) region() string {
+	if f.Region != "" {
+		return f.Region
+	}
+	return DefaultRegion
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// call is the state of one call through the flow.
+type call struct {
+	res    *Result
+	info   CallInfo
+	pcall  policy.Call
+	prof   policy.Profile
+	log    *slog.Logger
+	start  time.Time
+	fresh  bool // CALLSCREEN_ID was read and unset: empty variables need not be written
+	prevID string
+	varsOK bool // routing variables were written
+}
+
+// Run screens one call on ch and returns what happened. It never panics
+// out: a panic anywhere fails open (allow, internal.error). It writes the
+// routing variables before it returns unless the channel itself is broken,
+// also when the caller hung up (Asterisk allows variable writes on a dead
+// channel, for the h extension). It honours ctx and CallTimeout; when the
+// deadline passes mid-call the call fails open.
+func (f *Flow) Run(ctx context.Context, ch Channel, info CallInfo) (res *Result) {
+	start := f.now()
+	res = f.newResult(info, start)
+	if f.Metrics != nil {
+		f.Metrics.inFlight.Inc()
+		defer f.Metrics.inFlight.Dec()
+	}
+	ctx, cancel := context.WithTimeout(ctx, orDefault(f.CallTimeout, DefaultCallTimeout))
+	defer cancel()
+	c := &call{res: res, info: info, start: start}
+	defer func() {
+		if p := recover(); p != nil {
+			f.Metrics.fail(failInternal)
+			res.Error = fmt.Sprintf("panic: %v", p)
+			f.logger().Error("screen: panic; call allowed", "call_id", res.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			f.failOpen(ctx, ch, c)
+		}
+		res.Duration = f.now().Sub(start)
+		f.finish(c)
+	}()
+	f.run(ctx, ch, c)
+	return res
+}
+
+func (f *Flow) newResult(info CallInfo, start time.Time) *Result {
+	return &Result{
+		ID:            NewID(start),
+		Time:          start,
+		Tenant:        info.Tenant,
+		Transport:     info.Transport,
+		Channel:       info.Channel,
+		UniqueID:      info.ID,
+		CallerRaw:     info.CallerNumber,
+		Caller:        info.CallerNumber,
+		CallerName:    cleanName(info.CallerName),
+		Dialed:        info.Dialed,
+		Challenge:     policy.OutcomeNone,
+		ConfigVersion: f.ConfigVersion,
+	}
+}
+
+func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
+	res := c.res
+	c.prof = f.profile(c.info, f.logger())
+	res.Profile = c.prof.Name
+	c.log = f.logger().With("call_id", res.ID, "profile", res.Profile, "tenant", res.Tenant)
+
+	caller := number.Parse(c.info.CallerNumber, f.region())
+	dialed := number.Parse(c.info.Dialed, f.region())
+	if caller.Key() != "" {
+		res.Caller = caller.Key()
+	}
+	if dialed.Key() != "" {
+		res.Dialed = dialed.Key()
+	}
+	c.pcall = policy.Call{Caller: caller, Name: res.CallerName, Dialed: dialed, Time: c.start}
+
+	// Emergency numbers first, before any I/O that could fail or hang.
+	if isEmergency(c.prof, caller) || isEmergency(c.prof, dialed) {
+		res.Decision = emergencyDecision(c.prof)
+		res.Result = policy.ResultAllow
+		res.DecisionLatency = f.now().Sub(c.start)
+		f.setVars(ctx, ch, c)
+		return
+	}
+
+	// Already screened: a transfer or a forward loop.
+	prev, ok, err := ch.Variable(ctx, VarID)
+	switch {
+	case err == nil:
+		c.fresh = !ok || prev == ""
+		if !c.fresh {
+			c.pcall.AlreadyScreened = true
+			c.prevID = prev
+		}
+	case errors.Is(err, ErrHangup):
+		c.log.Debug("screen: caller gone before screening")
+	default:
+		f.Metrics.fail(failChannel)
+		c.log.Warn("screen: cannot read "+VarID+"; screening anyway", "err", err)
+	}
+
+	c.pcall.Restricted = f.restricted(ctx, ch, c)
+
+	q := reputation.Query{
+		CallID:  res.ID,
+		Tenant:  res.Tenant,
+		Caller:  caller,
+		Name:    res.CallerName,
+		Dialed:  dialed,
+		Profile: c.prof,
+		Time:    c.start,
+	}
+	if !c.pcall.AlreadyScreened {
+		res.Verdict = f.lookup(ctx, q, c)
+	} else {
+		res.Verdict.Tier = policy.TierUnknown
+	}
+
+	d := policy.Decide(c.pcall, res.Verdict.Verdict, c.prof)
+	if (d.Action == policy.Challenge || d.Held == policy.Challenge) && f.verified(ctx, c) {
+		c.pcall.Verified = true
+		d = policy.Decide(c.pcall, res.Verdict.Verdict, c.prof)
+	}
+	res.Decision = d
+	res.DecisionLatency = f.now().Sub(c.start)
+
+	outcome := policy.OutcomeNone
+	if d.Action == policy.Challenge {
+		var err error
+		outcome, err = f.challenge(ctx, ch, c)
+		if err != nil {
+			// The challenge could not be played: fail open.
+			res.Error = err.Error()
+			res.Decision.Reasons = append(res.Decision.Reasons, policy.ChallengeUnavailable)
+			f.Metrics.fail(failChannel)
+			c.log.Warn("screen: challenge unavailable; call allowed", "err", err)
+		}
+	}
+	res.Challenge = outcome
+	res.Result = res.Decision.Result(outcome)
+	f.setVars(ctx, ch, c)
+}
+
+// profile resolves the profile: the name the dialplan passed, else the DID
+// map, else "default". An unknown name falls back to default with a
+// warning.
+func (f *Flow) profile(info CallInfo, log *slog.Logger) policy.Profile {
+	name := strings.ToLower(strings.TrimSpace(info.Profile))
+	if name == "" && f.Profiles != nil {
+		if n, ok := f.Profiles.ProfileForDID(number.Parse(info.Dialed, f.region())); ok {
+			name = n
+		}
+	}
+	if name == "" {
+		name = "default"
+	}
+	if f.Profiles != nil {
+		if p, ok := f.Profiles.Profile(name); ok {
+			if p.Name == "" {
+				p.Name = name
+			}
+			return p
+		}
+		if name != "default" {
+			log.Warn("screen: unknown profile; using default", "profile", cleanName(info.Profile))
+		}
+		if p, ok := f.Profiles.Profile("default"); ok {
+			if p.Name == "" {
+				p.Name = "default"
+			}
+			return p
+		}
+	} else if name != "default" {
+		log.Warn("screen: unknown profile; using default", "profile", cleanName(info.Profile))
+	}
+	return policy.Default()
+}
+
+// isEmergency reports whether n is an emergency number for profile p; the
+// built-in numbers count whatever the profile says.
+func isEmergency(p policy.Profile, n number.Number) bool {
+	if p.IsEmergency(n) {
+		return true
+	}
+	return n.Digits != "" && slices.Contains(policy.DefaultEmergency, n.Digits)
+}
+
+func emergencyDecision(p policy.Profile) policy.Decision {
+	mode := p.Mode
+	if mode == "" {
+		mode = policy.ModeEnforce
+	}
+	return policy.Decision{
+		Action:      policy.Allow,
+		Mode:        mode,
+		Tier:        policy.TierUnknown,
+		Reasons:     []policy.Reason{policy.EmergencyExempt},
+		Profile:     p.Name,
+		BlockResult: policy.ResultBlock,
+	}
+}
+
+// restricted reports whether the caller withheld the number: from the
+// transport's presentation code or name when it has one, else by reading
+// CALLERID(num-pres). A failed read counts as not restricted.
+func (f *Flow) restricted(ctx context.Context, ch Channel, c *call) bool {
+	if c.info.PresentationCode >= 0 {
+		return c.info.PresentationCode&0x60 != 0
+	}
+	pres := c.info.Presentation
+	if pres == "" {
+		v, ok, err := ch.Variable(ctx, "CALLERID(num-pres)")
+		if err != nil && !errors.Is(err, ErrHangup) {
+			c.log.Debug("screen: cannot read CALLERID(num-pres)", "err", err)
+		}
+		if !ok {
+			return false
+		}
+		pres = v
+	}
+	return RestrictedPresentation(pres)
+}
+
+// RestrictedPresentation reports whether an Asterisk presentation name
+// ("prohib_not_screened", "unavailable") withholds the number.
+func RestrictedPresentation(name string) bool {
+	name = strings.ToLower(strings.TrimSpace(name))
+	return strings.HasPrefix(name, "prohib") || name == "unavailable"
+}
+
+// lookup runs the reputation source within LookupTimeout. A source that
+// fails, panics or overruns adds provider.unavailable: the call fails open.
+func (f *Flow) lookup(ctx context.Context, q reputation.Query, c *call) reputation.Verdict {
+	unknown := reputation.Verdict{}
+	unknown.Tier = policy.TierUnknown
+	if f.Source == nil {
+		return unknown
+	}
+	lctx, cancel := context.WithTimeout(ctx, orDefault(f.LookupTimeout, DefaultLookupTimeout))
+	defer cancel()
+	type answer struct {
+		v   reputation.Verdict
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- answer{err: fmt.Errorf("reputation lookup: panic: %v", p)}
+			}
+		}()
+		v, err := f.Source.Lookup(lctx, q)
+		done <- answer{v, err}
+	}()
+	var a answer
+	select {
+	case a = <-done:
+	case <-lctx.Done():
+		a.err = fmt.Errorf("reputation lookup: %w", lctx.Err())
+	}
+	switch {
+	case a.err == nil:
+		if a.v.Tier == "" {
+			a.v.Tier = policy.TierUnknown
+		}
+		return a.v
+	case errors.Is(a.err, reputation.ErrNotCovered):
+		unknown.Reasons = []policy.Reason{policy.CallerOutOfCoverage}
+		return unknown
+	default:
+		f.Metrics.fail(failLookup)
+		c.res.Error = a.err.Error()
+		c.log.Warn("screen: reputation lookup failed; failing open", "err", a.err)
+		unknown.Reasons = []policy.Reason{policy.ProviderUnavailable}
+		return unknown
+	}
+}
+
+// verified asks the Verifier whether the caller passed a challenge
+// recently. Callers without a number are never remembered; a store failure
+// reads as not verified.
+func (f *Flow) verified(ctx context.Context, c *call) bool {
+	if f.Verifier == nil || c.pcall.Anonymous() || c.pcall.Caller.Kind != number.Valid {
+		return false
+	}
+	vctx, cancel := context.WithTimeout(ctx, orDefault(f.LookupTimeout, DefaultLookupTimeout))
+	defer cancel()
+	ok, err := f.Verifier.Verified(vctx, c.res.Tenant, c.pcall.Caller.E164)
+	if err != nil {
+		f.Metrics.fail(failVerifier)
+		c.log.Warn("screen: verified-caller store failed; challenging", "err", err)
+		return false
+	}
+	return ok
+}
+
+func (f *Flow) markVerified(ctx context.Context, c *call) {
+	ttl := c.res.Decision.Challenge.VerifiedFor
+	if f.Verifier == nil || ttl <= 0 || c.pcall.Anonymous() || c.pcall.Caller.Kind != number.Valid {
+		return
+	}
+	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(f.LookupTimeout, DefaultLookupTimeout))
+	defer cancel()
+	if err := f.Verifier.MarkVerified(vctx, c.res.Tenant, c.pcall.Caller.E164, ttl); err != nil {
+		f.Metrics.fail(failVerifier)
+		c.log.Warn("screen: cannot remember verified caller", "err", err)
+	}
+}
+
+// challenge plays the DTMF challenge: answer, intro, say the digits, read
+// them back; on a wrong entry the retry prompt and new digits, up to
+// Attempts tries. It returns passed or failed, abandoned when the caller
+// hung up, or an error when the challenge could not be played (transport
+// failure, deadline): the caller then fails open.
+func (f *Flow) challenge(ctx context.Context, ch Channel, c *call) (policy.Outcome, error) {
+	cs := c.res.Decision.Challenge
+	digitsFn := f.Digits
+	if digitsFn == nil {
+		digitsFn = randomDigits
+	}
+	stop := func(err error) (policy.Outcome, error) {
+		if errors.Is(err, ErrHangup) {
+			return policy.OutcomeAbandoned, nil
+		}
+		return policy.OutcomeNone, fmt.Errorf("challenge: %w", err)
+	}
+	if err := ch.Answer(ctx); err != nil {
+		return stop(err)
+	}
+	for attempt := 0; attempt < cs.Attempts; attempt++ {
+		prompt := cs.Intro
+		if attempt > 0 {
+			prompt = cs.Retry
+		}
+		if _, err := ch.Play(ctx, prompt, ""); err != nil {
+			return stop(err)
+		}
+		want := digitsFn(cs.Digits)
+		if _, err := ch.SayDigits(ctx, want, ""); err != nil {
+			return stop(err)
+		}
+		got, err := ch.ReadDigits(ctx, silentSound, cs.Timeout, cs.Digits)
+		if err != nil {
+			return stop(err)
+		}
+		if got == want {
+			f.markVerified(ctx, c)
+			if _, err := ch.Play(ctx, cs.Thanks, ""); err != nil && !errors.Is(err, ErrHangup) {
+				c.log.Debug("screen: cannot play thanks prompt", "err", err)
+			}
+			return policy.OutcomePassed, nil
+		}
+		if got != "" {
+			c.res.WrongEntries++
+		}
+	}
+	return policy.OutcomeFailed, nil
+}
+
+// vars returns the routing variables for the call, in RoutingVars order.
+func vars(c *call) []Var {
+	res := c.res
+	d := res.Decision
+	score := ""
+	if d.Scored {
+		score = strconv.Itoa(d.Score)
+	}
+	reasons := make([]string, len(d.Reasons))
+	for i, r := range d.Reasons {
+		reasons[i] = string(r)
+	}
+	out := []Var{
+		{VarResult, string(res.Result)},
+		{VarAction, string(d.Action)},
+		{VarTier, string(d.Tier)},
+		{VarChallenge, string(res.Challenge)},
+		{VarReasons, strings.Join(reasons, ",")},
+		{VarScore, score},
+		{VarMode, string(d.Mode)},
+		{VarHeld, string(d.Held)},
+		{VarID, res.ID},
+	}
+	if c.prevID != "" {
+		// Keep the first screening's id: it is what marks the call.
+		out = out[:len(out)-1]
+	}
+	if c.fresh {
+		// On a channel never screened the variables are unset already:
+		// writing empty values would only cost round trips.
+		out = slices.DeleteFunc(out, func(v Var) bool { return v.Value == "" })
+	}
+	return out
+}
+
+// setVars writes the routing variables, with a short grace period of its
+// own when the call's deadline has passed already.
+func (f *Flow) setVars(ctx context.Context, ch Channel, c *call) {
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		defer cancel()
+	}
+	if err := ch.SetVariables(ctx, vars(c)); err != nil {
+		f.Metrics.fail(failChannel)
+		if c.res.Error == "" {
+			c.res.Error = err.Error()
+		}
+		log := c.log
+		if log == nil {
+			log = f.logger()
+		}
+		log.Error("screen: cannot set routing variables; the dialplan will allow the call", "err", err)
+		return
+	}
+	c.varsOK = true
+}
+
+// failOpen turns the call into an allow after a panic and writes that.
+func (f *Flow) failOpen(ctx context.Context, ch Channel, c *call) {
+	reason := policy.InternalError
+	if isEmergency(c.prof, c.pcall.Caller) || isEmergency(c.prof, c.pcall.Dialed) ||
+		isEmergency(policy.Profile{}, number.Parse(c.info.CallerNumber, f.region())) ||
+		isEmergency(policy.Profile{}, number.Parse(c.info.Dialed, f.region())) {
+		reason = policy.EmergencyExempt
+	}
+	d := emergencyDecision(c.prof)
+	d.Reasons = []policy.Reason{reason}
+	c.res.Decision = d
+	c.res.Result = policy.ResultAllow
+	c.res.Challenge = policy.OutcomeNone
+	c.fresh = false
+	defer func() {
+		if p := recover(); p != nil {
+			f.logger().Error("screen: panic while failing open", "call_id", c.res.ID, "panic", fmt.Sprint(p))
+		}
+	}()
+	f.setVars(ctx, ch, c)
+}
+
+// finish counts, logs and records the call.
+func (f *Flow) finish(c *call) {
+	res := c.res
+	defer func() {
+		if p := recover(); p != nil {
+			f.logger().Error("screen: panic while recording", "call_id", res.ID, "panic", fmt.Sprint(p))
+		}
+	}()
+	f.Metrics.record(res)
+	log := c.log
+	if log == nil {
+		log = f.logger()
+	}
+	d := res.Decision
+	level := slog.LevelDebug
+	if d.Action != policy.Allow || d.Held != "" || res.Result != policy.ResultAllow {
+		level = slog.LevelInfo
+	}
+	if log.Enabled(context.Background(), level) {
+		log.Log(context.Background(), level, "screen: decision",
+			"result", res.Result, "action", d.Action, "held", d.Held, "tier", d.Tier,
+			"challenge", res.Challenge, "wrong_entries", res.WrongEntries,
+			"reasons", d.Reasons, "decision_ms", float64(res.DecisionLatency.Microseconds())/1000,
+			"duration_ms", float64(res.Duration.Microseconds())/1000)
+	}
+	if f.Recorder != nil {
+		f.Recorder.Record(res)
+	}
+}
+
+// Explain runs the lookups and the policy for a call without a channel:
+// no challenge is played, no variable written, nothing recorded. The
+// presentation comes from info (PresentationCode, Presentation); the
+// verified-caller memory is consulted. It is what `callscreen check` and
+// the admin API show. The error is ctx's when it ended first.
+func (f *Flow) Explain(ctx context.Context, info CallInfo) (*Result, error) {
+	start := f.now()
+	res := f.newResult(info, start)
+	c := &call{res: res, info: info, start: start, log: f.logger()}
+	c.prof = f.profile(info, f.logger())
+	res.Profile = c.prof.Name
+	caller := number.Parse(info.CallerNumber, f.region())
+	dialed := number.Parse(info.Dialed, f.region())
+	if caller.Key() != "" {
+		res.Caller = caller.Key()
+	}
+	if dialed.Key() != "" {
+		res.Dialed = dialed.Key()
+	}
+	c.pcall = policy.Call{Caller: caller, Name: res.CallerName, Dialed: dialed, Time: start}
+	if info.PresentationCode >= 0 {
+		c.pcall.Restricted = info.PresentationCode&0x60 != 0
+	} else {
+		c.pcall.Restricted = RestrictedPresentation(info.Presentation)
+	}
+	if isEmergency(c.prof, caller) || isEmergency(c.prof, dialed) {
+		res.Decision = emergencyDecision(c.prof)
+		res.Result = policy.ResultAllow
+		return res, ctx.Err()
+	}
+	res.Verdict = f.lookup(ctx, reputation.Query{
+		CallID: res.ID, Tenant: res.Tenant, Caller: caller, Name: res.CallerName,
+		Dialed: dialed, Profile: c.prof, Time: start,
+	}, c)
+	d := policy.Decide(c.pcall, res.Verdict.Verdict, c.prof)
+	if (d.Action == policy.Challenge || d.Held == policy.Challenge) && f.verified(ctx, c) {
+		c.pcall.Verified = true
+		d = policy.Decide(c.pcall, res.Verdict.Verdict, c.prof)
+	}
+	res.Decision = d
+	res.Result = d.Result(policy.OutcomeNone)
+	if d.Action == policy.Challenge {
+		// What the dialplan gets if the challenge fails.
+		res.Result = d.Result(policy.OutcomeFailed)
+	}
+	res.DecisionLatency = f.now().Sub(start)
+	res.Duration = res.DecisionLatency
+	return res, ctx.Err()
+}
+
+// cleanName makes a caller name safe to keep and log: valid UTF-8, no
+// control characters, at most MaxNameLen bytes.
+func cleanName(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f || s[i] >= 0x80 {
+			clean = false
+			break
+		}
+	}
+	if clean && len(s) <= MaxNameLen {
+		return s
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > MaxNameLen {
+		cut := MaxNameLen
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return s
+}
