@@ -415,7 +415,7 @@ func TestSourceFailuresFailOpen(t *testing.T) {
 // panicProfiles panics on every lookup, as a bug in configuration code would.
 type panicProfiles struct{}
 
-func (panicProfiles) Profile(string) (policy.Profile, bool)        { panic("profiles bug") }
+func (panicProfiles) Profile(string) (policy.Profile, bool)      { panic("profiles bug") }
 func (panicProfiles) ProfileForDID(number.Number) (string, bool) { panic("profiles bug") }
 
 func TestPanicFailsOpen(t *testing.T) {
