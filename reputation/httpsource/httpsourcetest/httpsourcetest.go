@@ -1,0 +1,178 @@
+// Package httpsourcetest provides real HTTP servers on loopback that
+// behave like reputation providers, well and badly: slow, 5xx, 429 with
+// Retry-After, invalid JSON, a 10 MB body, a body that trickles, a port
+// where nothing listens. Provider adapter tests and the provider stage
+// tests share it.
+//
+// It is for tests only and must never be imported by production code.
+package httpsourcetest
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Server is an httptest.Server that counts the requests it receives.
+type Server struct {
+	*httptest.Server
+	requests atomic.Int64
+	// Last is the last request's headers and path, for tests that check
+	// what was sent.
+	last atomic.Pointer[http.Request]
+	body atomic.Pointer[string]
+}
+
+// Start serves h on 127.0.0.1:0 until the test ends.
+func Start(t testing.TB, h http.Handler) *Server {
+	t.Helper()
+	s := &Server{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		var b strings.Builder
+		buf := make([]byte, 4096)
+		for b.Len() < 1<<20 {
+			n, err := r.Body.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		body := b.String()
+		s.body.Store(&body)
+		s.last.Store(r.Clone(r.Context()))
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		s.CloseClientConnections()
+		s.Close()
+	})
+	return s
+}
+
+// Requests is the number of requests received so far.
+func (s *Server) Requests() int { return int(s.requests.Load()) }
+
+// Last returns the last request received (headers, method, URL), nil if
+// none; LastBody its body.
+func (s *Server) Last() *http.Request { return s.last.Load() }
+
+// LastBody is the body of the last request.
+func (s *Server) LastBody() string {
+	if p := s.body.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// JSON answers 200 with body as application/json.
+func JSON(body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(body))
+	}
+}
+
+// Slow waits d (or until the client gives up) before h answers.
+func Slow(d time.Duration, h http.Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(d):
+			h.ServeHTTP(w, r)
+		case <-r.Context().Done():
+		}
+	}
+}
+
+// Status answers code with a short text body and, when retryAfter is not
+// empty, a Retry-After header.
+func Status(code int, retryAfter string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(http.StatusText(code) + "\n"))
+	}
+}
+
+// Huge answers 200 with a JSON body of n bytes, streamed without a
+// Content-Length, so only reading tells how big it is.
+func Huge(n int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		chunk := []byte(strings.Repeat("x", 32<<10))
+		_, _ = w.Write([]byte(`{"pad":"`))
+		for written := 8; written < n-2; written += len(chunk) {
+			if r.Context().Err() != nil {
+				return
+			}
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		_, _ = w.Write([]byte(`"}`))
+	}
+}
+
+// Trickle answers 200 and then sends body one byte every interval, so the
+// body never completes within a lookup's budget.
+func Trickle(interval time.Duration, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		f, _ := w.(http.Flusher)
+		for i := 0; i < len(body); i++ {
+			if _, err := w.Write([]byte{body[i]}); err != nil {
+				return
+			}
+			if f != nil {
+				f.Flush()
+			}
+			select {
+			case <-time.After(interval):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}
+}
+
+// RefusedURL returns an http URL on loopback where nothing listens.
+func RefusedURL(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr
+}
+
+// Fault is one way a provider misbehaves.
+type Fault struct {
+	Name string
+	// Handler misbehaves; nil means the URL refuses connections.
+	Handler http.Handler
+}
+
+// Faults is the standard matrix every provider is tested against: slower
+// than budget answers after it; the others fail in their own way.
+func Faults(budget time.Duration, okBody string) []Fault {
+	return []Fault{
+		{"slower than the budget", Slow(budget+200*time.Millisecond, JSON(okBody))},
+		{"500", Status(http.StatusInternalServerError, "")},
+		{"503", Status(http.StatusServiceUnavailable, "")},
+		{"429 with Retry-After", Status(http.StatusTooManyRequests, "120")},
+		{"invalid JSON", JSON(`{"status":"success","data":{`)},
+		{"not JSON", JSON(`<html>Service Unavailable</html>`)},
+		{"10 MB body", Huge(10 << 20)},
+		{"body that trickles", Trickle(50*time.Millisecond, okBody)},
+		{"connection refused", nil},
+	}
+}
