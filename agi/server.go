@@ -1,0 +1,359 @@
+package agi
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Defaults for the zero fields of a Server.
+const (
+	DefaultAddr          = "127.0.0.1:4573"
+	DefaultMaxSessions   = 1000
+	DefaultHeaderTimeout = 5 * time.Second
+)
+
+// Handler serves one FastAGI session. ServeAGI returns when it is done with
+// the call; the server then closes the connection, which hands the call back
+// to the dialplan. ctx is cancelled when the server stops forcibly. The
+// Session must not be used after ServeAGI returns.
+type Handler interface {
+	ServeAGI(ctx context.Context, s *Session)
+}
+
+// HandlerFunc adapts a function to a Handler.
+type HandlerFunc func(ctx context.Context, s *Session)
+
+// ServeAGI calls f.
+func (f HandlerFunc) ServeAGI(ctx context.Context, s *Session) { f(ctx, s) }
+
+var _ Handler = HandlerFunc(nil)
+
+// Server accepts FastAGI connections and runs Handler for each.
+//
+// Per connection, in order: a peer outside Allow is closed before anything
+// is read; over MaxSessions the connection is closed at once; the
+// environment block must arrive within HeaderTimeout and inside the caps of
+// ParseEnv, else the connection is closed; then Handler runs, and a panic
+// in it is recovered, logged and counted, and closes only that session.
+// Each of these is counted in Metrics.
+type Server struct {
+	// Addr is the TCP address ListenAndServe listens on (DefaultAddr).
+	Addr    string
+	Handler Handler
+	// MaxSessions caps concurrent sessions (DefaultMaxSessions).
+	MaxSessions int
+	// Allow lists the peer networks served; empty serves everyone.
+	Allow []netip.Prefix
+	// HeaderTimeout bounds the wait for the environment block
+	// (DefaultHeaderTimeout).
+	HeaderTimeout time.Duration
+	// Logger gets errors and rejections; nil is slog.Default().
+	Logger *slog.Logger
+	// Metrics may be nil.
+	Metrics *Metrics
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	sessions  map[*conn]struct{}
+	closing   bool
+	wg        sync.WaitGroup
+	inFlight  atomic.Int64
+	lastWarn  atomic.Int64 // unix nanos of the last rejection warning
+}
+
+// conn is one admitted connection, cancellable by a forced shutdown.
+type conn struct {
+	net.Conn
+	sctx   context.Context
+	cancel context.CancelFunc
+}
+
+// ListenAndServe listens on Addr and serves until ctx is cancelled or
+// Shutdown is called; see Serve.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	addr := s.Addr
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("agi listen %s: %w", addr, err)
+	}
+	return s.Serve(ctx, l)
+}
+
+// ListenAddr returns the address of a listener Serve is using, nil when
+// there is none.
+func (s *Server) ListenAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for l := range s.listeners {
+		return l.Addr()
+	}
+	return nil
+}
+
+// Serve accepts connections on l and serves each in its own goroutine. It
+// takes ownership of l and closes it.
+//
+// Outcomes:
+//   - nil after Shutdown: l is closed; Shutdown waits for the sessions.
+//   - ctx.Err() when ctx is cancelled: an immediate stop. l is closed, every
+//     session's context is cancelled and its connection closed, and Serve
+//     returns once their handlers have returned.
+//   - any other error: Accept failed for good (l is closed; sessions
+//     already running go on).
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	if s.Handler == nil {
+		l.Close()
+		return errors.New("agi serve: no handler")
+	}
+	if !s.track(l) {
+		l.Close()
+		return nil
+	}
+	defer s.untrack(l)
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+
+	var backoff time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return nil
+			}
+			if ctx.Err() != nil {
+				s.closeSessions()
+				s.wg.Wait()
+				return ctx.Err()
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.logger().Warn("agi accept", "err", err, "retry_in", backoff)
+				select {
+				case <-time.After(backoff):
+					continue
+				case <-ctx.Done():
+					continue
+				}
+			}
+			l.Close()
+			return fmt.Errorf("agi accept: %w", err)
+		}
+		backoff = 0
+		if cn := s.admit(ctx, c); cn != nil {
+			go s.serve(ctx, cn)
+		}
+	}
+}
+
+// ServeConn serves one connection that the caller accepted (or one end of
+// a net.Pipe in tests) and returns when its session has ended. The
+// allow-list, the session cap, panic recovery, metrics and Shutdown apply
+// as for Serve.
+func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
+	if s.Handler == nil {
+		c.Close()
+		return
+	}
+	if cn := s.admit(ctx, c); cn != nil {
+		s.serve(ctx, cn)
+	}
+}
+
+// Shutdown stops accepting, then waits for the running sessions to end. When
+// ctx is done first it cancels their contexts, closes their connections and
+// returns ctx.Err() without waiting further.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.closeSessions()
+		return fmt.Errorf("agi shutdown: %w", ctx.Err())
+	}
+}
+
+// admit applies the allow-list and the cap. It returns nil when c was
+// closed instead.
+func (s *Server) admit(ctx context.Context, c net.Conn) *conn {
+	if len(s.Allow) > 0 && !s.allowed(c.RemoteAddr()) {
+		c.Close()
+		s.Metrics.reject(RejectACL)
+		s.warnRejected(RejectACL, c.RemoteAddr())
+		return nil
+	}
+	limit := int64(s.MaxSessions)
+	if limit <= 0 {
+		limit = DefaultMaxSessions
+	}
+	if s.inFlight.Add(1) > limit {
+		s.inFlight.Add(-1)
+		c.Close()
+		s.Metrics.reject(RejectCap)
+		s.warnRejected(RejectCap, c.RemoteAddr())
+		return nil
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	cn := &conn{Conn: c, cancel: cancel}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		s.inFlight.Add(-1)
+		cancel()
+		c.Close()
+		return nil
+	}
+	if s.sessions == nil {
+		s.sessions = make(map[*conn]struct{})
+	}
+	s.sessions[cn] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	// A cancelled session context (forced stop) closes the connection,
+	// which wakes any read, the environment's included.
+	context.AfterFunc(sctx, func() { c.Close() })
+	cn.sctx = sctx
+	return cn
+}
+
+func (s *Server) serve(_ context.Context, cn *conn) {
+	start := time.Now()
+	s.Metrics.sessionStart()
+	defer func() {
+		cn.cancel() // closes the connection
+		s.mu.Lock()
+		delete(s.sessions, cn)
+		s.mu.Unlock()
+		s.inFlight.Add(-1)
+		s.Metrics.sessionEnd(time.Since(start))
+		s.wg.Done()
+	}()
+
+	r := readerPool.Get().(*bufio.Reader)
+	r.Reset(cn.Conn)
+	timeout := s.HeaderTimeout
+	if timeout <= 0 {
+		timeout = DefaultHeaderTimeout
+	}
+	_ = cn.SetReadDeadline(time.Now().Add(timeout))
+	env, err := ParseEnv(r, Limits{})
+	if err != nil {
+		r.Reset(nil)
+		readerPool.Put(r)
+		s.Metrics.reject(RejectHeader)
+		if errors.Is(err, io.EOF) || cn.sctx.Err() != nil {
+			s.logger().Debug("agi session ended before its environment", "remote", cn.RemoteAddr(), "err", err)
+		} else {
+			s.logger().Warn("agi session rejected", "remote", cn.RemoteAddr(), "err", err)
+		}
+		return
+	}
+	_ = cn.SetReadDeadline(time.Time{})
+	sess := newSession(cn.Conn, r, env, s.Metrics)
+	defer sess.close()
+	defer func() {
+		if p := recover(); p != nil {
+			s.Metrics.panicked()
+			s.logger().Error("agi handler panicked", "remote", cn.RemoteAddr(), "uniqueid", env.UniqueID,
+				"channel", env.Channel, "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	s.Handler.ServeAGI(cn.sctx, sess)
+}
+
+func (s *Server) allowed(a net.Addr) bool {
+	var ip netip.Addr
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ip = a.AddrPort().Addr()
+	default:
+		ap, err := netip.ParseAddrPort(a.String())
+		if err != nil {
+			return false
+		}
+		ip = ap.Addr()
+	}
+	ip = ip.Unmap()
+	for _, p := range s.Allow {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// warnRejected logs a rejection at most once a second, so a flood does not
+// flood the log too; the metric counts every one.
+func (s *Server) warnRejected(reason string, remote net.Addr) {
+	now := time.Now().UnixNano()
+	last := s.lastWarn.Load()
+	if now-last < int64(time.Second) || !s.lastWarn.CompareAndSwap(last, now) {
+		return
+	}
+	s.logger().Warn("agi connection rejected", "reason", reason, "remote", remote)
+}
+
+func (s *Server) track(l net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	if s.listeners == nil {
+		s.listeners = make(map[net.Listener]struct{})
+	}
+	s.listeners[l] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(l net.Listener) {
+	s.mu.Lock()
+	delete(s.listeners, l)
+	s.mu.Unlock()
+	l.Close()
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+func (s *Server) closeSessions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for cn := range s.sessions {
+		cn.cancel()
+	}
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
