@@ -1,0 +1,232 @@
+package config
+
+import (
+	"time"
+)
+
+// Config is callscreen's whole configuration. Field tags name the YAML
+// keys; docs/configuration.md describes every one.
+type Config struct {
+	Mode            string        `mapstructure:"mode"`
+	Number          Number        `mapstructure:"number"`
+	DataDir         string        `mapstructure:"data_dir"`
+	Log             Log           `mapstructure:"log"`
+	AGI             AGI           `mapstructure:"agi"`
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	Admin           Admin         `mapstructure:"admin"`
+	Lists           Lists         `mapstructure:"lists"`
+	// Emergency are critical numbers added to 911/112/933 in every profile.
+	Emergency []string `mapstructure:"emergency"`
+	// OwnNumbers are our DIDs (caller.own_number).
+	OwnNumbers []string `mapstructure:"own_numbers"`
+	// Honeypots are unassigned DIDs (caller.honeypot).
+	Honeypots []string `mapstructure:"honeypots"`
+	// DIDs maps a dialed number or prefix to a profile name.
+	DIDs       map[string]string  `mapstructure:"dids"`
+	Redis      Redis              `mapstructure:"redis"`
+	Reputation Reputation         `mapstructure:"reputation"`
+	Providers  Providers          `mapstructure:"providers"`
+	Feed       Feed               `mapstructure:"feed"`
+	Audit      Audit              `mapstructure:"audit"`
+	ARI        ARI                `mapstructure:"ari"`
+	Profiles   map[string]Profile `mapstructure:"profiles"`
+
+	// Set by Load.
+	path     string
+	resolved map[string]resolvedProfile
+	dids     []didEntry
+	version  string
+}
+
+// Number configures number parsing.
+type Number struct {
+	// DefaultRegion reads numbers written in national form (ISO 3166).
+	DefaultRegion string `mapstructure:"default_region"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `mapstructure:"level"`  // debug, info, warn, error
+	Format string `mapstructure:"format"` // auto, text, json
+}
+
+// AGI configures the FastAGI server.
+type AGI struct {
+	Listen         string        `mapstructure:"listen"`
+	MaxSessions    int           `mapstructure:"max_sessions"`
+	Allow          []string      `mapstructure:"allow"`
+	HeaderTimeout  time.Duration `mapstructure:"header_timeout"`
+	SessionTimeout time.Duration `mapstructure:"session_timeout"`
+}
+
+// Admin configures the admin HTTP API.
+type Admin struct {
+	// Listen is host:port; "" turns the admin server off.
+	Listen    string `mapstructure:"listen"`
+	Token     string `mapstructure:"token"`
+	TokenFile string `mapstructure:"token_file"`
+}
+
+// Lists configures the must-pass and must-block list files.
+type Lists struct {
+	AllowFile string `mapstructure:"allow_file"`
+	BlockFile string `mapstructure:"block_file"`
+	Watch     bool   `mapstructure:"watch"`
+}
+
+// Redis configures the shared Redis; no addrs means none.
+type Redis struct {
+	Addrs        []string      `mapstructure:"addrs"`
+	MasterName   string        `mapstructure:"master_name"`
+	Username     string        `mapstructure:"username"`
+	Password     string        `mapstructure:"password"`
+	PasswordFile string        `mapstructure:"password_file"`
+	DB           int           `mapstructure:"db"`
+	TLS          bool          `mapstructure:"tls"`
+	TLSCAFile    string        `mapstructure:"tls_ca_file"`
+	DialTimeout  time.Duration `mapstructure:"dial_timeout"`
+	ReadTimeout  time.Duration `mapstructure:"read_timeout"`
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+}
+
+// Reputation configures lookups.
+type Reputation struct {
+	// Budget is the time every provider lookup of one call shares.
+	Budget time.Duration `mapstructure:"budget"`
+	Cache  Cache         `mapstructure:"cache"`
+}
+
+// Cache configures the reputation cache.
+type Cache struct {
+	Size        int           `mapstructure:"size"`
+	TTLLow      time.Duration `mapstructure:"ttl_low"`
+	TTLBusiness time.Duration `mapstructure:"ttl_business"`
+	TTLSpam     time.Duration `mapstructure:"ttl_spam"`
+}
+
+// Providers configures the external reputation providers. A provider is
+// on when its key (or, for http, its URL) is set.
+type Providers struct {
+	CallerAPI CallerAPI    `mapstructure:"callerapi"`
+	YouMail   YouMail      `mapstructure:"youmail"`
+	HTTP      HTTPProvider `mapstructure:"http"`
+}
+
+// CallerAPI configures the CallerAPI provider.
+type CallerAPI struct {
+	URL     string `mapstructure:"url"`
+	Key     string `mapstructure:"key"`
+	KeyFile string `mapstructure:"key_file"`
+}
+
+// YouMail configures the YouMail provider.
+type YouMail struct {
+	URL     string `mapstructure:"url"`
+	SID     string `mapstructure:"sid"`
+	SIDFile string `mapstructure:"sid_file"`
+	Key     string `mapstructure:"key"`
+	KeyFile string `mapstructure:"key_file"`
+}
+
+// HTTPProvider configures the generic HTTP provider.
+type HTTPProvider struct {
+	URL       string `mapstructure:"url"`
+	Token     string `mapstructure:"token"`
+	TokenFile string `mapstructure:"token_file"`
+}
+
+// Feed configures the daily spam-report feed.
+type Feed struct {
+	URL       string            `mapstructure:"url"`
+	Headers   map[string]string `mapstructure:"headers"`
+	Format    string            `mapstructure:"format"` // json, ftc
+	Time      string            `mapstructure:"time"`   // HH:MM UTC
+	Retention time.Duration     `mapstructure:"retention"`
+}
+
+// Audit configures the signed decision log.
+type Audit struct {
+	Enabled            bool          `mapstructure:"enabled"`
+	Dir                string        `mapstructure:"dir"`
+	Fsync              string        `mapstructure:"fsync"` // batch, always, none
+	FsyncInterval      time.Duration `mapstructure:"fsync_interval"`
+	CheckpointEvery    int           `mapstructure:"checkpoint_every"`
+	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
+	RotateSize         ByteSize      `mapstructure:"rotate_size"`
+	KeyFile            string        `mapstructure:"key_file"`
+}
+
+// ARI configures the Asterisk REST Interface transport.
+type ARI struct {
+	Servers []ARIServer `mapstructure:"servers"`
+}
+
+// ARIServer is one Asterisk server reached over ARI.
+type ARIServer struct {
+	URL          string `mapstructure:"url"`
+	Username     string `mapstructure:"username"`
+	Password     string `mapstructure:"password"`
+	PasswordFile string `mapstructure:"password_file"`
+	App          string `mapstructure:"app"`
+	Tenant       string `mapstructure:"tenant"`
+	Profile      string `mapstructure:"profile"`
+}
+
+// Profile is one profile as configured. Unset fields inherit from
+// profiles.default, which starts from policy.Default().
+type Profile struct {
+	Mode        string            `mapstructure:"mode"`
+	Coverage    string            `mapstructure:"coverage"`
+	Actions     map[string]string `mapstructure:"actions"`
+	AfterHours  map[string]string `mapstructure:"after_hours"`
+	Hours       []Hours           `mapstructure:"hours"`
+	Timezone    string            `mapstructure:"timezone"`
+	Emergency   []string          `mapstructure:"emergency"`
+	Scores      Scores            `mapstructure:"scores"`
+	BlockResult string            `mapstructure:"block_result"`
+	Challenge   Challenge         `mapstructure:"challenge"`
+	Thresholds  Thresholds        `mapstructure:"thresholds"`
+}
+
+// Hours is one business-hours window.
+type Hours struct {
+	Days  []string `mapstructure:"days"`  // mon ... sun
+	Open  string   `mapstructure:"open"`  // HH:MM
+	Close string   `mapstructure:"close"` // HH:MM, after open
+}
+
+// Scores turn a provider's 0–100 spam score into reasons; 0 is off.
+type Scores struct {
+	Block     int `mapstructure:"block"`
+	Challenge int `mapstructure:"challenge"`
+}
+
+// Challenge configures the DTMF challenge.
+type Challenge struct {
+	Digits      int           `mapstructure:"digits"`
+	Attempts    int           `mapstructure:"attempts"`
+	Timeout     time.Duration `mapstructure:"timeout"`
+	OnFail      string        `mapstructure:"on_fail"`
+	VerifiedFor time.Duration `mapstructure:"verified_for"`
+	Prompts     Prompts       `mapstructure:"prompts"`
+}
+
+// Prompts are sound names without extension.
+type Prompts struct {
+	Intro   string `mapstructure:"intro"`
+	Retry   string `mapstructure:"retry"`
+	Thanks  string `mapstructure:"thanks"`
+	Blocked string `mapstructure:"blocked"`
+}
+
+// Thresholds are the limits of the behaviour and report sources.
+type Thresholds struct {
+	BurstCalls               int           `mapstructure:"burst_calls"`
+	BurstWindow              time.Duration `mapstructure:"burst_window"`
+	FloodPerMinute           int           `mapstructure:"flood_per_minute"`
+	FloodPerMinuteAfterHours int           `mapstructure:"flood_per_minute_after_hours"`
+	RepeatGray               int           `mapstructure:"repeat_gray"`
+	RepeatWindow             time.Duration `mapstructure:"repeat_window"`
+	ReportWindow             time.Duration `mapstructure:"report_window"`
+	HoneypotFor              time.Duration `mapstructure:"honeypot_for"`
+}
