@@ -1,0 +1,140 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/callscreen/callscreen/agi"
+	"github.com/callscreen/callscreen/screen"
+)
+
+// ReadPrompt is what a FastAGI ReadDigits plays when the flow asks for no
+// sound: GET DATA needs a file, and a short beep tells the caller to type.
+const ReadPrompt = "beep"
+
+// AGI returns s as a screen.Channel.
+func AGI(s *agi.Session) screen.Channel { return &agiChannel{s: s} }
+
+// AGIInfo returns what the AGI environment says about the call. The
+// profile and tenant come from the AGI() URL query (?profile=sales&tenant=acme)
+// or, failing that, from AGI() arguments written profile=NAME / tenant=NAME.
+func AGIInfo(env *agi.Env) screen.CallInfo {
+	info := screen.CallInfo{
+		ID:               env.UniqueID,
+		Channel:          env.Channel,
+		CallerNumber:     env.CallerID,
+		CallerName:       env.CallerIDName,
+		PresentationCode: env.CallingPres,
+		Dialed:           env.DNID,
+		Context:          env.Context,
+		Extension:        env.Extension,
+		Language:         env.Language,
+		Transport:        "agi",
+	}
+	if info.Dialed == "" {
+		info.Dialed = env.Extension
+	}
+	if env.Params != nil {
+		info.Profile = env.Params.Get("profile")
+		info.Tenant = env.Params.Get("tenant")
+	}
+	for _, a := range env.Args {
+		k, v, ok := strings.Cut(a, "=")
+		switch {
+		case !ok:
+		case k == "profile" && info.Profile == "":
+			info.Profile = v
+		case k == "tenant" && info.Tenant == "":
+			info.Tenant = v
+		}
+	}
+	return info
+}
+
+// AGIHandler returns a FastAGI handler that screens every session with the
+// flow flow returns at the start of that session (so a reload can swap
+// flows between calls).
+func AGIHandler(flow func() *screen.Flow) agi.Handler {
+	return agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
+		flow().Run(ctx, AGI(s), AGIInfo(s.Env()))
+	})
+}
+
+type agiChannel struct{ s *agi.Session }
+
+var _ screen.Channel = (*agiChannel)(nil)
+
+// errMedia reports that Asterisk answered result=-1 to a media command
+// while the channel is still up: the sound file is missing or unplayable.
+var errMedia = errors.New("asterisk could not play the sound (missing file?)")
+
+// hangup maps the transport's hangup errors onto screen.ErrHangup.
+func hangup(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, agi.ErrHangup) {
+		return fmt.Errorf("%s: %w: %w", op, screen.ErrHangup, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// media maps the error of a command that plays or reads digits. Asterisk
+// answers result=-1 both when the caller hung up and when the sound file is
+// missing; unless HANGUP was already seen, CHANNEL STATUS tells them apart
+// (a dead channel answers 511).
+func (c *agiChannel) media(ctx context.Context, op string, err error) error {
+	if err == nil || !errors.Is(err, agi.ErrHangup) || errors.Is(err, agi.ErrDeadChannel) || c.s.HungUp() {
+		return hangup(op, err)
+	}
+	if _, serr := c.s.ChannelStatus(ctx); serr != nil {
+		if errors.Is(serr, agi.ErrHangup) {
+			return hangup(op, err)
+		}
+		return fmt.Errorf("%s: %w", op, serr)
+	}
+	return fmt.Errorf("%s: %w", op, errMedia)
+}
+
+func (c *agiChannel) Answer(ctx context.Context) error {
+	return hangup("answer", c.s.Answer(ctx))
+}
+
+func (c *agiChannel) Play(ctx context.Context, sound, interrupt string) (string, error) {
+	digit, _, err := c.s.StreamFile(ctx, sound, interrupt)
+	return digit, c.media(ctx, "play "+sound, err)
+}
+
+func (c *agiChannel) SayDigits(ctx context.Context, digits, interrupt string) (string, error) {
+	digit, err := c.s.SayDigits(ctx, digits, interrupt)
+	return digit, c.media(ctx, "say digits", err)
+}
+
+func (c *agiChannel) ReadDigits(ctx context.Context, sound string, timeout time.Duration, max int) (string, error) {
+	if sound == "" {
+		sound = ReadPrompt
+	}
+	digits, _, err := c.s.GetData(ctx, sound, timeout, max)
+	return digits, c.media(ctx, "read digits", err)
+}
+
+func (c *agiChannel) Variable(ctx context.Context, name string) (string, bool, error) {
+	v, ok, err := c.s.GetVariable(ctx, name)
+	return v, ok, hangup("get variable "+name, err)
+}
+
+func (c *agiChannel) SetVariables(ctx context.Context, vars []screen.Var) error {
+	for _, v := range vars {
+		if err := c.s.SetVariable(ctx, v.Name, v.Value); err != nil {
+			return hangup("set variable "+v.Name, err)
+		}
+	}
+	return nil
+}
+
+func (c *agiChannel) Hangup(ctx context.Context) error {
+	return hangup("hangup", c.s.Hangup(ctx))
+}
