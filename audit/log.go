@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -195,7 +196,7 @@ type writer struct {
 	synced   int64  // durable size of the current file
 	buf      []byte // bytes not yet durable: buf[:written] already written
 	written  int
-	dirty    bool // the file may hold bytes past synced
+	dirty    bool // the file may hold bytes past synced+written
 	bufSeq   uint64
 	seq      uint64 // last seq assigned
 	hash     string
@@ -336,7 +337,14 @@ func (l *Log) Close(ctx context.Context) error {
 	case <-l.done:
 		return l.closeErr
 	case <-ctx.Done():
-		return fmt.Errorf("close audit log: %w", ctx.Err())
+	}
+	// The writer gives up on the same ctx; give it a moment to say what
+	// it lost, unless it is stuck in the kernel.
+	select {
+	case <-l.done:
+		return l.closeErr
+	case <-time.After(100 * time.Millisecond):
+		return fmt.Errorf("close audit log: writer still busy: %w", ctx.Err())
 	}
 }
 
@@ -509,15 +517,22 @@ func (l *Log) writeBuf() error {
 		}
 		day := time.Now().UTC().Format("20060102")
 		name := filepath.Join(l.opts.Dir, fmt.Sprintf("%s%012d-%s%s", filePrefix, w.fileSeq, day, fileSuffix))
-		f, err := l.opts.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+		f, err := l.opts.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o640)
+		if errors.Is(err, fs.ErrExist) {
+			// Left empty by a crash right after it was created: reuse it.
+			// A file with content is never appended to from here.
+			if st, serr := os.Stat(name); serr == nil && st.Size() == 0 {
+				f, err = l.opts.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0o640)
+			}
+		}
 		if err != nil {
 			l.m.errorsOpen.Inc()
 			return fmt.Errorf("open log file: %w", err)
 		}
-		w.f, w.day, w.synced, w.dirty = f, day, 0, true
+		w.f, w.day, w.synced, w.written, w.dirty = f, day, 0, 0, false
 	}
-	if w.dirty {
-		if err := w.f.Truncate(w.synced); err != nil {
+	if w.dirty { // fail set written to 0: cut back to the durable size
+		if err := w.f.Truncate(w.synced + int64(w.written)); err != nil {
 			l.m.errorsWrite.Inc()
 			return fmt.Errorf("cut log file back to %d bytes: %w", w.synced, err)
 		}
@@ -537,6 +552,7 @@ func (l *Log) writeBuf() error {
 		return fmt.Errorf("write: short write")
 	}
 	w.written = len(w.buf)
+	w.dirty = false
 	l.m.bytes.Add(float64(n))
 	return nil
 }
@@ -572,6 +588,8 @@ func (l *Log) durable(now time.Time) {
 	if cap(w.buf) > 4*writeAt {
 		w.buf = nil
 	}
+	l.written.Store(w.bufSeq)
+	l.m.writtenSeq.Set(float64(w.bufSeq))
 	for _, wt := range w.waiters {
 		l.m.commit.Observe(now.Sub(wt.enq).Seconds())
 		if wt.ack != nil {
@@ -581,8 +599,6 @@ func (l *Log) durable(now time.Time) {
 	l.m.records.Add(float64(len(w.waiters)))
 	clear(w.waiters)
 	w.waiters = w.waiters[:0]
-	l.written.Store(w.bufSeq)
-	l.m.writtenSeq.Set(float64(w.bufSeq))
 	if w.headLine != nil {
 		if err := writeHead(l.opts.Dir, w.headLine); err != nil {
 			l.m.errorsHead.Inc()

@@ -450,3 +450,52 @@ func (r Report) String() string {
 	}
 	return b.String()
 }
+
+// Scan calls fn with every record of files, in order, without verifying
+// them (run Verify for that). Checkpoint lines are skipped. It stops at the
+// first line it cannot read, or when fn returns an error.
+func Scan(files []string, fn func(Record) error) error {
+	for _, name := range files {
+		if err := scanFile(name, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func scanFile(name string, fn func(Record) error) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 64<<10)
+	for lineNo := 1; ; lineNo++ {
+		line, err := readLine(br)
+		if err == io.EOF {
+			return nil // a partial last line is not a record yet
+		}
+		if err != nil {
+			return fmt.Errorf("scan %s:%d: %w", name, lineNo, err)
+		}
+		body := line[:len(line)-1]
+		typ, err := entryType(body)
+		if err != nil {
+			return fmt.Errorf("scan %s:%d: %w: %w", name, lineNo, ErrMalformed, err)
+		}
+		if typ != TypeRecord {
+			continue
+		}
+		canon, _, err := splitSeal(body, "hash", 64)
+		if err != nil {
+			return fmt.Errorf("scan %s:%d: %w: %w", name, lineNo, ErrMalformed, err)
+		}
+		var rec Record
+		if err := json.Unmarshal(canon, &rec); err != nil {
+			return fmt.Errorf("scan %s:%d: %w: %w", name, lineNo, ErrMalformed, err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+}
