@@ -30,8 +30,12 @@ func Defaults() *Config {
 			DialTimeout: 200 * time.Millisecond, ReadTimeout: 50 * time.Millisecond, WriteTimeout: 50 * time.Millisecond,
 		},
 		Reputation: Reputation{
-			Budget: 400 * time.Millisecond,
-			Cache:  Cache{Size: 100000, TTLLow: 15 * time.Minute, TTLBusiness: 6 * time.Hour, TTLSpam: 24 * time.Hour},
+			Budget: 400 * time.Millisecond, ProviderTimeout: 5 * time.Second, MaxRetryAfter: 10 * time.Minute,
+			Breaker: Breaker{Failures: 5, OpenFor: 30 * time.Second},
+			Cache: Cache{
+				Size: 100000, TTLLow: 15 * time.Minute, TTLSuspect: time.Hour, TTLSpam: 24 * time.Hour,
+				L2Timeout: 50 * time.Millisecond,
+			},
 		},
 		Providers: Providers{
 			CallerAPI: CallerAPI{URL: "https://callerapi.com"},

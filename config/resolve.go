@@ -262,8 +262,17 @@ func (c *Config) resolveRedis() error {
 			return err
 		}
 	}
+	if r.PoolSize < 0 {
+		return fmt.Errorf("redis.pool_size %d: must not be negative (0 is the default)", r.PoolSize)
+	}
+	if r.MasterName != "" && len(r.Addrs) == 0 {
+		return fmt.Errorf("redis.master_name %q: needs the Sentinel addresses in redis.addrs", r.MasterName)
+	}
 	var err error
-	r.Password, err = secret("redis.password", r.Password, r.PasswordFile)
+	if r.Password, err = secret("redis.password", r.Password, r.PasswordFile); err != nil {
+		return err
+	}
+	r.SentinelPassword, err = secret("redis.sentinel_password", r.SentinelPassword, r.SentinelPasswordFile)
 	return err
 }
 
@@ -272,13 +281,21 @@ func (c *Config) resolveReputation() error {
 	if err := positive("reputation.budget", r.Budget); err != nil {
 		return err
 	}
+	if r.Breaker.Failures < 1 {
+		return fmt.Errorf("reputation.breaker.failures %d: must be at least 1", r.Breaker.Failures)
+	}
 	if r.Cache.Size < 0 {
 		return fmt.Errorf("reputation.cache.size %d: must not be negative", r.Cache.Size)
 	}
 	for _, kv := range []struct {
 		key string
 		d   time.Duration
-	}{{"reputation.cache.ttl_low", r.Cache.TTLLow}, {"reputation.cache.ttl_business", r.Cache.TTLBusiness}, {"reputation.cache.ttl_spam", r.Cache.TTLSpam}} {
+	}{
+		{"reputation.provider_timeout", r.ProviderTimeout}, {"reputation.max_retry_after", r.MaxRetryAfter},
+		{"reputation.breaker.open_for", r.Breaker.OpenFor},
+		{"reputation.cache.ttl_low", r.Cache.TTLLow}, {"reputation.cache.ttl_suspect", r.Cache.TTLSuspect},
+		{"reputation.cache.ttl_spam", r.Cache.TTLSpam}, {"reputation.cache.l2_timeout", r.Cache.L2Timeout},
+	} {
 		if err := positive(kv.key, kv.d); err != nil {
 			return err
 		}
@@ -671,6 +688,7 @@ func (c *Config) Redacted() *Config {
 	}
 	red(&r.Admin.Token, c.Admin.TokenFile)
 	red(&r.Redis.Password, c.Redis.PasswordFile)
+	red(&r.Redis.SentinelPassword, c.Redis.SentinelPasswordFile)
 	red(&r.Providers.CallerAPI.Key, c.Providers.CallerAPI.KeyFile)
 	red(&r.Providers.YouMail.SID, c.Providers.YouMail.SIDFile)
 	red(&r.Providers.YouMail.Key, c.Providers.YouMail.KeyFile)

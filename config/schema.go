@@ -76,32 +76,57 @@ type Lists struct {
 
 // Redis configures the shared Redis; no addrs means none.
 type Redis struct {
-	Addrs        []string      `mapstructure:"addrs"`
-	MasterName   string        `mapstructure:"master_name"`
-	Username     string        `mapstructure:"username"`
-	Password     string        `mapstructure:"password"`
-	PasswordFile string        `mapstructure:"password_file"`
-	DB           int           `mapstructure:"db"`
-	TLS          bool          `mapstructure:"tls"`
-	TLSCAFile    string        `mapstructure:"tls_ca_file"`
-	DialTimeout  time.Duration `mapstructure:"dial_timeout"`
-	ReadTimeout  time.Duration `mapstructure:"read_timeout"`
-	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	Addrs      []string `mapstructure:"addrs"`
+	MasterName string   `mapstructure:"master_name"`
+	// Cluster forces Cluster mode with a single seed address.
+	Cluster              bool          `mapstructure:"cluster"`
+	Username             string        `mapstructure:"username"`
+	Password             string        `mapstructure:"password"`
+	PasswordFile         string        `mapstructure:"password_file"`
+	SentinelPassword     string        `mapstructure:"sentinel_password"`
+	SentinelPasswordFile string        `mapstructure:"sentinel_password_file"`
+	DB                   int           `mapstructure:"db"`
+	TLS                  bool          `mapstructure:"tls"`
+	TLSCAFile            string        `mapstructure:"tls_ca_file"`
+	TLSServerName        string        `mapstructure:"tls_server_name"`
+	DialTimeout          time.Duration `mapstructure:"dial_timeout"`
+	ReadTimeout          time.Duration `mapstructure:"read_timeout"`
+	WriteTimeout         time.Duration `mapstructure:"write_timeout"`
+	// PoolSize is connections per node; 0 is the client's default.
+	PoolSize int `mapstructure:"pool_size"`
 }
 
 // Reputation configures lookups.
 type Reputation struct {
 	// Budget is the time every provider lookup of one call shares.
 	Budget time.Duration `mapstructure:"budget"`
-	Cache  Cache         `mapstructure:"cache"`
+	// ProviderTimeout bounds one provider request; answers later than
+	// Budget only fill the cache.
+	ProviderTimeout time.Duration `mapstructure:"provider_timeout"`
+	// MaxRetryAfter caps the pause a provider's Retry-After imposes.
+	MaxRetryAfter time.Duration `mapstructure:"max_retry_after"`
+	Breaker       Breaker       `mapstructure:"breaker"`
+	Cache         Cache         `mapstructure:"cache"`
 }
 
-// Cache configures the reputation cache.
+// Breaker tunes every provider's circuit breaker.
+type Breaker struct {
+	Failures int           `mapstructure:"failures"`
+	OpenFor  time.Duration `mapstructure:"open_for"`
+}
+
+// Cache configures the reputation cache (in memory, and in Redis when
+// redis.addrs is set).
 type Cache struct {
-	Size        int           `mapstructure:"size"`
-	TTLLow      time.Duration `mapstructure:"ttl_low"`
-	TTLBusiness time.Duration `mapstructure:"ttl_business"`
-	TTLSpam     time.Duration `mapstructure:"ttl_spam"`
+	// Size bounds the in-memory cache in entries.
+	Size int `mapstructure:"size"`
+	// TTLLow keeps clean and business verdicts, TTLSuspect medium-risk or
+	// recently reported ones, TTLSpam spam and high-risk ones.
+	TTLLow     time.Duration `mapstructure:"ttl_low"`
+	TTLSuspect time.Duration `mapstructure:"ttl_suspect"`
+	TTLSpam    time.Duration `mapstructure:"ttl_spam"`
+	// L2Timeout bounds one Redis cache operation.
+	L2Timeout time.Duration `mapstructure:"l2_timeout"`
 }
 
 // Providers configures the external reputation providers. A provider is
