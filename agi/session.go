@@ -36,6 +36,7 @@ type Session struct {
 	r      *bufio.Reader
 	env    *Env
 	hungUp atomic.Bool
+	ended  atomic.Bool // the handler returned; the reader is back in the pool
 	m      *Metrics
 
 	// broken is the first failure that left the stream out of step.
@@ -91,6 +92,9 @@ func (s *Session) Cmd(ctx context.Context, verb string, args ...string) (Reply, 
 func (s *Session) do(ctx context.Context, verb string, hangs bool, args ...arg) (rep Reply, err error) {
 	start := time.Now()
 	defer func() { s.m.command(verb, err, time.Since(start)) }()
+	if s.ended.Load() {
+		return rep, fmt.Errorf("agi %s: %w: %w", verb, errSessionEnded, ErrProtocol)
+	}
 	if s.broken != nil {
 		return rep, fmt.Errorf("agi %s: session closed after an earlier failure (%w): %w", verb, s.broken, ErrProtocol)
 	}
@@ -485,14 +489,12 @@ func validDigits(s string) bool {
 }
 
 // errSessionEnded marks a Session used after its handler returned.
-var errSessionEnded = errors.New("session ended")
+var errSessionEnded = errors.New("session used after its handler returned")
 
 // close ends the session's connection and returns its reader to the pool.
 // A command called after it fails fast.
 func (s *Session) close() {
-	if s.broken == nil {
-		s.broken = errSessionEnded
-	}
+	s.ended.Store(true)
 	_ = s.conn.Close()
 	if s.r != nil {
 		s.r.Reset(nil)

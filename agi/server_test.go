@@ -1,0 +1,405 @@
+package agi_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/callscreen/callscreen/agi"
+	"github.com/callscreen/callscreen/agi/agitest"
+)
+
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// waitClosed reads from conn until the server closes it or d passes.
+func waitClosed(t *testing.T, conn net.Conn, d time.Duration) {
+	t.Helper()
+	_ = conn.SetReadDeadline(time.Now().Add(d))
+	n, err := io.Copy(io.Discard, conn)
+	if err != nil && !errors.Is(err, syscall.ECONNRESET) { // reset: closed with our bytes unread
+		t.Fatalf("connection not closed by the server within %v (read %d bytes): %v", d, n, err)
+	}
+}
+
+func TestSlowlorisClosedByHeaderTimeout(t *testing.T) {
+	m := agi.NewMetrics(nil)
+	var ran atomic.Bool
+	srv := &agi.Server{HeaderTimeout: 100 * time.Millisecond, Metrics: m, Logger: quietLogger(),
+		Handler: agi.HandlerFunc(func(context.Context, *agi.Session) { ran.Store(true) })}
+	addr := startServer(t, srv)
+
+	t.Run("sends nothing", func(t *testing.T) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		start := time.Now()
+		waitClosed(t, conn, 5*time.Second)
+		if time.Since(start) < 90*time.Millisecond {
+			t.Errorf("closed after %v, before the header timeout", time.Since(start))
+		}
+	})
+	t.Run("trickles", func(t *testing.T) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		stop := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+					if _, err := conn.Write([]byte("a")); err != nil {
+						return
+					}
+				}
+			}
+		}()
+		waitClosed(t, conn, 5*time.Second)
+		close(stop)
+	})
+	t.Run("never-ending block", func(t *testing.T) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		go func() {
+			for i := 0; i < 2000; i++ {
+				if _, err := conn.Write([]byte("agi_x: y\n")); err != nil {
+					return
+				}
+			}
+		}()
+		waitClosed(t, conn, 5*time.Second)
+	})
+	if ran.Load() {
+		t.Error("handler ran without an environment")
+	}
+	if got := testutil.ToFloat64(m.RejectedCounter(agi.RejectHeader)); got != 3 {
+		t.Errorf("rejected header = %v, want 3", got)
+	}
+}
+
+func TestAllowList(t *testing.T) {
+	m := agi.NewMetrics(nil)
+	var ran atomic.Int32
+	handler := agi.HandlerFunc(func(context.Context, *agi.Session) { ran.Add(1) })
+	deny := &agi.Server{Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Metrics: m, Logger: quietLogger(), Handler: handler}
+	addr := startServer(t, deny)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Closed before anything is read: the peer's env is never answered.
+	_, _ = conn.Write(agitest.EnvBlock(agitest.Call{}))
+	waitClosed(t, conn, 5*time.Second)
+	if got := testutil.ToFloat64(m.RejectedCounter(agi.RejectACL)); got != 1 {
+		t.Errorf("rejected acl = %v", got)
+	}
+
+	allow := &agi.Server{Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.0/8")}, Logger: quietLogger(), Handler: handler}
+	tr, err := agitest.Dial(context.Background(), startServer(t, allow), agitest.Call{})
+	if err != nil || tr.Status != "SUCCESS" {
+		t.Fatalf("allowed peer: %v %+v", err, tr)
+	}
+	if ran.Load() != 1 {
+		t.Errorf("handler ran %d times, want 1 (allowed peer only)", ran.Load())
+	}
+
+	// A pipe has no IP address: with an allow-list it is refused.
+	tr, err = agitest.Pipe(context.Background(), deny.ServeConn, agitest.Call{})
+	if err != nil || ran.Load() != 1 {
+		t.Errorf("pipe through an allow-list: %v, handler ran %d times", err, ran.Load())
+	}
+	_ = tr
+}
+
+func TestPanicRecovered(t *testing.T) {
+	m := agi.NewMetrics(nil)
+	srv := &agi.Server{Metrics: m, Logger: quietLogger(), Handler: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
+		if s.Env().CallerID == "666" {
+			panic("handler bug")
+		}
+		_ = s.SetVariable(ctx, "OK", "1")
+	})}
+	addr := startServer(t, srv)
+	tr, err := agitest.Dial(context.Background(), addr, agitest.Call{CallerID: "666"})
+	if err != nil || len(tr.Commands) != 0 {
+		t.Fatalf("panicking session: %v %v", err, tr.Commands)
+	}
+	tr, err = agitest.Dial(context.Background(), addr, agitest.Call{CallerID: "1"})
+	if err != nil || tr.Vars["OK"] != "1" {
+		t.Fatalf("server did not survive the panic: %v %+v", err, tr)
+	}
+	if got := testutil.ToFloat64(m.PanicsCounter()); got != 1 {
+		t.Errorf("panics = %v", got)
+	}
+}
+
+func TestServeErrors(t *testing.T) {
+	var srv agi.Server
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(context.Background(), l); err == nil {
+		t.Error("Serve without a handler: no error")
+	}
+	if _, err := net.Dial("tcp", l.Addr().String()); err == nil {
+		t.Error("listener left open")
+	}
+	bad := &agi.Server{Addr: "256.0.0.1:1", Handler: agi.HandlerFunc(func(context.Context, *agi.Session) {})}
+	if err := bad.ListenAndServe(context.Background()); err == nil || !strings.Contains(err.Error(), "agi listen") {
+		t.Errorf("bad address: %v", err)
+	}
+}
+
+func TestListenAndServeAndShutdown(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	srv := &agi.Server{Addr: "127.0.0.1:0", Logger: quietLogger(), Handler: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
+		started <- struct{}{}
+		<-release
+		_ = s.SetVariable(ctx, "DONE", "yes") // still works during a graceful shutdown
+	})}
+	served := make(chan error, 1)
+	go func() { served <- srv.ListenAndServe(context.Background()) }()
+	var addr net.Addr
+	for deadline := time.Now().Add(5 * time.Second); addr == nil && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		addr = srv.ListenAddr()
+	}
+	if addr == nil {
+		t.Fatal("no listener")
+	}
+	call := make(chan *agitest.Transcript, 1)
+	go func() {
+		tr, _ := agitest.Dial(context.Background(), addr.String(), agitest.Call{})
+		call <- tr
+	}()
+	<-started
+
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	if err := <-served; err != nil {
+		t.Errorf("Serve after Shutdown: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", addr.String(), time.Second); err == nil {
+		t.Error("still accepting after Shutdown")
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned %v with a session running", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if tr := <-call; tr.Vars["DONE"] != "yes" {
+		t.Errorf("session cut short by a graceful shutdown: %+v", tr)
+	}
+}
+
+func TestShutdownDeadlineClosesSessions(t *testing.T) {
+	got := make(chan error, 1)
+	srv := &agi.Server{Logger: quietLogger(), Handler: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
+		_, err := s.WaitForDigit(ctx, -1) // the simulated caller waits Latency; we stop first
+		got <- err
+	})}
+	addr := startServer(t, srv)
+	call := make(chan *agitest.Transcript, 1)
+	go func() {
+		tr, _ := agitest.Dial(context.Background(), addr, agitest.Call{Latency: time.Minute})
+		call <- tr
+	}()
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown = %v, want DeadlineExceeded", err)
+	}
+	select {
+	case err := <-got:
+		if err == nil {
+			t.Error("command survived a forced shutdown")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("handler not stopped by the forced shutdown")
+	}
+	if tr := <-call; tr == nil || len(tr.Commands) != 1 {
+		t.Errorf("simulator: %+v", tr)
+	}
+}
+
+func TestServeContextCancelStopsEverything(t *testing.T) {
+	stopped := make(chan error, 1)
+	srv := &agi.Server{Logger: quietLogger(), Handler: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
+		<-ctx.Done()
+		stopped <- ctx.Err()
+	})}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, l) }()
+	conn, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = conn.Write(agitest.EnvBlock(agitest.Call{}))
+	// A second connection still in its header phase.
+	idle, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	if err := <-served; !errors.Is(err, context.Canceled) {
+		t.Errorf("Serve = %v, want Canceled", err)
+	}
+	if err := <-stopped; !errors.Is(err, context.Canceled) {
+		t.Errorf("handler ctx: %v", err)
+	}
+	waitClosed(t, conn, 5*time.Second)
+	waitClosed(t, idle, 5*time.Second)
+}
+
+// TestConnectionFlood opens 2,000 connections at once against a cap of 50:
+// no more than 50 handlers ever run, every connection is either served or
+// closed at once, and afterwards no goroutine is left behind.
+func TestConnectionFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("2,000 connections")
+	}
+	const total, limit = 2000, 50
+	before := runtime.NumGoroutine()
+	m := agi.NewMetrics(nil)
+	var running, peak, served atomic.Int64
+	release := make(chan struct{})
+	srv := &agi.Server{MaxSessions: limit, Metrics: m, Logger: quietLogger(), HeaderTimeout: 10 * time.Second,
+		Handler: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
+			n := running.Add(1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			<-release
+			served.Add(1)
+			running.Add(-1)
+		})}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	servedErr := make(chan error, 1)
+	go func() { servedErr <- srv.Serve(ctx, l) }()
+
+	env := agitest.EnvBlock(agitest.Call{})
+	var wg sync.WaitGroup
+	var closed, dialFailed atomic.Int64
+	conns := make(chan net.Conn, total)
+	for i := 0; i < total; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialTimeout("tcp", l.Addr().String(), 10*time.Second)
+			if err != nil {
+				dialFailed.Add(1)
+				return
+			}
+			conns <- c
+			_, _ = c.Write(env)
+			_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			if _, err := c.Read(make([]byte, 1)); err == io.EOF || errors.Is(err, syscall.ECONNRESET) {
+				closed.Add(1)
+			}
+		}()
+	}
+	// Before any session ends: exactly limit admitted, every other
+	// connection closed by the server.
+	settled := func() bool {
+		return testutil.ToFloat64(m.AcceptedCounter())+testutil.ToFloat64(m.RejectedCounter(agi.RejectCap)) == total &&
+			closed.Load() == int64(testutil.ToFloat64(m.RejectedCounter(agi.RejectCap)))
+	}
+	for deadline := time.Now().Add(15 * time.Second); !settled() && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	}
+	if !settled() || dialFailed.Load() != 0 {
+		t.Errorf("accepted %v, rejected %v, closed %d, dial failures %d", testutil.ToFloat64(m.AcceptedCounter()),
+			testutil.ToFloat64(m.RejectedCounter(agi.RejectCap)), closed.Load(), dialFailed.Load())
+	}
+	if a := testutil.ToFloat64(m.AcceptedCounter()); a != limit {
+		t.Errorf("admitted %v sessions, cap is %d", a, limit)
+	}
+	if p := peak.Load(); p > limit {
+		t.Errorf("%d handlers ran at once, cap is %d", p, limit)
+	}
+	close(release)
+	wg.Wait()
+	if closed.Load() != total {
+		t.Errorf("%d connections closed by the server, want all %d", closed.Load(), total)
+	}
+	close(conns)
+	for c := range conns {
+		c.Close()
+	}
+	cancel()
+	if err := <-servedErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("Serve: %v", err)
+	}
+	if served.Load() != limit {
+		t.Errorf("served %d sessions, want %d", served.Load(), limit)
+	}
+	if g := testutil.ToFloat64(m.InFlightGauge()); g != 0 {
+		t.Errorf("in flight after the flood: %v", g)
+	}
+	var after int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if after = runtime.NumGoroutine(); after <= before+2 {
+			break
+		}
+	}
+	if after > before+2 {
+		buf := make([]byte, 1<<16)
+		t.Errorf("goroutines: %d before, %d after\n%s", before, after, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestPipe runs a whole call over net.Pipe through ServeConn.
+func TestPipe(t *testing.T) {
+	srv := &agi.Server{Logger: quietLogger(), Handler: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
+		must(t, s.Answer(ctx))
+		d, _, err := s.GetData(ctx, "enter", time.Second, 3)
+		if err != nil || d != "472" {
+			t.Errorf("GET DATA over a pipe: %q %v", d, err)
+		}
+		must(t, s.SetVariable(ctx, "CALLSCREEN_RESULT", "allow"))
+	})}
+	tr, err := agitest.Pipe(context.Background(), srv.ServeConn, agitest.Call{Caller: agitest.Caller{Keys: []string{"472"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Vars["CALLSCREEN_RESULT"] != "allow" || !tr.Answered || tr.Status != "SUCCESS" {
+		t.Errorf("%+v", tr)
+	}
+}
