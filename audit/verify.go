@@ -146,16 +146,23 @@ func Files(dir string) ([]string, error) {
 // ReadHead reads the head file of a log directory (HeadFile). It returns
 // nil, nil when there is none.
 func ReadHead(dir string) (*Checkpoint, error) {
-	data, err := os.ReadFile(filepath.Join(dir, HeadFile))
+	cp, err := ReadCheckpointFile(filepath.Join(dir, HeadFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
+	return cp, err
+}
+
+// ReadCheckpointFile reads a file holding one checkpoint line, such as a
+// head file kept elsewhere.
+func ReadCheckpointFile(path string) (*Checkpoint, error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read head: %w", err)
+		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}
 	cp, _, err := parseCheckpoint(bytes.TrimSuffix(data, []byte("\n")))
 	if err != nil {
-		return nil, fmt.Errorf("read head: %w", err)
+		return nil, fmt.Errorf("read checkpoint %s: %w", path, err)
 	}
 	return cp, nil
 }
