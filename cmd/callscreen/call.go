@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/callscreen/callscreen/agi/agitest"
+	"github.com/callscreen/callscreen/screen"
+)
+
+func init() {
+	register(command{name: "call", summary: "play Asterisk: send a simulated call to a running server", run: runCall})
+}
+
+// runCall places one simulated inbound call against a running FastAGI
+// server, as Asterisk's AGI() would, and prints the routing variables the
+// server set, NAME=value per line, then AGISTATUS.
+func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("callscreen call", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("agi", "127.0.0.1:4573", "FastAGI server `host:port`")
+	from := fs.String("from", "", "caller `number` (agi_callerid); empty is \"unknown\"")
+	to := fs.String("to", "15551230000", "dialed `number` (agi_dnid and agi_extension)")
+	name := fs.String("name", "", "caller ID `name`")
+	anonymous := fs.Bool("anonymous", false, "withhold the number (agi_callingpres 35, prohib)")
+	profile := fs.String("profile", "", "profile `name` passed in the AGI URL (?profile=NAME)")
+	tenant := fs.String("tenant", "", "tenant `name` passed in the AGI URL (?tenant=NAME)")
+	keys := fs.String("keys", "auto", "what the caller types at each prompt: auto (the digits it hears), none (silence), or `DIGITS`, one entry per attempt separated by commas, optionally ending in auto (\"999,auto\": wrong, then right)")
+	hangupAfter := fs.Int("hangup-after", 0, "hang up after `N` commands have been answered (0: never)")
+	screened := fs.String("screened", "", "preset CALLSCREEN_ID to this `id` (a call screened before: transfer or forward)")
+	timeout := fs.Duration("timeout", 2*time.Minute, "give up on the call after this `duration`")
+	verbose := fs.Bool("v", false, "print the whole AGI conversation to stderr")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "callscreen call: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	c := agitest.Call{
+		CallerID: *from, CallerIDName: *name, DNID: *to, Extension: *to,
+		Vars: map[string]string{},
+	}
+	if c.Extension == "" {
+		c.Extension = "s"
+	}
+	q := url.Values{}
+	if *profile != "" {
+		q.Set("profile", *profile)
+	}
+	if *tenant != "" {
+		q.Set("tenant", *tenant)
+	}
+	c.Request = "agi://" + *addr + "/screen"
+	if len(q) > 0 {
+		c.Request += "?" + q.Encode()
+	}
+	if *anonymous {
+		c.CallingPres = 35
+		c.Vars["CALLERID(num-pres)"] = "prohib"
+	}
+	if *screened != "" {
+		c.Vars[screen.VarID] = *screened
+	}
+	switch *keys {
+	case "auto":
+		c.Caller.Auto = true
+	case "none", "":
+	default:
+		entries := strings.Split(*keys, ",")
+		if entries[len(entries)-1] == "auto" {
+			c.Caller.Auto = true
+			entries = entries[:len(entries)-1]
+		}
+		for _, k := range entries {
+			if strings.Trim(k, "0123456789*#") != "" {
+				fmt.Fprintf(stderr, "callscreen call: --keys %q: want auto, none, or digit entries separated by commas, optionally ending in auto\n", *keys)
+				return 2
+			}
+			c.Caller.Keys = append(c.Caller.Keys, k)
+		}
+	}
+	c.Caller.HangupAfter = *hangupAfter
+
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	tr, err := agitest.Dial(ctx, *addr, c)
+	if *verbose && tr != nil {
+		for _, l := range tr.Lines {
+			fmt.Fprintln(stderr, l.String())
+		}
+	}
+	if tr != nil {
+		for _, name := range screen.RoutingVars {
+			if v, ok := tr.Vars[name]; ok && v != "" {
+				fmt.Fprintf(stdout, "%s=%s\n", name, v)
+			}
+		}
+		status := tr.Status
+		if status == "" {
+			status = "SUCCESS"
+		}
+		fmt.Fprintf(stdout, "AGISTATUS=%s\n", status)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "callscreen call: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,471 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/callscreen/callscreen/agi"
+	"github.com/callscreen/callscreen/audit"
+	"github.com/callscreen/callscreen/bridge"
+	"github.com/callscreen/callscreen/config"
+	"github.com/callscreen/callscreen/redisconn"
+	"github.com/callscreen/callscreen/reputation"
+	"github.com/callscreen/callscreen/reputation/cache"
+	"github.com/callscreen/callscreen/reputation/callerapi"
+	"github.com/callscreen/callscreen/reputation/httpsource"
+	"github.com/callscreen/callscreen/reputation/lists"
+	"github.com/callscreen/callscreen/reputation/youmail"
+	"github.com/callscreen/callscreen/screen"
+)
+
+func init() {
+	register(command{name: "serve", summary: "run the FastAGI screening server", run: runServe})
+}
+
+// configFlag adds --config to fs; its default is $CALLSCREEN_CONFIG.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", os.Getenv("CALLSCREEN_CONFIG"), "YAML configuration `file` (default: $CALLSCREEN_CONFIG, else built-in defaults)")
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("callscreen serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := configFlag(fs)
+	checkOnly := fs.Bool("check-config", false, "validate the configuration and exit: 0 when valid, 1 with the error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "callscreen serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "callscreen serve: %v\n", err)
+		return 1
+	}
+	if *checkOnly {
+		src := cfg.Path()
+		if src == "" {
+			src = "built-in defaults"
+		}
+		fmt.Fprintf(stdout, "configuration OK: %s (version %s, profiles %s)\n", src, cfg.Version(), strings.Join(cfg.ProfileNames(), ", "))
+		return 0
+	}
+	logger := config.NewLogger(cfg.Log, stderr)
+	s := &server{path: *path, log: logger}
+	if err := s.run(ctx, cfg); err != nil {
+		logger.Error("callscreen serve: stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// server is one running `callscreen serve`: the long-lived parts (metrics,
+// Redis, cache, verified-caller memory, decision log, listeners) and the
+// parts a reload rebuilds (lists, providers, flow), swapped in atomically.
+type server struct {
+	path string
+	log  *slog.Logger
+	reg  *prometheus.Registry
+
+	cfgMetrics  *config.Metrics
+	flowMetrics *screen.Metrics
+	listMetrics *lists.Metrics
+	repMetrics  *reputation.Metrics
+
+	redis    redis.UniversalClient
+	cache    *cache.Cache
+	verifier screen.Verifier
+	recorder screen.Recorder
+	audit    *audit.Log
+
+	mu       sync.Mutex // serialises reloads
+	cfg      *config.Config
+	sources  *sources
+	flow     atomic.Pointer[screen.Flow]
+	watchers sync.WaitGroup
+}
+
+// sources are the reputation sources built from one configuration.
+type sources struct {
+	chain     reputation.Chain
+	lists     *lists.Lists
+	listFiles [2]string
+	providers *reputation.Providers
+	stopWatch context.CancelFunc
+}
+
+func (s *server) run(ctx context.Context, cfg *config.Config) error {
+	s.reg = prometheus.NewRegistry()
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.cfgMetrics = config.NewMetrics(s.reg)
+	s.flowMetrics = screen.NewMetrics(s.reg)
+	s.listMetrics = lists.NewMetrics(s.reg)
+	s.repMetrics = reputation.NewMetrics(s.reg)
+	s.cfg = cfg
+	redisconn.UseSlog(s.log)
+
+	// Shared state: Redis (optional), the verdict cache, the
+	// verified-caller memory. A reload does not rebuild these.
+	var err error
+	s.redis, err = redisconn.New(redisOptions(cfg))
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	defer func() {
+		if s.redis != nil {
+			_ = s.redis.Close()
+		}
+	}()
+	s.cache, err = cache.New(cache.Options{
+		L1Size: cfg.Reputation.Cache.Size,
+		TTL:    cache.TTLs{Clean: cfg.Reputation.Cache.TTLLow, Suspect: cfg.Reputation.Cache.TTLSuspect, Spam: cfg.Reputation.Cache.TTLSpam},
+		Redis:  s.redis, L2Timeout: cfg.Reputation.Cache.L2Timeout,
+		Metrics: cache.NewMetrics(s.reg),
+	})
+	if err != nil {
+		return fmt.Errorf("reputation cache: %w", err)
+	}
+	// VERIFIER: a Redis-backed screen.Verifier (shared by every instance)
+	// replaces the in-memory one here when redis.addrs is set.
+	s.verifier = screen.NewMemoryVerifier(100000, nil)
+
+	// Recorders: the decision log, then (ADMIN) the admin feed and
+	// (BEHAVIOUR) the repeat-gray learner plug in here.
+	var recs screen.Recorders
+	if cfg.Audit.Enabled {
+		s.audit, err = audit.Open(audit.Options{
+			Dir: cfg.Audit.Dir, Fsync: cfg.Audit.Fsync, FsyncInterval: cfg.Audit.FsyncInterval,
+			CheckpointEvery: cfg.Audit.CheckpointEvery, CheckpointInterval: cfg.Audit.CheckpointInterval,
+			RotateSize: int64(cfg.Audit.RotateSize), KeyFile: cfg.Audit.KeyFile,
+			ConfigVersion: cfg.Version(), Logger: s.log, Metrics: audit.NewMetrics(s.reg),
+		})
+		if err != nil {
+			return fmt.Errorf("decision log: %w", err)
+		}
+		recs = append(recs, s.audit)
+	}
+	s.recorder = recs
+
+	srcs, err := s.buildSources(ctx, cfg, nil)
+	if err != nil {
+		return err
+	}
+	s.sources = srcs
+	s.flow.Store(s.buildFlow(cfg, srcs))
+	s.cfgMetrics.Loaded(cfg, time.Now())
+
+	// The FastAGI server.
+	l, err := net.Listen("tcp", cfg.AGI.Listen)
+	if err != nil {
+		return fmt.Errorf("agi: %w", err)
+	}
+	agiSrv := &agi.Server{
+		Handler:       bridge.AGIHandler(s.flow.Load),
+		MaxSessions:   cfg.AGI.MaxSessions,
+		Allow:         cfg.AGI.AllowPrefixes(),
+		HeaderTimeout: cfg.AGI.HeaderTimeout,
+		Logger:        s.log,
+		Metrics:       agi.NewMetrics(s.reg),
+	}
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServing()
+	agiDone := make(chan error, 1)
+	go func() { agiDone <- agiSrv.Serve(serveCtx, l) }()
+
+	// ADMIN: the admin API and dashboard (package admin) replace this
+	// handler; until then admin.listen serves /metrics and /healthz.
+	var adminSrv *http.Server
+	adminAddr := "off"
+	if cfg.Admin.Listen != "" {
+		al, err := net.Listen("tcp", cfg.Admin.Listen)
+		if err != nil {
+			_ = agiSrv.Shutdown(context.Background())
+			return fmt.Errorf("admin: %w", err)
+		}
+		adminAddr = al.Addr().String()
+		adminSrv = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = adminSrv.Serve(al) }()
+	}
+
+	// ARI: for each cfg.ARI.Servers an ari.App screening with
+	// bridge.ARI/bridge.ARIInfo and s.flow.Load starts here.
+	// FEED: the daily feed scheduler (feed.url, feed.time) starts here.
+
+	redisMode := "none"
+	if s.redis != nil {
+		redisMode = redisOptions(cfg).Mode() + " " + strings.Join(cfg.Redis.Addrs, ",")
+	}
+	s.log.Info("callscreen serving",
+		"agi", l.Addr().String(), "admin", adminAddr, "mode", cfg.Mode,
+		"sources", strings.Join(chainNames(srcs.chain), ","), "redis", redisMode,
+		"profiles", strings.Join(cfg.ProfileNames(), ","), "config", configSource(cfg), "config_version", cfg.Version(),
+		"decision_log", auditState(cfg))
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-hup:
+			s.reload(ctx)
+		case err := <-agiDone:
+			runErr = fmt.Errorf("agi: %w", err)
+			break loop
+		}
+	}
+
+	// Drain: stop accepting, give the calls in progress shutdown_timeout.
+	s.log.Info("callscreen draining", "timeout", s.current().ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.current().ShutdownTimeout)
+	defer cancel()
+	if err := agiSrv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		s.log.Warn("agi shutdown", "err", err)
+	} else if err != nil {
+		s.log.Warn("calls still running at shutdown_timeout were cut off")
+	}
+	if adminSrv != nil {
+		_ = adminSrv.Shutdown(sctx)
+	}
+	s.mu.Lock()
+	if s.sources.stopWatch != nil {
+		s.sources.stopWatch()
+	}
+	if s.sources.providers != nil {
+		_ = s.sources.providers.Drain(sctx)
+	}
+	s.mu.Unlock()
+	s.watchers.Wait()
+	if s.audit != nil {
+		if err := s.audit.Close(sctx); err != nil {
+			s.log.Error("decision log close", "err", err)
+		}
+	}
+	s.log.Info("callscreen stopped")
+	return runErr
+}
+
+func (s *server) current() *config.Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg
+}
+
+// reload re-reads the configuration and swaps in new lists, providers and
+// flow. Anything invalid keeps the previous configuration in force.
+func (s *server) reload(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cfg, err := config.Load(s.path)
+	if err != nil {
+		s.cfgMetrics.Loaded(nil, time.Now())
+		s.log.Error("config reload failed; keeping the previous configuration", "err", err, "config_version", s.cfg.Version())
+		return
+	}
+	srcs, err := s.buildSources(ctx, cfg, s.sources)
+	if err != nil {
+		s.cfgMetrics.Loaded(nil, time.Now())
+		s.log.Error("config reload failed; keeping the previous configuration", "err", err, "config_version", s.cfg.Version())
+		return
+	}
+	for _, k := range restartKeys(s.cfg, cfg) {
+		s.log.Warn("config reload: this setting takes effect at the next restart", "key", k)
+	}
+	old := s.sources
+	s.sources, s.cfg = srcs, cfg
+	s.flow.Store(s.buildFlow(cfg, srcs))
+	if old.lists != srcs.lists && old.stopWatch != nil {
+		old.stopWatch()
+	}
+	s.cfgMetrics.Loaded(cfg, time.Now())
+	s.log.Info("config reloaded", "config_version", cfg.Version(), "mode", cfg.Mode,
+		"profiles", strings.Join(cfg.ProfileNames(), ","), "sources", strings.Join(chainNames(srcs.chain), ","))
+}
+
+// restartKeys lists the settings that differ between a and b and are read
+// only at start.
+func restartKeys(a, b *config.Config) []string {
+	var out []string
+	check := func(key string, changed bool) {
+		if changed {
+			out = append(out, key)
+		}
+	}
+	check("agi.listen", a.AGI.Listen != b.AGI.Listen)
+	check("agi.max_sessions", a.AGI.MaxSessions != b.AGI.MaxSessions)
+	check("agi.allow", strings.Join(a.AGI.Allow, ",") != strings.Join(b.AGI.Allow, ","))
+	check("agi.header_timeout", a.AGI.HeaderTimeout != b.AGI.HeaderTimeout)
+	check("admin.listen", a.Admin.Listen != b.Admin.Listen)
+	check("redis", fmt.Sprint(a.Redis) != fmt.Sprint(b.Redis))
+	check("reputation.cache", a.Reputation.Cache != b.Reputation.Cache)
+	check("audit", a.Audit != b.Audit)
+	check("log", a.Log != b.Log)
+	return out
+}
+
+// buildSources builds the reputation chain for cfg: lists, then (FEED,
+// BEHAVIOUR, FEEDBACK as they land) the feed, behaviour and agent-feedback
+// sources, then the providers through the cache. prev, when not nil, is
+// the running set: its lists are kept when the files did not change.
+func (s *server) buildSources(ctx context.Context, cfg *config.Config, prev *sources) (*sources, error) {
+	out := &sources{}
+	var err error
+
+	// Lists (must-pass, must-block).
+	out.listFiles = [2]string{cfg.Lists.AllowFile, cfg.Lists.BlockFile}
+	if prev != nil && prev.lists != nil && prev.listFiles == out.listFiles {
+		out.lists, out.stopWatch = prev.lists, prev.stopWatch
+	} else if cfg.Lists.AllowFile != "" || cfg.Lists.BlockFile != "" {
+		out.lists, err = lists.New(lists.Options{
+			AllowFile: cfg.Lists.AllowFile, BlockFile: cfg.Lists.BlockFile,
+			Region: cfg.Number.DefaultRegion, Logger: s.log, Metrics: s.listMetrics,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("lists: %w", err)
+		}
+		if cfg.Lists.Watch && s.reg != nil {
+			wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			out.stopWatch = cancel
+			s.watchers.Add(1)
+			go func(l *lists.Lists) {
+				defer s.watchers.Done()
+				if err := l.Watch(wctx); err != nil {
+					s.log.Warn("lists: cannot watch the list files; SIGHUP still reloads the configuration", "err", err)
+				}
+			}(out.lists)
+		}
+	}
+	if out.lists != nil {
+		out.chain = append(out.chain, reputation.Named{Name: lists.SourceName, Source: out.lists})
+	}
+
+	// FEED: the daily spam-report source goes here.
+	// BEHAVIOUR: velocity, neighbour, own-number and honeypot checks go here.
+
+	// External providers, asked through the cache under one budget.
+	var ps []reputation.Provider
+	if c := (callerapi.Config{URL: cfg.Providers.CallerAPI.URL, Key: cfg.Providers.CallerAPI.Key}); c.Enabled() {
+		src, err := callerapi.New(c)
+		if err != nil {
+			return nil, fmt.Errorf("providers.callerapi: %w", err)
+		}
+		ps = append(ps, reputation.Provider{Name: "callerapi", Source: src})
+	}
+	if c := (youmail.Config{URL: cfg.Providers.YouMail.URL, SID: cfg.Providers.YouMail.SID, Key: cfg.Providers.YouMail.Key}); c.Enabled() {
+		src, err := youmail.New(c)
+		if err != nil {
+			return nil, fmt.Errorf("providers.youmail: %w", err)
+		}
+		ps = append(ps, reputation.Provider{Name: "youmail", Source: src})
+	}
+	if c := (httpsource.Config{URL: cfg.Providers.HTTP.URL, Token: cfg.Providers.HTTP.Token}); c.Enabled() {
+		src, err := httpsource.New(c)
+		if err != nil {
+			return nil, fmt.Errorf("providers.http: %w", err)
+		}
+		ps = append(ps, reputation.Provider{Name: "http", Source: src})
+	}
+	if len(ps) > 0 {
+		opts := reputation.ProvidersOptions{
+			Budget: cfg.Reputation.Budget, ProviderTimeout: cfg.Reputation.ProviderTimeout,
+			BreakerFailures: cfg.Reputation.Breaker.Failures, BreakerOpenFor: cfg.Reputation.Breaker.OpenFor,
+			MaxRetryAfter: cfg.Reputation.MaxRetryAfter, Metrics: s.repMetrics,
+		}
+		if s.cache != nil {
+			opts.Cache = s.cache
+		}
+		out.providers, err = reputation.NewProviders(opts, ps...)
+		if err != nil {
+			return nil, fmt.Errorf("providers: %w", err)
+		}
+		out.chain = append(out.chain, reputation.Named{Name: "providers", Source: out.providers})
+	}
+	return out, nil
+}
+
+func (s *server) buildFlow(cfg *config.Config, srcs *sources) *screen.Flow {
+	var src reputation.Source
+	if len(srcs.chain) > 0 {
+		src = srcs.chain
+	}
+	return &screen.Flow{
+		Source:        src,
+		Profiles:      cfg,
+		Recorder:      s.recorder,
+		Verifier:      s.verifier,
+		Region:        cfg.Number.DefaultRegion,
+		LookupTimeout: cfg.Reputation.Budget + 100*time.Millisecond,
+		CallTimeout:   cfg.AGI.SessionTimeout,
+		ConfigVersion: cfg.Version(),
+		Logger:        s.log,
+		Metrics:       s.flowMetrics,
+	}
+}
+
+func (s *server) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	return mux
+}
+
+func redisOptions(cfg *config.Config) redisconn.Options {
+	r := cfg.Redis
+	return redisconn.Options{
+		Addrs: r.Addrs, MasterName: r.MasterName, Cluster: r.Cluster,
+		Username: r.Username, Password: r.Password, SentinelPassword: r.SentinelPassword, DB: r.DB,
+		TLS: r.TLS, TLSCAFile: r.TLSCAFile, TLSServerName: r.TLSServerName,
+		DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout, PoolSize: r.PoolSize,
+	}
+}
+
+func chainNames(c reputation.Chain) []string {
+	if len(c) == 0 {
+		return []string{"none"}
+	}
+	names := make([]string, len(c))
+	for i, n := range c {
+		names[i] = n.Name
+	}
+	return names
+}
+
+func configSource(cfg *config.Config) string {
+	if cfg.Path() == "" {
+		return "defaults"
+	}
+	return cfg.Path()
+}
+
+func auditState(cfg *config.Config) string {
+	if !cfg.Audit.Enabled {
+		return "off"
+	}
+	return cfg.Audit.Dir
+}
