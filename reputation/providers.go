@@ -97,6 +97,9 @@ type Providers struct {
 	opts    ProvidersOptions
 	m       *Metrics
 	flights singleflight.Group
+	// inflight counts calls waiting on a provider request that has not
+	// finished; zero means no request is running.
+	inflight atomic.Int64
 }
 
 type provider struct {
@@ -187,6 +190,22 @@ func (p *Providers) newProvider(pr Provider) *provider {
 	}
 }
 
+// Drain waits until no provider request is running (late answers included,
+// their cache writes done) or ctx ends. Shutdown calls it so that answers
+// already paid for are kept; tests call it to see what a late answer left.
+func (p *Providers) Drain(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for p.inflight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("reputation providers: drain: %d requests still running: %w", p.inflight.Load(), ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
 // Names lists the providers in the order they are asked.
 func (p *Providers) Names() []string { return append([]string(nil), p.names...) }
 
@@ -257,6 +276,7 @@ func (p *Providers) Lookup(ctx context.Context, q Query) (Verdict, error) {
 			arrivals = make(chan outcome, n)
 		}
 		pending++
+		p.inflight.Add(1)
 		ch := p.flights.DoChan(pr.name+"\x00"+q.Tenant+"\x00"+key, func() (any, error) {
 			return p.fetch(ctx, pr, q)
 		})
@@ -264,6 +284,7 @@ func (p *Providers) Lookup(ctx context.Context, q Query) (Verdict, error) {
 			// The flight always delivers (it is bounded by ProviderTimeout)
 			// and arrivals has room for every provider: this never leaks.
 			r := <-ch
+			p.inflight.Add(-1)
 			o := outcome{i: i, err: r.Err, shared: r.Shared}
 			if f, ok := r.Val.(fetched); ok {
 				o.v, o.latency = f.v, f.latency
@@ -306,6 +327,14 @@ type fetched struct {
 func (p *Providers) fetch(ctx context.Context, pr *provider, q Query) (fetched, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.ProviderTimeout)
 	defer cancel()
+	if p.opts.Cache != nil {
+		// A call that missed the cache just before the previous flight for
+		// this number filled it and ended starts a new flight: look again
+		// so it does not send a second request.
+		if vs, hit := p.opts.Cache.Get(ctx, q.Tenant, q.Caller.E164, []string{pr.name}); len(hit) == 1 && hit[0] {
+			return fetched{v: vs[0]}, nil
+		}
+	}
 	now := p.opts.Now()
 	if until := pr.holdUntil.Load(); until != 0 && now.UnixNano() < until {
 		err := &ProviderError{Provider: pr.name, Class: ClassRateLimited,
