@@ -1,0 +1,37 @@
+package feedback
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Export writes reports for upload as spam reports: format "csv" (a
+// header line, then number, kind, time, tenant, agent, note) or "jsonl"
+// (one report per line).
+func Export(w io.Writer, reports []Report, format string) error {
+	switch format {
+	case "csv", "":
+		cw := csv.NewWriter(w)
+		_ = cw.Write([]string{"number", "kind", "time", "tenant", "agent", "note"})
+		for _, r := range reports {
+			_ = cw.Write([]string{r.Number, string(r.Kind), r.Time.UTC().Format(time.RFC3339), r.Tenant, r.Agent, r.Note})
+		}
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return fmt.Errorf("export feedback: %w", err)
+		}
+		return nil
+	case "jsonl":
+		enc := json.NewEncoder(w)
+		for _, r := range reports {
+			if err := enc.Encode(r); err != nil {
+				return fmt.Errorf("export feedback: %w", err)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("export format %q: want csv or jsonl", format)
+}
