@@ -1,0 +1,33 @@
+// Package admin is the operators' side of callscreen: the admin HTTP API
+// (health, lists, check, feedback, recent decisions with CSV export,
+// per-profile stats, a live stream of decisions), /metrics and the
+// supervisors' dashboard, one page embedded in the binary.
+//
+// It reaches the rest of callscreen only through small interfaces declared
+// here (Checker, ListStore, Feedback, Decisions, Stream); Recent is the
+// in-memory store of recent decisions that implements the last two and
+// receives decisions as a screen.Recorder.
+//
+// # Access
+//
+// The server listens on 127.0.0.1:8089 by default. With admin.token set,
+// every request but GET /healthz and the page's static files must carry
+// "Authorization: Bearer TOKEN" (compared in constant time), else 401.
+// New refuses a listen address that is not loopback without a token.
+// Without a token, requests naming a host other than a loopback address or
+// localhost are refused (DNS rebinding), and so is every request a browser
+// marks cross-site. Bodies are JSON only, capped (64 KiB; 413 beyond),
+// unknown fields rejected; bad input is a 400 that says what is wrong.
+//
+// The dashboard asks for the token once and keeps it in sessionStorage (it
+// is gone when the tab closes and never sent to another origin); it sends
+// it as the Authorization header on every API call, the live stream
+// included (read with fetch, not EventSource, which cannot send headers).
+// No cookie is used, so there is nothing for another site to ride on. The
+// page loads no external script, style or font, and its
+// Content-Security-Policy forbids inline script; every value from a call
+// (caller names included) is inserted as text, never as HTML.
+//
+// The package must never block the call path: Recent.Record takes a short
+// lock and drops a stream subscriber that cannot keep up rather than wait.
+package admin

@@ -1,0 +1,125 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/callscreen/callscreen/number"
+	"github.com/callscreen/callscreen/policy"
+	"github.com/callscreen/callscreen/reputation"
+	"github.com/callscreen/callscreen/screen"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// memLists is an in-memory ListStore that is also the reputation source the
+// flow consults, so a block added through the API blocks the next call.
+type memLists struct {
+	mu      sync.Mutex
+	entries map[string]ListEntry // list + "|" + tenant + "|" + value
+}
+
+var (
+	_ ListStore         = (*memLists)(nil)
+	_ reputation.Source = (*memLists)(nil)
+)
+
+func newMemLists() *memLists { return &memLists{entries: map[string]ListEntry{}} }
+
+func (m *memLists) key(tenant, list, value string) string { return list + "|" + tenant + "|" + value }
+
+func (m *memLists) Entries(_ context.Context, tenant, list string) ([]ListEntry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []ListEntry
+	for _, e := range m.entries {
+		if e.List == list && e.Tenant == tenant {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Value < out[j].Value })
+	return out, nil
+}
+
+func (m *memLists) Add(_ context.Context, e ListEntry) (ListEntry, error) {
+	if !strings.HasPrefix(e.Value, "name:") && !strings.HasSuffix(e.Value, "*") && !strings.Contains(e.Value, "..") {
+		n := number.Parse(e.Value, "US")
+		if n.E164 == "" {
+			return e, fmt.Errorf("list entry %q: %w", e.Value, ErrInvalid)
+		}
+		e.Value = n.E164
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.entries[m.key(e.Tenant, e.List, e.Value)] = e
+	return e, nil
+}
+
+func (m *memLists) Remove(_ context.Context, tenant, list, value string) error {
+	if n := number.Parse(value, "US"); n.E164 != "" {
+		value = n.E164
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := m.key(tenant, list, value)
+	if _, ok := m.entries[k]; !ok {
+		return fmt.Errorf("%s list entry %q: %w", list, value, ErrNotFound)
+	}
+	delete(m.entries, k)
+	return nil
+}
+
+// Lookup answers for exact numbers: a block entry is a final SPAM verdict,
+// an allow entry a final one that allows.
+func (m *memLists) Lookup(_ context.Context, q reputation.Query) (reputation.Verdict, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.entries[m.key(q.Tenant, "allow", q.Caller.Key())]; ok {
+		return reputation.Verdict{Verdict: policy.Verdict{Reasons: []policy.Reason{policy.ListAllow}}, Source: "lists", Final: true}, nil
+	}
+	if _, ok := m.entries[m.key(q.Tenant, "block", q.Caller.Key())]; ok {
+		return reputation.Verdict{Verdict: policy.Verdict{Tier: policy.TierSpam, Reasons: []policy.Reason{policy.ListBlock}}, Source: "lists", Final: true}, nil
+	}
+	return reputation.Verdict{Source: "lists"}, nil
+}
+
+type memFeedback struct {
+	mu      sync.Mutex
+	reports []FeedbackReport
+}
+
+func (f *memFeedback) Report(_ context.Context, r FeedbackReport) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reports = append(f.reports, r)
+	return nil
+}
+
+func (f *memFeedback) all() []FeedbackReport {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]FeedbackReport(nil), f.reports...)
+}
+
+// checkerFunc adapts a function to a Checker.
+type checkerFunc func(ctx context.Context, info screen.CallInfo) (*screen.Result, error)
+
+func (f checkerFunc) Explain(ctx context.Context, info screen.CallInfo) (*screen.Result, error) {
+	return f(ctx, info)
+}
+
+// decision makes a result for the store.
+func decision(id, caller, profile string, at time.Time, action policy.Action, res policy.Result, ch policy.Outcome, reasons ...policy.Reason) *screen.Result {
+	return &screen.Result{
+		ID: id, Time: at, Profile: profile, Tenant: "", Caller: caller, CallerRaw: caller, Dialed: "+18005550100",
+		CallerName: "Caller " + id,
+		Decision:   policy.Decision{Action: action, Mode: policy.ModeEnforce, Tier: policy.TierUnknown, Reasons: reasons, Profile: profile},
+		Result:     res, Challenge: ch,
+	}
+}
