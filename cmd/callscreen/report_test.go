@@ -60,7 +60,7 @@ func TestReportFile(t *testing.T) {
 	}
 
 	code, out, _ = runCmd("report", "export", "--config", cfg)
-	if code != 0 || !strings.HasPrefix(out, "number,kind,time,tenant,agent,note\n+12125551234,spam,") || strings.Contains(out, "+12125550000") {
+	if code != 0 || !strings.HasPrefix(out, "number,kind,time,tenant,agent,decision_id,note\n+12125551234,spam,") || strings.Contains(out, "+12125550000") {
 		t.Fatalf("export: code %d out %q", code, out)
 	}
 	code, out, _ = runCmd("report", "export", "--tenant", "acme", "--format", "jsonl", "--config", cfg)

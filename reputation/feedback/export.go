@@ -9,15 +9,16 @@ import (
 )
 
 // Export writes reports for upload as spam reports: format "csv" (a
-// header line, then number, kind, time, tenant, agent, note) or "jsonl"
+// header line, then number, kind, time, tenant, agent, decision_id, note)
+// or "jsonl"
 // (one report per line).
 func Export(w io.Writer, reports []Report, format string) error {
 	switch format {
 	case "csv", "":
 		cw := csv.NewWriter(w)
-		_ = cw.Write([]string{"number", "kind", "time", "tenant", "agent", "note"})
+		_ = cw.Write([]string{"number", "kind", "time", "tenant", "agent", "decision_id", "note"})
 		for _, r := range reports {
-			_ = cw.Write([]string{r.Number, string(r.Kind), r.Time.UTC().Format(time.RFC3339), r.Tenant, r.Agent, r.Note})
+			_ = cw.Write([]string{r.Number, string(r.Kind), r.Time.UTC().Format(time.RFC3339), r.Tenant, r.Agent, r.DecisionID, r.Note})
 		}
 		cw.Flush()
 		if err := cw.Error(); err != nil {

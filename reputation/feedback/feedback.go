@@ -52,6 +52,9 @@ type Report struct {
 	Note string `json:"note,omitempty"`
 	// Agent names who reported, when known.
 	Agent string `json:"agent,omitempty"`
+	// DecisionID is the decision (CALLSCREEN_ID) the report is about, when
+	// the agent reported from a call.
+	DecisionID string `json:"decision_id,omitempty"`
 	// Time is when the report was made.
 	Time time.Time `json:"time"`
 }
@@ -187,6 +190,9 @@ func Verdict(r Report, now time.Time) reputation.Verdict {
 	}
 	if r.Agent != "" {
 		v.Raw["agent"] = r.Agent
+	}
+	if r.DecisionID != "" {
+		v.Raw["decision_id"] = r.DecisionID
 	}
 	if r.Kind == Spam {
 		v.Tier = policy.TierSpam

@@ -336,14 +336,14 @@ func TestRedisCorruptAndDown(t *testing.T) {
 
 func TestExport(t *testing.T) {
 	rs := []Report{
-		{Number: num, Kind: Spam, Note: `said "free cruise", hung up`, Agent: "ann", Time: t0},
+		{Number: num, Kind: Spam, Note: `said "free cruise", hung up`, Agent: "ann", DecisionID: "d-1", Time: t0},
 		{Tenant: "acme", Number: "+12125550000", Kind: NotSpam, Time: t0.Add(time.Hour)},
 	}
 	var b bytes.Buffer
 	must(t, Export(&b, rs, "csv"))
-	want := "number,kind,time,tenant,agent,note\n" +
-		"+12125551234,spam,2026-11-23T10:00:00Z,,ann,\"said \"\"free cruise\"\", hung up\"\n" +
-		"+12125550000,not-spam,2026-11-23T11:00:00Z,acme,,\n"
+	want := "number,kind,time,tenant,agent,decision_id,note\n" +
+		"+12125551234,spam,2026-11-23T10:00:00Z,,ann,d-1,\"said \"\"free cruise\"\", hung up\"\n" +
+		"+12125550000,not-spam,2026-11-23T11:00:00Z,acme,,,\n"
 	if b.String() != want {
 		t.Fatalf("csv:\n%s\nwant:\n%s", b.String(), want)
 	}
