@@ -10,8 +10,7 @@ import (
 
 // Export writes reports for upload as spam reports: format "csv" (a
 // header line, then number, kind, time, tenant, agent, decision_id, note)
-// or "jsonl"
-// (one report per line).
+// or "jsonl" (one report per line).
 func Export(w io.Writer, reports []Report, format string) error {
 	switch format {
 	case "csv", "":
