@@ -203,7 +203,7 @@ func explain(w io.Writer, cfg *config.Config, info screen.CallInfo, res *screen.
 	fmt.Fprintf(tw, "mode\t%s\n", d.Mode)
 	fmt.Fprintf(tw, "reasons\t%s\n", reasons(d.Reasons))
 	for _, r := range d.Reasons {
-		fmt.Fprintf(tw, ";   %s\t%s\n", r, r.Description())
+		fmt.Fprintf(tw, ";   %s: %s\n", r, r.Description())
 	}
 	if res.Error != "" {
 		fmt.Fprintf(tw, "error\t%s\n", res.Error)
