@@ -77,6 +77,8 @@ type conn struct {
 	net.Conn
 	sctx   context.Context
 	cancel context.CancelFunc
+	// stopClose unregisters the close-on-cancel hook at a normal end.
+	stopClose func() bool
 }
 
 // ListenAndServe listens on Addr and serves until ctx is cancelled or
@@ -203,7 +205,7 @@ func (s *Server) admit(ctx context.Context, c net.Conn) *conn {
 	if len(s.Allow) > 0 && !s.allowed(c.RemoteAddr()) {
 		c.Close()
 		s.Metrics.reject(RejectACL)
-		s.warnRejected(RejectACL, c.RemoteAddr())
+		s.warnRejected(RejectACL, c.RemoteAddr(), nil)
 		return nil
 	}
 	limit := int64(s.MaxSessions)
@@ -214,7 +216,7 @@ func (s *Server) admit(ctx context.Context, c net.Conn) *conn {
 		s.inFlight.Add(-1)
 		c.Close()
 		s.Metrics.reject(RejectCap)
-		s.warnRejected(RejectCap, c.RemoteAddr())
+		s.warnRejected(RejectCap, c.RemoteAddr(), nil)
 		return nil
 	}
 	sctx, cancel := context.WithCancel(ctx)
@@ -235,7 +237,7 @@ func (s *Server) admit(ctx context.Context, c net.Conn) *conn {
 	s.mu.Unlock()
 	// A cancelled session context (forced stop) closes the connection,
 	// which wakes any read, the environment's included.
-	context.AfterFunc(sctx, func() { c.Close() })
+	cn.stopClose = context.AfterFunc(sctx, func() { c.Close() })
 	cn.sctx = sctx
 	return cn
 }
@@ -244,7 +246,9 @@ func (s *Server) serve(_ context.Context, cn *conn) {
 	start := time.Now()
 	s.Metrics.sessionStart()
 	defer func() {
-		cn.cancel() // closes the connection
+		cn.stopClose()
+		cn.Close()
+		cn.cancel()
 		s.mu.Lock()
 		delete(s.sessions, cn)
 		s.mu.Unlock()
@@ -268,7 +272,7 @@ func (s *Server) serve(_ context.Context, cn *conn) {
 		if errors.Is(err, io.EOF) || cn.sctx.Err() != nil {
 			s.logger().Debug("agi session ended before its environment", "remote", cn.RemoteAddr(), "err", err)
 		} else {
-			s.logger().Warn("agi session rejected", "remote", cn.RemoteAddr(), "err", err)
+			s.warnRejected(RejectHeader, cn.RemoteAddr(), err)
 		}
 		return
 	}
@@ -308,10 +312,14 @@ func (s *Server) allowed(a net.Addr) bool {
 
 // warnRejected logs a rejection at most once a second, so a flood does not
 // flood the log too; the metric counts every one.
-func (s *Server) warnRejected(reason string, remote net.Addr) {
+func (s *Server) warnRejected(reason string, remote net.Addr, err error) {
 	now := time.Now().UnixNano()
 	last := s.lastWarn.Load()
 	if now-last < int64(time.Second) || !s.lastWarn.CompareAndSwap(last, now) {
+		return
+	}
+	if err != nil {
+		s.logger().Warn("agi connection rejected", "reason", reason, "remote", remote, "err", err)
 		return
 	}
 	s.logger().Warn("agi connection rejected", "reason", reason, "remote", remote)

@@ -89,11 +89,31 @@ func TestSlowlorisClosedByHeaderTimeout(t *testing.T) {
 		}()
 		waitClosed(t, conn, 5*time.Second)
 	})
+	t.Run("closed mid-block", func(t *testing.T) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = conn.Write([]byte("agi_network: yes\nagi_request: agi://x/y\nagi_chan"))
+		conn.Close()
+	})
+	t.Run("1 MB of header", func(t *testing.T) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		go func() { _, _ = conn.Write([]byte("agi_x: " + strings.Repeat("a", 1<<20) + "\n\n")) }()
+		waitClosed(t, conn, 5*time.Second)
+	})
+	for deadline := time.Now().Add(5 * time.Second); testutil.ToFloat64(m.RejectedCounter(agi.RejectHeader)) < 5 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if ran.Load() {
 		t.Error("handler ran without an environment")
 	}
-	if got := testutil.ToFloat64(m.RejectedCounter(agi.RejectHeader)); got != 3 {
-		t.Errorf("rejected header = %v, want 3", got)
+	if got := testutil.ToFloat64(m.RejectedCounter(agi.RejectHeader)); got != 5 {
+		t.Errorf("rejected header = %v, want 5", got)
 	}
 }
 

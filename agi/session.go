@@ -16,9 +16,11 @@ import (
 // Session is one FastAGI connection: the environment Asterisk sent and the
 // command channel back to it.
 //
-// Commands are strictly sequential: a Session's command methods must not be
-// called concurrently (Env, HungUp and RemoteAddr may be). Each command
-// writes one line and reads its complete reply before returning.
+// Commands are strictly sequential: each writes one line and reads its
+// complete reply before the next may start. Command methods are meant to be
+// called from the handler's goroutine; calls from several goroutines are
+// serialized, never pipelined (a call waiting for another does not watch
+// its ctx until it starts). Env, HungUp and RemoteAddr never block.
 //
 // Outcomes common to every command method:
 //   - nil: Asterisk answered 200 and the result means success.
@@ -38,6 +40,10 @@ type Session struct {
 	hungUp atomic.Bool
 	ended  atomic.Bool // the handler returned; the reader is back in the pool
 	m      *Metrics
+
+	// mu makes one command, one reply hold even if a handler shares the
+	// session between goroutines.
+	mu sync.Mutex
 
 	// broken is the first failure that left the stream out of step.
 	broken error
@@ -90,6 +96,8 @@ func (s *Session) Cmd(ctx context.Context, verb string, args ...string) (Reply, 
 // is set, result=-1 is returned as ErrHangup (commands that play or read
 // digits report a caller who left that way).
 func (s *Session) do(ctx context.Context, verb string, hangs bool, args ...arg) (rep Reply, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	start := time.Now()
 	defer func() { s.m.command(verb, err, time.Since(start)) }()
 	if s.ended.Load() {
@@ -108,7 +116,10 @@ func (s *Session) do(ctx context.Context, verb string, hangs bool, args ...arg) 
 		return rep, err
 	}
 
-	dl, _ := ctx.Deadline() // zero: none
+	dl, hasDL := ctx.Deadline() // zero: none
+	if hasDL && !time.Now().Before(dl) {
+		return rep, fmt.Errorf("agi %s: %w", verb, context.DeadlineExceeded)
+	}
 	if err := s.conn.SetDeadline(dl); err != nil {
 		return rep, s.fail(verb, err)
 	}
@@ -120,7 +131,7 @@ func (s *Session) do(ctx context.Context, verb string, hangs bool, args ...arg) 
 		})
 	}
 
-	_, werr := s.conn.Write(line)
+	n, werr := s.conn.Write(line)
 	var hangups int
 	if werr == nil {
 		rep, hangups, err = readReply(s.r)
@@ -132,6 +143,10 @@ func (s *Session) do(ctx context.Context, verb string, hangs bool, args ...arg) 
 		s.hungUp.Store(true)
 	}
 	if werr != nil {
+		if n == 0 && errors.Is(werr, os.ErrDeadlineExceeded) {
+			// Nothing went out: the stream is still in step.
+			return rep, fmt.Errorf("agi %s: %w", verb, s.ioCause(ctx, werr))
+		}
 		return rep, s.fail(verb, s.ioCause(ctx, werr))
 	}
 	switch {

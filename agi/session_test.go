@@ -429,3 +429,47 @@ func TestMetricsLint(t *testing.T) {
 		t.Errorf("gathered %d series, %v", n, err)
 	}
 }
+
+// TestConcurrentCallsNeverPipeline: two goroutines sharing a session get
+// their commands serialized: the second line is written only after the
+// first reply.
+func TestConcurrentCallsNeverPipeline(t *testing.T) {
+	session(t, nil, func(ctx context.Context, s *agi.Session) {
+		errs := make(chan error, 2)
+		for _, name := range []string{"A", "B"} {
+			go func() { errs <- s.SetVariable(ctx, name, "1") }()
+		}
+		for range 2 {
+			must(t, <-errs)
+		}
+	}, func(p *peer) {
+		for range 2 {
+			l, err := p.r.ReadString('\n')
+			if err != nil || !strings.HasPrefix(l, "SET VARIABLE ") {
+				t.Fatalf("command %q %v", l, err)
+			}
+			_ = p.conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			if extra, err := p.r.ReadString('\n'); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("second command %q arrived before the first reply (%v)", extra, err)
+			}
+			_ = p.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			p.send("200 result=1\n")
+		}
+		p.expectClosed()
+	})
+}
+
+func TestPastDeadlineKeepsSession(t *testing.T) {
+	session(t, nil, func(ctx context.Context, s *agi.Session) {
+		past, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+		defer cancel()
+		if err := s.Answer(past); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("past deadline: %v", err)
+		}
+		must(t, s.Answer(ctx))
+	}, func(p *peer) {
+		p.expect("ANSWER\n")
+		p.send("200 result=0\n")
+		p.expectClosed()
+	})
+}
