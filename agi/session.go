@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,19 +84,35 @@ func (s *Session) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
 // Cmd sends a raw command and returns its reply. The verb is written as
 // is and must be plain words ("GET DATA"); each argument is quoted only when
 // Asterisk would otherwise split or alter it. A 510, 511 or 520 reply is
-// returned together with its error.
+// returned together with its error. result=-1 is not turned into
+// ErrHangup; for EXEC the usage block that follows result=1 is read too.
 func (s *Session) Cmd(ctx context.Context, verb string, args ...string) (Reply, error) {
 	as := make([]arg, len(args))
 	for i, a := range args {
 		as[i] = tok(a)
 	}
-	return s.do(ctx, verb, false, as...)
+	rule := plain
+	if strings.EqualFold(verb, "EXEC") {
+		rule = execQuirk
+	}
+	return s.do(ctx, verb, rule, as...)
 }
 
-// do runs one command: encode, write, read the complete reply. When hangs
-// is set, result=-1 is returned as ErrHangup (commands that play or read
-// digits report a caller who left that way).
-func (s *Session) do(ctx context.Context, verb string, hangs bool, args ...arg) (rep Reply, err error) {
+// replyRule says how do reads a command's result.
+type replyRule uint8
+
+const (
+	plain replyRule = iota
+	// hangs: result=-1 is ErrHangup (commands that play or read digits
+	// report a caller who left that way).
+	hangs
+	// execQuirk: after "200 result=1" Asterisk sends a 520 usage block
+	// too (EXEC returns its application's value as the handler result).
+	execQuirk
+)
+
+// do runs one command: encode, write, read the complete reply.
+func (s *Session) do(ctx context.Context, verb string, rule replyRule, args ...arg) (rep Reply, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	start := time.Now()
@@ -121,7 +138,7 @@ func (s *Session) do(ctx context.Context, verb string, hangs bool, args ...arg) 
 		return rep, fmt.Errorf("agi %s: %w", verb, context.DeadlineExceeded)
 	}
 	if err := s.conn.SetDeadline(dl); err != nil {
-		return rep, s.fail(verb, err)
+		return rep, s.failLocked(verb, err)
 	}
 	var stop func() bool
 	if ctx.Done() != nil {
@@ -135,6 +152,17 @@ func (s *Session) do(ctx context.Context, verb string, hangs bool, args ...arg) 
 	var hangups int
 	if werr == nil {
 		rep, hangups, err = readReply(s.r)
+		if err == nil && rule == execQuirk && rep.Result == "1" {
+			usage, more, uerr := readReply(s.r)
+			hangups += more
+			switch {
+			case usage.Code == 520 && errors.Is(uerr, ErrInvalidCommand):
+			case uerr == nil:
+				err = fmt.Errorf("expected the 520 block after result=1, got %d: %w", usage.Code, ErrProtocol)
+			default:
+				err = uerr
+			}
+		}
 	}
 	if stop != nil && !stop() {
 		<-s.cancelled // the deadline is now in the past; the next command resets it
@@ -147,10 +175,10 @@ func (s *Session) do(ctx context.Context, verb string, hangs bool, args ...arg) 
 			// Nothing went out: the stream is still in step.
 			return rep, fmt.Errorf("agi %s: %w", verb, s.ioCause(ctx, werr))
 		}
-		return rep, s.fail(verb, s.ioCause(ctx, werr))
+		return rep, s.failLocked(verb, s.ioCause(ctx, werr))
 	}
 	switch {
-	case err == nil && hangs && rep.Result == "-1":
+	case err == nil && rule == hangs && rep.Result == "-1":
 		return rep, fmt.Errorf("agi %s: result -1: %w", verb, ErrHangup)
 	case err == nil:
 		return rep, nil
@@ -160,7 +188,7 @@ func (s *Session) do(ctx context.Context, verb string, hangs bool, args ...arg) 
 	case errors.Is(err, ErrInvalidCommand):
 		return rep, fmt.Errorf("agi %s: %w", verb, err)
 	default:
-		return rep, s.fail(verb, s.ioCause(ctx, err))
+		return rep, s.failLocked(verb, s.ioCause(ctx, err))
 	}
 }
 
@@ -183,6 +211,12 @@ func (s *Session) ioCause(ctx context.Context, err error) error {
 // write or read, or a reply that could not be parsed, nobody knows which
 // reply the next line would be.
 func (s *Session) fail(verb string, err error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failLocked(verb, err)
+}
+
+func (s *Session) failLocked(verb string, err error) error {
 	if s.broken == nil {
 		s.broken = err
 		_ = s.conn.Close()
@@ -194,8 +228,8 @@ func (s *Session) fail(verb string, err error) error {
 }
 
 // result runs a command whose reply is "200 result=N" and returns N.
-func (s *Session) result(ctx context.Context, verb string, hangs bool, args ...arg) (int, Reply, error) {
-	rep, err := s.do(ctx, verb, hangs, args...)
+func (s *Session) result(ctx context.Context, verb string, rule replyRule, args ...arg) (int, Reply, error) {
+	rep, err := s.do(ctx, verb, rule, args...)
 	if err != nil {
 		return 0, rep, err
 	}
@@ -209,7 +243,7 @@ func (s *Session) result(ctx context.Context, verb string, hangs bool, args ...a
 // Answer answers the channel (ANSWER). result=-1 is ErrHangup; on a dead
 // channel Asterisk answers 511 (ErrDeadChannel).
 func (s *Session) Answer(ctx context.Context) error {
-	_, _, err := s.result(ctx, "ANSWER", true)
+	_, _, err := s.result(ctx, "ANSWER", hangs)
 	return err
 }
 
@@ -222,7 +256,7 @@ func (s *Session) StreamFile(ctx context.Context, file, escape string) (digit st
 	if file == "" {
 		return "", 0, fmt.Errorf("agi STREAM FILE: empty file name: %w", ErrBadArgument)
 	}
-	n, rep, err := s.result(ctx, "STREAM FILE", true, tok(file), text(escape))
+	n, rep, err := s.result(ctx, "STREAM FILE", hangs, tok(file), text(escape))
 	if err != nil {
 		return "", rep.EndPos, err
 	}
@@ -245,7 +279,7 @@ func (s *Session) GetData(ctx context.Context, file string, timeout time.Duratio
 		return "", false, fmt.Errorf("agi GET DATA: negative timeout or digit count: %w", ErrBadArgument)
 	}
 	var tb, db [20]byte
-	rep, err := s.do(ctx, "GET DATA", true, tok(file),
+	rep, err := s.do(ctx, "GET DATA", hangs, tok(file),
 		tok(string(strconv.AppendInt(tb[:0], timeout.Milliseconds(), 10))),
 		tok(string(strconv.AppendInt(db[:0], int64(maxDigits), 10))))
 	if err != nil {
@@ -266,7 +300,7 @@ func (s *Session) WaitForDigit(ctx context.Context, timeout time.Duration) (digi
 		ms = timeout.Milliseconds()
 	}
 	var b [20]byte
-	n, _, err := s.result(ctx, "WAIT FOR DIGIT", true, tok(string(strconv.AppendInt(b[:0], ms, 10))))
+	n, _, err := s.result(ctx, "WAIT FOR DIGIT", hangs, tok(string(strconv.AppendInt(b[:0], ms, 10))))
 	if err != nil {
 		return "", err
 	}
@@ -280,7 +314,7 @@ func (s *Session) SayDigits(ctx context.Context, digits, escape string) (digit s
 	if digits == "" || !isDigit(digits[0]) {
 		return "", fmt.Errorf("agi SAY DIGITS: %q does not start with a digit: %w", clip(digits), ErrBadArgument)
 	}
-	n, _, err := s.result(ctx, "SAY DIGITS", true, tok(digits), text(escape))
+	n, _, err := s.result(ctx, "SAY DIGITS", hangs, tok(digits), text(escape))
 	if err != nil {
 		return "", err
 	}
@@ -295,7 +329,7 @@ func (s *Session) SetVariable(ctx context.Context, name, value string) error {
 	if name == "" {
 		return fmt.Errorf("agi SET VARIABLE: empty name: %w", ErrBadArgument)
 	}
-	_, _, err := s.result(ctx, "SET VARIABLE", false, tok(name), text(value))
+	_, _, err := s.result(ctx, "SET VARIABLE", plain, tok(name), text(value))
 	return err
 }
 
@@ -320,7 +354,7 @@ func (s *Session) GetFullVariable(ctx context.Context, expr string) (value strin
 }
 
 func (s *Session) getVar(ctx context.Context, verb, name string) (string, bool, error) {
-	n, rep, err := s.result(ctx, verb, false, tok(name))
+	n, rep, err := s.result(ctx, verb, plain, tok(name))
 	if err != nil {
 		return "", false, err
 	}
@@ -341,7 +375,7 @@ func (s *Session) Verbose(ctx context.Context, msg string, level int) error {
 		return fmt.Errorf("agi VERBOSE: level %d not in 1..4: %w", level, ErrBadArgument)
 	}
 	var b [2]byte
-	_, _, err := s.result(ctx, "VERBOSE", false, text(msg), tok(string(strconv.AppendInt(b[:0], int64(level), 10))))
+	_, _, err := s.result(ctx, "VERBOSE", plain, text(msg), tok(string(strconv.AppendInt(b[:0], int64(level), 10))))
 	return err
 }
 
@@ -357,55 +391,20 @@ func (s *Session) Exec(ctx context.Context, app, data string) (result int, err e
 	if app == "" {
 		return 0, fmt.Errorf("agi EXEC: empty application: %w", ErrBadArgument)
 	}
-	n, _, err := s.result(ctx, "EXEC", false, tok(app), text(data))
+	n, _, err := s.result(ctx, "EXEC", execQuirk, tok(app), text(data))
 	if err != nil {
 		return 0, err
 	}
-	switch n {
-	case -2:
+	if n == -2 {
 		return n, fmt.Errorf("agi EXEC %s: no such application: %w", app, ErrInvalidCommand)
-	case 1:
-		if err := s.drainUsage(ctx, "EXEC"); err != nil {
-			return n, err
-		}
 	}
 	return n, nil
-}
-
-// drainUsage reads the 520 block Asterisk sends after an EXEC whose
-// application returned 1.
-func (s *Session) drainUsage(ctx context.Context, verb string) error {
-	dl, _ := ctx.Deadline()
-	if err := s.conn.SetReadDeadline(dl); err != nil {
-		return s.fail(verb, err)
-	}
-	var stop func() bool
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() {
-			_ = s.conn.SetDeadline(aLongTimeAgo)
-			s.cancelled <- struct{}{}
-		})
-	}
-	rep, hangups, err := readReply(s.r)
-	if stop != nil && !stop() {
-		<-s.cancelled
-	}
-	if hangups > 0 {
-		s.hungUp.Store(true)
-	}
-	if rep.Code == 520 && errors.Is(err, ErrInvalidCommand) {
-		return nil
-	}
-	if err == nil {
-		err = fmt.Errorf("expected the 520 block after result=1, got %d: %w", rep.Code, ErrProtocol)
-	}
-	return s.fail(verb, s.ioCause(ctx, err))
 }
 
 // Hangup hangs up the channel (HANGUP). Asterisk then sends HANGUP itself;
 // the session stays open for variable access until the handler returns.
 func (s *Session) Hangup(ctx context.Context) error {
-	n, _, err := s.result(ctx, "HANGUP", false)
+	n, _, err := s.result(ctx, "HANGUP", plain)
 	if err != nil {
 		return err
 	}
@@ -433,7 +432,7 @@ const (
 // ChannelStatus returns the channel's state (StateRing, StateUp, …). A dead
 // channel is 511 (ErrDeadChannel).
 func (s *Session) ChannelStatus(ctx context.Context) (int, error) {
-	n, _, err := s.result(ctx, "CHANNEL STATUS", false)
+	n, _, err := s.result(ctx, "CHANNEL STATUS", plain)
 	if err != nil {
 		return 0, err
 	}
@@ -465,7 +464,7 @@ func (s *Session) set(ctx context.Context, verb, v string) error {
 	if v == "" {
 		return fmt.Errorf("agi %s: empty value: %w", verb, ErrBadArgument)
 	}
-	_, _, err := s.result(ctx, verb, false, tok(v))
+	_, _, err := s.result(ctx, verb, plain, tok(v))
 	return err
 }
 
