@@ -473,3 +473,23 @@ func TestPastDeadlineKeepsSession(t *testing.T) {
 		p.expectClosed()
 	})
 }
+
+// TestRawExecReadsUsageQuirk: EXEC of an application returning 1 is
+// followed by a 520 block; Cmd reads it too, so the next reply is in step.
+func TestRawExecReadsUsageQuirk(t *testing.T) {
+	session(t, nil, func(ctx context.Context, s *agi.Session) {
+		rep, err := s.Cmd(ctx, "EXEC", "ReturnsOne")
+		if err != nil || rep.Result != "1" {
+			t.Errorf("raw EXEC: %+v %v", rep, err)
+		}
+		if v, ok, err := s.GetVariable(ctx, "A"); v != "b" || !ok || err != nil {
+			t.Errorf("next command out of step: %q %t %v", v, ok, err)
+		}
+	}, func(p *peer) {
+		p.expect("EXEC ReturnsOne\n")
+		p.send("200 result=1\n", "520 Invalid command syntax.  Proper usage not available.\n")
+		p.expect("GET VARIABLE A\n")
+		p.send("200 result=1 (b)\n")
+		p.expectClosed()
+	})
+}
