@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -93,6 +94,18 @@ type Flow struct {
 	// Digits returns n challenge digits; nil draws them from crypto/rand.
 	// Tests set it to know what to enter.
 	Digits func(n int) string
+
+	numbersOnce sync.Once
+	numbers     *numberCache
+}
+
+// NumberCacheSize bounds the parsed numbers a Flow remembers.
+const NumberCacheSize = 65536
+
+// parse reads a number through the Flow's cache.
+func (f *Flow) parse(raw string) number.Number {
+	f.numbersOnce.Do(func() { f.numbers = newNumberCache(NumberCacheSize) })
+	return f.numbers.parse(raw, f.region())
 }
 
 func (f *Flow) now() time.Time {
@@ -129,11 +142,21 @@ type call struct {
 	info   CallInfo
 	pcall  policy.Call
 	prof   policy.Profile
-	log    *slog.Logger
+	base   *slog.Logger
+	logger *slog.Logger // base with the call's attributes, made on first use
 	start  time.Time
 	fresh  bool // CALLSCREEN_ID was read and unset: empty variables need not be written
 	prevID string
 	varsOK bool // routing variables were written
+}
+
+// log returns the call's logger, carrying call_id, profile and tenant.
+// It is built on first use: an allow logs nothing at info level.
+func (c *call) log() *slog.Logger {
+	if c.logger == nil {
+		c.logger = c.base.With("call_id", c.res.ID, "profile", c.res.Profile, "tenant", c.res.Tenant)
+	}
+	return c.logger
 }
 
 // Run screens one call on ch and returns what happened. It never panics
@@ -151,7 +174,7 @@ func (f *Flow) Run(ctx context.Context, ch Channel, info CallInfo) (res *Result)
 	}
 	ctx, cancel := context.WithTimeout(ctx, orDefault(f.CallTimeout, DefaultCallTimeout))
 	defer cancel()
-	c := &call{res: res, info: info, start: start}
+	c := &call{res: res, info: info, start: start, base: f.logger()}
 	defer func() {
 		if p := recover(); p != nil {
 			f.Metrics.fail(failInternal)
@@ -185,12 +208,10 @@ func (f *Flow) newResult(info CallInfo, start time.Time) *Result {
 
 func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
 	res := c.res
-	c.prof = f.profile(c.info, f.logger())
+	caller := f.parse(c.info.CallerNumber)
+	dialed := f.parse(c.info.Dialed)
+	c.prof = f.profile(c.info, dialed, c.base)
 	res.Profile = c.prof.Name
-	c.log = f.logger().With("call_id", res.ID, "profile", res.Profile, "tenant", res.Tenant)
-
-	caller := number.Parse(c.info.CallerNumber, f.region())
-	dialed := number.Parse(c.info.Dialed, f.region())
 	if caller.Key() != "" {
 		res.Caller = caller.Key()
 	}
@@ -218,10 +239,10 @@ func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
 			c.prevID = prev
 		}
 	case errors.Is(err, ErrHangup):
-		c.log.Debug("screen: caller gone before screening")
+		c.log().Debug("screen: caller gone before screening")
 	default:
 		f.Metrics.fail(failChannel)
-		c.log.Warn("screen: cannot read "+VarID+"; screening anyway", "err", err)
+		c.log().Warn("screen: cannot read "+VarID+"; screening anyway", "err", err)
 	}
 
 	c.pcall.Restricted = f.restricted(ctx, ch, c)
@@ -258,7 +279,7 @@ func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
 			res.Error = err.Error()
 			res.Decision.Reasons = append(res.Decision.Reasons, policy.ChallengeUnavailable)
 			f.Metrics.fail(failChannel)
-			c.log.Warn("screen: challenge unavailable; call allowed", "err", err)
+			c.log().Warn("screen: challenge unavailable; call allowed", "err", err)
 		}
 	}
 	res.Challenge = outcome
@@ -269,10 +290,10 @@ func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
 // profile resolves the profile: the name the dialplan passed, else the DID
 // map, else "default". An unknown name falls back to default with a
 // warning.
-func (f *Flow) profile(info CallInfo, log *slog.Logger) policy.Profile {
+func (f *Flow) profile(info CallInfo, dialed number.Number, log *slog.Logger) policy.Profile {
 	name := strings.ToLower(strings.TrimSpace(info.Profile))
 	if name == "" && f.Profiles != nil {
-		if n, ok := f.Profiles.ProfileForDID(number.Parse(info.Dialed, f.region())); ok {
+		if n, ok := f.Profiles.ProfileForDID(dialed); ok {
 			name = n
 		}
 	}
@@ -336,7 +357,7 @@ func (f *Flow) restricted(ctx context.Context, ch Channel, c *call) bool {
 	if pres == "" {
 		v, ok, err := ch.Variable(ctx, "CALLERID(num-pres)")
 		if err != nil && !errors.Is(err, ErrHangup) {
-			c.log.Debug("screen: cannot read CALLERID(num-pres)", "err", err)
+			c.log().Debug("screen: cannot read CALLERID(num-pres)", "err", err)
 		}
 		if !ok {
 			return false
@@ -395,7 +416,7 @@ func (f *Flow) lookup(ctx context.Context, q reputation.Query, c *call) reputati
 	default:
 		f.Metrics.fail(failLookup)
 		c.res.Error = a.err.Error()
-		c.log.Warn("screen: reputation lookup failed; failing open", "err", a.err)
+		c.log().Warn("screen: reputation lookup failed; failing open", "err", a.err)
 		unknown.Reasons = []policy.Reason{policy.ProviderUnavailable}
 		return unknown
 	}
@@ -413,7 +434,7 @@ func (f *Flow) verified(ctx context.Context, c *call) bool {
 	ok, err := f.Verifier.Verified(vctx, c.res.Tenant, c.pcall.Caller.E164)
 	if err != nil {
 		f.Metrics.fail(failVerifier)
-		c.log.Warn("screen: verified-caller store failed; challenging", "err", err)
+		c.log().Warn("screen: verified-caller store failed; challenging", "err", err)
 		return false
 	}
 	return ok
@@ -428,7 +449,7 @@ func (f *Flow) markVerified(ctx context.Context, c *call) {
 	defer cancel()
 	if err := f.Verifier.MarkVerified(vctx, c.res.Tenant, c.pcall.Caller.E164, ttl); err != nil {
 		f.Metrics.fail(failVerifier)
-		c.log.Warn("screen: cannot remember verified caller", "err", err)
+		c.log().Warn("screen: cannot remember verified caller", "err", err)
 	}
 }
 
@@ -471,7 +492,7 @@ func (f *Flow) challenge(ctx context.Context, ch Channel, c *call) (policy.Outco
 		if got == want {
 			f.markVerified(ctx, c)
 			if _, err := ch.Play(ctx, cs.Thanks, ""); err != nil && !errors.Is(err, ErrHangup) {
-				c.log.Debug("screen: cannot play thanks prompt", "err", err)
+				c.log().Debug("screen: cannot play thanks prompt", "err", err)
 			}
 			return policy.OutcomePassed, nil
 		}
@@ -530,11 +551,7 @@ func (f *Flow) setVars(ctx context.Context, ch Channel, c *call) {
 		if c.res.Error == "" {
 			c.res.Error = err.Error()
 		}
-		log := c.log
-		if log == nil {
-			log = f.logger()
-		}
-		log.Error("screen: cannot set routing variables; the dialplan will allow the call", "err", err)
+		c.log().Error("screen: cannot set routing variables; the dialplan will allow the call", "err", err)
 		return
 	}
 	c.varsOK = true
@@ -571,17 +588,13 @@ func (f *Flow) finish(c *call) {
 		}
 	}()
 	f.Metrics.record(res)
-	log := c.log
-	if log == nil {
-		log = f.logger()
-	}
 	d := res.Decision
 	level := slog.LevelDebug
 	if d.Action != policy.Allow || d.Held != "" || res.Result != policy.ResultAllow {
 		level = slog.LevelInfo
 	}
-	if log.Enabled(context.Background(), level) {
-		log.Log(context.Background(), level, "screen: decision",
+	if c.base.Enabled(context.Background(), level) {
+		c.log().Log(context.Background(), level, "screen: decision",
 			"result", res.Result, "action", d.Action, "held", d.Held, "tier", d.Tier,
 			"challenge", res.Challenge, "wrong_entries", res.WrongEntries,
 			"reasons", d.Reasons, "decision_ms", float64(res.DecisionLatency.Microseconds())/1000,
@@ -600,11 +613,11 @@ func (f *Flow) finish(c *call) {
 func (f *Flow) Explain(ctx context.Context, info CallInfo) (*Result, error) {
 	start := f.now()
 	res := f.newResult(info, start)
-	c := &call{res: res, info: info, start: start, log: f.logger()}
-	c.prof = f.profile(info, f.logger())
+	c := &call{res: res, info: info, start: start, base: f.logger()}
+	caller := f.parse(info.CallerNumber)
+	dialed := f.parse(info.Dialed)
+	c.prof = f.profile(info, dialed, f.logger())
 	res.Profile = c.prof.Name
-	caller := number.Parse(info.CallerNumber, f.region())
-	dialed := number.Parse(info.Dialed, f.region())
 	if caller.Key() != "" {
 		res.Caller = caller.Key()
 	}

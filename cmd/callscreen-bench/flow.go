@@ -1,0 +1,386 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/callscreen/callscreen/agi"
+	"github.com/callscreen/callscreen/bridge"
+	"github.com/callscreen/callscreen/reputation"
+	"github.com/callscreen/callscreen/reputation/lists"
+	"github.com/callscreen/callscreen/screen"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func init() {
+	register(bench{
+		name:    "flow",
+		summary: "allow-path decision latency and server CPU per session: screening flow vs bare FastAGI handlers",
+		run:     runFlowBench,
+	})
+}
+
+// The variants measured, each behind its own FastAGI server in this
+// process; the simulated Asterisk callers run in a child process, so this
+// process's getrusage is the servers' CPU alone.
+const (
+	variantBare = "bare-3"   // GET VARIABLE + 2 SET VARIABLE
+	variantSeq  = "bare-seq" // the flow's allow-path command sequence, nothing else
+	variantFlow = "flow"     // the screening flow: lists miss, no provider
+)
+
+// flowClientResult is what the child process reports for one run.
+type flowClientResult struct {
+	Sessions  int     `json:"sessions"`
+	Errors    int     `json:"errors"`
+	Seconds   float64 `json:"seconds"`
+	P50Micros float64 `json:"p50_us"`
+	P99Micros float64 `json:"p99_us"`
+}
+
+func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("flow", flag.ContinueOnError)
+	n := fs.Int("n", 50000, "at most this many sessions per measurement")
+	dur := fs.Duration("duration", 3*time.Second, "at most this long per measurement")
+	levels := fs.String("c", "1,8,64", "concurrent simulated Asterisk connections, comma-separated")
+	rounds := fs.Int("rounds", 1, "repeat the whole set this many times, variants interleaved")
+	client := fs.String("client", "", "internal: run the callers against this address (child process)")
+	conns := fs.Int("conns", 1, "internal: callers in the child process")
+	callers := fs.Int("callers", 1000000, "distinct caller numbers the sessions cycle through (1: the same caller every time)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *client != "" {
+		return flowClient(ctx, *client, *conns, *n, *callers, *dur, out)
+	}
+	var conc []int
+	for _, f := range strings.Split(*levels, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || c < 1 || c > 1000 {
+			return fmt.Errorf("-c: bad level %q (1 to 1000)", f)
+		}
+		conc = append(conc, c)
+	}
+	if *n < 1 || *dur <= 0 || *dur > time.Minute || *rounds < 1 || *rounds > 5 {
+		return errors.New("-n must be positive, -duration at most 1m, -rounds 1 to 5")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+
+	// The flow as serve builds it for the allow path: the lists source
+	// (a miss for every caller), no provider, metrics registered, an
+	// info-level JSON logger (allow decisions log at debug: nothing is
+	// written), no decision log.
+	dir, err := os.MkdirTemp("", "callscreen-bench-flow-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	blockFile := filepath.Join(dir, "block.txt")
+	if err := os.WriteFile(blockFile, []byte("+12125550666\n+1900*\nname:*WARRANTY*\n"), 0o644); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	l, err := lists.New(lists.Options{BlockFile: blockFile, Region: "US", Logger: logger, Metrics: lists.NewMetrics(nil)})
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	var decisions latencies
+	flow := &screen.Flow{
+		Source:   reputation.Chain{{Name: lists.SourceName, Source: l}},
+		Verifier: screen.NewMemoryVerifier(1000, nil),
+		Recorder: screen.RecorderFunc(func(r *screen.Result) { decisions.add(r.DecisionLatency) }),
+		Logger:   logger,
+		Metrics:  screen.NewMetrics(reg),
+	}
+	handlers := map[string]agi.Handler{
+		variantBare: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
+			if _, _, err := s.GetVariable(ctx, screen.VarID); err != nil {
+				return
+			}
+			_ = s.SetVariable(ctx, screen.VarResult, "allow")
+			_ = s.SetVariable(ctx, screen.VarID, "01M80QP64KW6KJAADJ")
+		}),
+		variantSeq: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
+			if _, _, err := s.GetVariable(ctx, screen.VarID); err != nil {
+				return
+			}
+			for _, v := range [][2]string{{screen.VarResult, "allow"}, {screen.VarAction, "allow"}, {screen.VarTier, "UNKNOWN"},
+				{screen.VarChallenge, "none"}, {screen.VarMode, "enforce"}, {screen.VarID, "01M80QP64KW6KJAADJ"}} {
+				if err := s.SetVariable(ctx, v[0], v[1]); err != nil {
+					return
+				}
+			}
+		}),
+		variantFlow: bridge.AGIHandler(func() *screen.Flow { return flow }),
+	}
+	addrs := map[string]string{}
+	var served sync.WaitGroup
+	srvCtx, stop := context.WithCancel(context.Background())
+	defer func() {
+		stop()
+		served.Wait()
+	}()
+	for name, h := range handlers {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		srv := &agi.Server{Handler: h, MaxSessions: 2000, Logger: logger}
+		addrs[name] = ln.Addr().String()
+		served.Add(1)
+		go func() {
+			defer served.Done()
+			_ = srv.Serve(srvCtx, ln)
+		}()
+	}
+
+	fmt.Fprintf(out, "Allow path on loopback (caller not on the lists, no provider), simulated Asterisk callers in a child process.\n")
+	fmt.Fprintf(out, "Server CPU is this process's getrusage (user+system) over the run, divided by sessions served.\n")
+	fmt.Fprintf(out, "GOMAXPROCS=%d, NumCPU=%d, per measurement at most %d sessions or %v\n", runtime.GOMAXPROCS(0), runtime.NumCPU(), *n, *dur)
+	fmt.Fprintf(out, "  %s: GET VARIABLE + 2 SET VARIABLE (3 round trips)\n", variantBare)
+	fmt.Fprintf(out, "  %s: the flow's command sequence, GET VARIABLE + 6 SET VARIABLE (7 round trips), no logic\n", variantSeq)
+	fmt.Fprintf(out, "  %s: screen.Flow through bridge.AGI: lists lookup, policy, id, metrics, 7 round trips\n\n", variantFlow)
+
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "conns\tvariant\tsessions\tsess/s\tp50 µs\tp99 µs\tCPU µs/session\tallocs/session\tbytes/session\tdecision p50 µs\tdecision p99 µs\t")
+	type key struct {
+		c int
+		v string
+	}
+	cpu := map[key]float64{}
+	for round := 0; round < *rounds; round++ {
+		for _, c := range conc {
+			for _, v := range []string{variantBare, variantSeq, variantFlow} {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				decisions.reset()
+				runtime.GC()
+				var ms0, ms1 runtime.MemStats
+				runtime.ReadMemStats(&ms0)
+				ru0 := rusage()
+				res, err := runFlowClient(ctx, self, addrs[v], c, *n, *callers, *dur)
+				ru1 := rusage()
+				runtime.ReadMemStats(&ms1)
+				if err != nil {
+					return fmt.Errorf("%s at %d: %w", v, c, err)
+				}
+				if res.Sessions == 0 {
+					return fmt.Errorf("%s at %d: no session completed (%d errors)", v, c, res.Errors)
+				}
+				perSession := float64((ru1 - ru0).Microseconds()) / float64(res.Sessions)
+				cpu[key{c, v}] += perSession
+				dp50, dp99 := "-", "-"
+				if v == variantFlow {
+					p50, p99 := decisions.percentiles()
+					dp50, dp99 = micros(p50), micros(p99)
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f\t%s\t%s\t\n", c, v, res.Sessions,
+					float64(res.Sessions)/res.Seconds, res.P50Micros, res.P99Micros, perSession,
+					float64(ms1.Mallocs-ms0.Mallocs)/float64(res.Sessions), float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(res.Sessions), dp50, dp99)
+				if res.Errors > 0 {
+					fmt.Fprintf(tw, "\t(%d sessions failed)\t\t\t\t\t\t\t\t\t\t\n", res.Errors)
+				}
+			}
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(out)
+	for _, c := range conc {
+		b, s, f := cpu[key{c, variantBare}], cpu[key{c, variantSeq}], cpu[key{c, variantFlow}]
+		fmt.Fprintf(out, "conns %d: flow CPU per session is %+.0f%% vs %s, %+.0f%% vs %s\n", c, 100*(f-b)/b, variantBare, 100*(f-s)/s, variantSeq)
+	}
+	return nil
+}
+
+func rusage() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func micros(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d.Nanoseconds())/1000) }
+
+// runFlowClient runs the callers in a child process and reads its result.
+func runFlowClient(ctx context.Context, self, addr string, conns, n, callers int, d time.Duration) (flowClientResult, error) {
+	cmd := exec.CommandContext(ctx, self, "flow", "-client", addr, "-conns", strconv.Itoa(conns),
+		"-n", strconv.Itoa(n), "-callers", strconv.Itoa(callers), "-duration", d.String())
+	cmd.Stderr = os.Stderr
+	outb, err := cmd.Output()
+	if err != nil {
+		return flowClientResult{}, fmt.Errorf("client process: %w", err)
+	}
+	var res flowClientResult
+	if err := json.Unmarshal(outb, &res); err != nil {
+		return res, fmt.Errorf("client output %q: %w", outb, err)
+	}
+	return res, nil
+}
+
+// flowEnvHead and flowEnvTail frame the caller number in the environment
+// block the callers send: a caller on no list, presentation allowed.
+var flowEnvHead = "agi_network: yes\nagi_network_script: screen\nagi_request: agi://127.0.0.1/screen\n" +
+	"agi_channel: PJSIP/trunk-00000001\nagi_language: en\nagi_type: PJSIP\nagi_uniqueid: 1712345678.1\n" +
+	"agi_version: 22.10.1\nagi_callerid: "
+
+var flowEnvTail = "\nagi_calleridname: John Q. Public\nagi_callingpres: 0\n" +
+	"agi_callingani2: 0\nagi_callington: 0\nagi_callingtns: 0\nagi_dnid: 15551230000\nagi_rdnis: unknown\n" +
+	"agi_context: from-trunk\nagi_extension: 15551230000\nagi_priority: 1\nagi_enhanced: 0.0\n" +
+	"agi_accountcode: \nagi_threadid: 140000000000000\n\n"
+
+// flowCaller returns the i-th of callers distinct valid New York numbers
+// (+1 212 XXX XXXX with an exchange from 200).
+func flowCaller(i, callers int) string {
+	i %= callers
+	return fmt.Sprintf("+1212%03d%04d", 200+(i/10000)%800, i%10000)
+}
+
+// flowClient plays minimal Asterisk callers: each sends the environment,
+// answers GET VARIABLE (unset) and SET VARIABLE like Asterisk, and times
+// the session from dial to the server's close. It prints one JSON result.
+func flowClient(ctx context.Context, addr string, conns, n, callers int, d time.Duration, out io.Writer) error {
+	if callers < 1 || callers > 8000000 {
+		return errors.New("-callers: 1 to 8000000")
+	}
+	// Start each run at a different place, so runs do not find the
+	// callers of earlier runs in the server's caches.
+	offset := int(time.Now().UnixNano() % int64(callers))
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var started, errs atomic.Int64
+	var mu sync.Mutex
+	var all []time.Duration
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mine := make([]time.Duration, 0, n/conns+1)
+			r := bufio.NewReaderSize(nil, 512)
+			for ctx.Err() == nil {
+				i := started.Add(1)
+				if i > int64(n) {
+					break
+				}
+				env := flowEnvHead + flowCaller(offset+int(i), callers) + flowEnvTail
+				t0 := time.Now()
+				if err := flowSession(ctx, addr, r, env); err != nil {
+					if ctx.Err() == nil && errs.Add(1) == 1 {
+						fmt.Fprintf(os.Stderr, "flow bench client: first failed session: %v\n", err)
+					}
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	slices.Sort(all)
+	res := flowClientResult{Sessions: len(all), Errors: int(errs.Load()), Seconds: el.Seconds()}
+	if len(all) > 0 {
+		res.P50Micros = float64(all[len(all)/2].Nanoseconds()) / 1000
+		res.P99Micros = float64(all[len(all)*99/100].Nanoseconds()) / 1000
+	}
+	return json.NewEncoder(out).Encode(res)
+}
+
+func flowSession(ctx context.Context, addr string, r *bufio.Reader, env string) error {
+	var dialer net.Dialer
+	c, err := dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	// Answer the server's close with a reset: neither side keeps the
+	// connection in TIME_WAIT, so tens of thousands of short sessions do
+	// not exhaust loopback ports (Asterisk's side behaves the same way for
+	// the server's CPU: the session ends when the server closes).
+	_ = c.(*net.TCPConn).SetLinger(0)
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl.Add(5 * time.Second))
+	}
+	r.Reset(c)
+	if _, err := io.WriteString(c, env); err != nil {
+		return err
+	}
+	for {
+		line, err := r.ReadSlice('\n')
+		if errors.Is(err, io.EOF) && len(line) == 0 {
+			return nil // the server closed: the session is over
+		}
+		if err != nil {
+			return err
+		}
+		var reply string
+		switch {
+		case strings.HasPrefix(string(line), "GET VARIABLE"):
+			reply = "200 result=0\n"
+		case strings.HasPrefix(string(line), "SET VARIABLE"):
+			reply = "200 result=1\n"
+		default:
+			reply = "510 Invalid or unknown command\n"
+		}
+		if _, err := io.WriteString(c, reply); err != nil {
+			return err
+		}
+	}
+}
+
+// latencies collects decision latencies from the flow's recorder, bounded.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	if len(l.d) < 1_000_000 {
+		l.d = append(l.d, d)
+	}
+	l.mu.Unlock()
+}
+
+func (l *latencies) reset() {
+	l.mu.Lock()
+	l.d = l.d[:0]
+	l.mu.Unlock()
+}
+
+func (l *latencies) percentiles() (p50, p99 time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) == 0 {
+		return 0, 0
+	}
+	s := slices.Clone(l.d)
+	slices.Sort(s)
+	return s[len(s)/2], s[len(s)*99/100]
+}
