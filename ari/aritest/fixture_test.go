@@ -117,6 +117,9 @@ func replay(t *testing.T, entries []entry) {
 	})
 	defer srv.Close()
 	events := dialEvents(ctx, t, srv, start.Application)
+	if err := srv.WaitConnected(ctx, start.Application); err != nil {
+		t.Fatal(err)
+	}
 
 	c := start.Channel
 	ch, err := srv.StartCall(start.Application, aritest.CallSpec{

@@ -258,6 +258,20 @@ func (s *Server) DropConnections() {
 	}
 }
 
+// SendRaw sends data as one message on app's event connection, as it is:
+// for testing how a client copes with event types it does not know and
+// with messages that are not events. False when app has no connection.
+func (s *Server) SendRaw(app string, data []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.apps[app]
+	if c == nil {
+		return false
+	}
+	c.push(append([]byte(nil), data...))
+	return true
+}
+
 // emitLocked sends ev to the connection that has app registered, or drops
 // it when there is none.
 func (s *Server) emitLocked(app string, ev ari.Event) {
@@ -338,7 +352,6 @@ func (c *conn) writeLoop(ctx context.Context) {
 
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	s.dials++
 	refuse := s.refuse
 	s.mu.Unlock()
 	if refuse != 0 {
@@ -520,6 +533,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok || (path != "" && path[0] != '/') {
 		writeError(w, http.StatusNotFound, "Resource not found")
 		return
+	}
+	if path == "/events" {
+		s.mu.Lock()
+		s.dials++
+		s.mu.Unlock()
 	}
 	ok, apiKey := s.authorize(r)
 	if !ok {

@@ -1,0 +1,570 @@
+package ari
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of the App's zero fields.
+const (
+	DefaultCallTimeout  = 3 * time.Minute
+	DefaultMaxCalls     = 5000
+	DefaultMinBackoff   = 250 * time.Millisecond
+	DefaultMaxBackoff   = 30 * time.Second
+	DefaultAuthRetry    = time.Minute
+	DefaultPingInterval = 15 * time.Second
+	DefaultRecoverDelay = 500 * time.Millisecond
+
+	// finishTimeout bounds handing a channel back after its handler.
+	finishTimeout = 5 * time.Second
+	// handlerGrace is how long past CallTimeout a handler may run before
+	// the App hands its channel back without it.
+	handlerGrace = 5 * time.Second
+	// resolvedFor is how long a handed-back channel is remembered, so
+	// that a reconnect does not hand it back twice.
+	resolvedFor = 10 * time.Minute
+	// recoverWorkers bounds the concurrent hand-backs after a reconnect.
+	recoverWorkers = 4
+)
+
+// Handler screens one call. ServeStasis returns when it is done with the
+// channel; the App then sends it back to the dialplan (continue) unless it
+// is gone. ctx ends at the App's CallTimeout or when the App stops.
+type Handler interface {
+	ServeStasis(ctx context.Context, c *Call)
+}
+
+// HandlerFunc adapts a function to a Handler.
+type HandlerFunc func(ctx context.Context, c *Call)
+
+// ServeStasis calls f.
+func (f HandlerFunc) ServeStasis(ctx context.Context, c *Call) { f(ctx, c) }
+
+// App is one Stasis application on one Asterisk server: an event
+// connection kept up, a goroutine per call. Set the fields, then Run.
+type App struct {
+	// Client is the server's REST client.
+	Client *Client
+	// Name is the Stasis application name (Stasis(NAME,...)).
+	Name string
+	// Tenant and Profile apply when the Stasis arguments name none.
+	Tenant, Profile string
+	// Tenants, when not empty, lists the tenants a tenant= argument may
+	// name; a call naming another is screened as Tenant, with a warning.
+	Tenants []string
+	// Handler screens each call.
+	Handler Handler
+	// Recover lists the variables set on a channel found waiting in the
+	// application after a (re)connect, before it is continued; nil sets
+	// none. Such a channel is not screened: it has waited long enough.
+	Recover []Var
+	// Logger; nil is slog.Default().
+	Logger *slog.Logger
+	// Metrics may be nil.
+	Metrics *Metrics
+
+	// CallTimeout bounds a handler; 0 is DefaultCallTimeout. A handler
+	// still running a grace period later (CallTimeout again, at most 5s)
+	// has its channel continued without it.
+	CallTimeout time.Duration
+	// MaxCalls bounds the calls in flight; calls over it are continued at
+	// once, unscreened. 0 is DefaultMaxCalls.
+	MaxCalls int
+	// MinBackoff and MaxBackoff bound the jittered exponential wait
+	// between reconnect attempts; 0 is DefaultMinBackoff/DefaultMaxBackoff.
+	MinBackoff, MaxBackoff time.Duration
+	// AuthRetry is the wait after a refused login (401/403); 0 is
+	// DefaultAuthRetry.
+	AuthRetry time.Duration
+	// PingInterval is how often the event connection is pinged to detect
+	// a dead peer; 0 is DefaultPingInterval.
+	PingInterval time.Duration
+	// RecoverDelay is how long after connecting the App waits before
+	// treating channels without a StasisStart as leftovers, so that calls
+	// entering right then are not mistaken for them; 0 is
+	// DefaultRecoverDelay.
+	RecoverDelay time.Duration
+
+	running  atomic.Bool
+	mu       sync.Mutex
+	calls    map[string]*Call
+	resolved map[string]time.Time
+	wg       sync.WaitGroup
+	log      *slog.Logger
+}
+
+func dur(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// Run keeps the application connected and serves its calls until ctx
+// ends. It then stops taking calls, lets running handlers end (their ctx
+// is cancelled), hands their channels back, and returns nil. Its only
+// errors are about the App's own fields.
+func (a *App) Run(ctx context.Context) error {
+	switch {
+	case a.Client == nil:
+		return errors.New("ari app: no client")
+	case a.Handler == nil:
+		return fmt.Errorf("ari app %q: no handler", a.Name)
+	}
+	if err := checkName("application name", a.Name); err != nil {
+		return fmt.Errorf("ari app: %w", err)
+	}
+	if !validLabel(a.Tenant) && a.Tenant != "" {
+		return fmt.Errorf("ari app %q: tenant %q: want 1 to 64 letters, digits, '.', '_' or '-'", a.Name, a.Tenant)
+	}
+	if !a.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("ari app %q: already running", a.Name)
+	}
+	defer a.running.Store(false)
+	a.log = a.Logger
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	a.log = a.log.With("ari_server", a.Client.Server(), "ari_app", a.Name)
+	a.mu.Lock()
+	a.calls = map[string]*Call{}
+	a.resolved = map[string]time.Time{}
+	a.mu.Unlock()
+
+	server := a.Client.Server()
+	attempt := 0
+	authLogged := false
+	everConnected := false
+	for ctx.Err() == nil {
+		ev, err := a.Client.Subscribe(ctx, a.Name)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if errors.Is(err, ErrUnauthorized) {
+				// Once per streak: a wrong password does not fix itself.
+				if !authLogged {
+					a.log.Error("ari: login refused; retrying slowly", "err", err, "retry_in", dur(a.AuthRetry, DefaultAuthRetry))
+					authLogged = true
+				}
+				sleep(ctx, jitter(dur(a.AuthRetry, DefaultAuthRetry)))
+				continue
+			}
+			attempt++
+			wait := a.backoff(attempt)
+			if attempt == 1 {
+				a.log.Warn("ari: cannot connect; retrying", "err", err, "retry_in", wait)
+			} else {
+				a.log.Debug("ari: cannot connect", "attempt", attempt, "err", err, "retry_in", wait)
+			}
+			sleep(ctx, wait)
+			continue
+		}
+		authLogged = false
+		if everConnected {
+			a.Metrics.reconnect(server)
+		}
+		everConnected = true
+		a.Metrics.connected(server, true)
+		a.log.Info("ari: connected", "after_attempts", attempt)
+		connectedAt := time.Now()
+
+		rctx, stopRecover := context.WithCancel(ctx)
+		a.wg.Add(1)
+		go a.recoverChannels(rctx, connectedAt)
+		replaced, err := a.readLoop(ctx, ev)
+		stopRecover()
+		ev.Abort()
+		a.Metrics.connected(server, false)
+		if ctx.Err() != nil {
+			break
+		}
+		if time.Since(connectedAt) > dur(a.MaxBackoff, DefaultMaxBackoff) {
+			attempt = 0
+		}
+		attempt++
+		wait := a.backoff(attempt)
+		if replaced {
+			// Another connection took the name: fighting back would make
+			// both flap. Retry slowly and say so.
+			wait = jitter(dur(a.AuthRetry, DefaultAuthRetry))
+			a.log.Error("ari: another connection registered this application; is a second instance using the same name?", "retry_in", wait)
+		} else {
+			a.log.Warn("ari: event connection lost; reconnecting", "err", err, "retry_in", wait)
+		}
+		sleep(ctx, wait)
+	}
+	a.shutdown()
+	return nil
+}
+
+// shutdown waits for every handler and recovery to end. Handlers see
+// their ctx cancelled, return, and have their channels continued.
+func (a *App) shutdown() {
+	a.wg.Wait()
+}
+
+// backoff is the jittered, capped exponential wait before attempt n (1-based).
+func (a *App) backoff(n int) time.Duration {
+	lo, hi := dur(a.MinBackoff, DefaultMinBackoff), dur(a.MaxBackoff, DefaultMaxBackoff)
+	d := lo
+	for i := 1; i < n && d < hi; i++ {
+		d *= 2
+	}
+	return jitter(min(d, hi))
+}
+
+// jitter returns a duration uniformly in [d/2, d).
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// readLoop reads and dispatches events until the connection fails. It
+// reports whether the application was replaced by another connection.
+func (a *App) readLoop(ctx context.Context, ev *Events) (replaced bool, err error) {
+	pctx, stopPing := context.WithCancel(ctx)
+	defer stopPing()
+	go func() {
+		t := time.NewTicker(dur(a.PingInterval, DefaultPingInterval))
+		defer t.Stop()
+		for {
+			select {
+			case <-pctx.Done():
+				return
+			case <-t.C:
+			}
+			c, cancel := context.WithTimeout(pctx, dur(a.PingInterval, DefaultPingInterval))
+			err := ev.Ping(c)
+			cancel()
+			if err != nil && pctx.Err() == nil {
+				a.log.Debug("ari: ping failed; dropping connection", "err", err)
+				ev.Abort()
+				return
+			}
+		}
+	}()
+	for {
+		data, err := ev.Read(ctx)
+		if err != nil {
+			return false, err
+		}
+		arrived := time.Now()
+		e, err := ParseEvent(data)
+		if err != nil {
+			a.Metrics.event("invalid")
+			a.log.Debug("ari: ignoring malformed event", "err", err)
+			continue
+		}
+		a.Metrics.event(e.EventHeader().Type)
+		if _, ok := e.(*ApplicationReplaced); ok {
+			return true, errors.New("application replaced")
+		}
+		a.dispatch(ctx, e, arrived)
+		a.Metrics.eventDelay(time.Since(arrived))
+	}
+}
+
+// call returns the call in flight on channel id, nil when there is none.
+func (a *App) call(id string) *Call {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.calls[id]
+}
+
+// dispatch applies one event. It never blocks: a new call gets its own
+// goroutine, everything else updates a call's state.
+func (a *App) dispatch(ctx context.Context, e Event, arrived time.Time) {
+	switch e := e.(type) {
+	case *StasisStart:
+		a.start(ctx, e, arrived)
+	case *StasisEnd:
+		if c := a.call(e.Channel.ID); c != nil {
+			c.onGone("StasisEnd")
+		}
+		a.mu.Lock()
+		delete(a.resolved, e.Channel.ID)
+		a.mu.Unlock()
+	case *ChannelHangupRequest:
+		if c := a.call(e.Channel.ID); c != nil {
+			c.onGone("ChannelHangupRequest")
+		}
+	case *ChannelDestroyed:
+		if c := a.call(e.Channel.ID); c != nil {
+			c.onGone("ChannelDestroyed")
+		}
+	case *ChannelDtmfReceived:
+		if c := a.call(e.Channel.ID); c != nil {
+			c.onDTMF(e.Digit)
+		}
+	case *PlaybackStarted:
+		if c := a.call(e.Playback.ChannelID()); c != nil {
+			c.onPlayback(&e.Playback, false)
+		}
+	case *PlaybackFinished:
+		if c := a.call(e.Playback.ChannelID()); c != nil {
+			c.onPlayback(&e.Playback, true)
+		}
+	}
+}
+
+// start registers a call and starts its handler.
+func (a *App) start(ctx context.Context, e *StasisStart, arrived time.Time) {
+	c := newCall(a.Client, e, arrived, nil)
+	c.Tenant, c.Profile = a.Tenant, a.Profile
+	var warn []any
+	if t, ok := c.Params["tenant"]; ok {
+		switch {
+		case !validLabel(t):
+			warn = append(warn, "bad_tenant", t)
+		case len(a.Tenants) > 0 && !slices.Contains(a.Tenants, t):
+			warn = append(warn, "unlisted_tenant", t)
+		default:
+			c.Tenant = t
+		}
+	}
+	if p, ok := c.Params["profile"]; ok {
+		if validLabel(p) {
+			c.Profile = p
+		} else {
+			warn = append(warn, "bad_profile", p)
+		}
+	}
+	c.log = a.log.With("call_id", c.id, "tenant", c.Tenant, "profile", c.Profile)
+	if len(warn) > 0 {
+		c.log.Warn("ari: Stasis argument ignored; using the server's default", warn...)
+	}
+
+	a.mu.Lock()
+	if _, dup := a.calls[c.id]; dup {
+		// Already being handled (or handed back by a reconnect).
+		a.mu.Unlock()
+		c.log.Debug("ari: StasisStart for a channel already handled")
+		return
+	}
+	// A channel handed back earlier can come back into Stasis (a
+	// transfer): it is a new call.
+	delete(a.resolved, c.id)
+	overload := len(a.calls) >= a.maxCalls()
+	a.calls[c.id] = c
+	a.wg.Add(1)
+	a.mu.Unlock()
+	if overload {
+		go a.overload(c)
+		return
+	}
+	go a.serve(ctx, c)
+}
+
+func (a *App) maxCalls() int {
+	if a.MaxCalls > 0 {
+		return a.MaxCalls
+	}
+	return DefaultMaxCalls
+}
+
+// serve runs the handler for c, then hands the channel back.
+func (a *App) serve(ctx context.Context, c *Call) {
+	defer a.wg.Done()
+	a.Metrics.inFlightAdd(c.Tenant, 1)
+	defer a.Metrics.inFlightAdd(c.Tenant, -1)
+	timeout := dur(a.CallTimeout, DefaultCallTimeout)
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// A handler that overruns its deadline does not hold the caller.
+	watchdog := time.AfterFunc(timeout+min(handlerGrace, timeout), func() {
+		c.log.Error("ari: handler overran its deadline; handing the channel back without it")
+		a.finish(c)
+	})
+	defer watchdog.Stop()
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				c.log.Error("ari: handler panic; handing the channel back", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
+		}()
+		a.Handler.ServeStasis(cctx, c)
+	}()
+	a.finish(c)
+	a.mu.Lock()
+	delete(a.calls, c.id)
+	a.mu.Unlock()
+}
+
+// overload hands a call over MaxCalls straight back.
+func (a *App) overload(c *Call) {
+	defer a.wg.Done()
+	c.log.Warn("ari: too many calls in flight; continuing unscreened", "max_calls", a.maxCalls())
+	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+	defer cancel()
+	a.handBack(ctx, c, outcomeOverload)
+	a.mu.Lock()
+	delete(a.calls, c.id)
+	a.mu.Unlock()
+}
+
+// finish continues c once, unless it is gone.
+func (a *App) finish(c *Call) {
+	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+	defer cancel()
+	a.handBack(ctx, c, outcomeContinued)
+}
+
+// handBack stops any playback (continue would wait for it), sets the
+// recovery variables when the call was not screened, and continues the
+// channel. It acts once per call.
+func (a *App) handBack(ctx context.Context, c *Call, outcome string) {
+	first, gone := c.takeResolve()
+	if !first {
+		return
+	}
+	if gone {
+		a.Metrics.call(c.Tenant, outcomeHangup)
+		return
+	}
+	c.stopPlayback(ctx)
+	if outcome != outcomeContinued && len(a.Recover) > 0 {
+		if err := a.Client.SetVariables(ctx, c.id, a.Recover); err != nil && !errors.Is(err, ErrHangup) {
+			c.log.Warn("ari: cannot set variables before handing the channel back", "err", err)
+		}
+	}
+	err := a.Client.Continue(ctx, c.id)
+	switch {
+	case err == nil:
+		a.Metrics.call(c.Tenant, outcome)
+		a.mu.Lock()
+		a.resolved[c.id] = time.Now()
+		a.mu.Unlock()
+	case errors.Is(err, ErrHangup):
+		c.onGone("asterisk: channel gone")
+		a.Metrics.call(c.Tenant, outcomeHangup)
+	default:
+		a.Metrics.call(c.Tenant, outcomeError)
+		c.log.Error("ari: cannot hand the channel back to the dialplan; it stays in the application until the caller hangs up", "err", err)
+	}
+}
+
+// recoverChannels runs after each connect: calls in flight whose channel
+// vanished while the connection was down are marked gone, the others
+// re-check what they wait for; channels sitting in the application with
+// no call (their StasisStart went to a connection now lost, or to an
+// earlier process) are handed back once, fail-open.
+func (a *App) recoverChannels(ctx context.Context, connectedAt time.Time) {
+	defer a.wg.Done()
+	lctx, cancel := context.WithTimeout(ctx, dur(a.Client.timeout, DefaultTimeout))
+	chans, err := a.Client.Channels(lctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("ari: cannot list channels after connecting; channels left in the application stay until they hang up", "err", err)
+		}
+		return
+	}
+	present := make(map[string]bool, len(chans))
+	for _, ch := range chans {
+		present[ch.ID] = true
+	}
+	a.mu.Lock()
+	for id, c := range a.calls {
+		switch {
+		case c.Started.After(connectedAt):
+			// Started on this connection: nothing was missed.
+		case !present[id]:
+			c.onGone("gone while disconnected")
+		default:
+			c.onResync()
+		}
+	}
+	a.mu.Unlock()
+
+	// Give StasisStart events already on their way time to arrive.
+	sleep(ctx, dur(a.RecoverDelay, DefaultRecoverDelay))
+	if ctx.Err() != nil {
+		return
+	}
+	var left []*Call
+	a.mu.Lock()
+	now := time.Now()
+	for id, t := range a.resolved {
+		if now.Sub(t) > resolvedFor {
+			delete(a.resolved, id)
+		}
+	}
+	for i := range chans {
+		ch := &chans[i]
+		if !ch.InApp(a.Name) || a.calls[ch.ID] != nil {
+			continue
+		}
+		if _, done := a.resolved[ch.ID]; done {
+			continue
+		}
+		c := newCall(a.Client, &StasisStart{Channel: *ch}, now, nil)
+		c.Tenant, c.Profile = a.Tenant, a.Profile
+		c.log = a.log.With("call_id", c.id, "tenant", c.Tenant)
+		a.calls[ch.ID] = c // claimed: a late StasisStart is ignored
+		left = append(left, c)
+	}
+	a.mu.Unlock()
+	if len(left) == 0 {
+		return
+	}
+	a.log.Warn("ari: handing back channels left in the application", "channels", len(left))
+	work := make(chan *Call)
+	var wg sync.WaitGroup
+	for range min(recoverWorkers, len(left)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+				a.handBack(hctx, c, outcomeRecovered)
+				cancel()
+				a.mu.Lock()
+				delete(a.calls, c.id)
+				a.mu.Unlock()
+			}
+		}()
+	}
+	for _, c := range left {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+}
+
+// validLabel accepts tenant and profile names: 1 to 64 letters, digits,
+// '.', '_' or '-'. They become metric labels and key prefixes.
+func validLabel(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '.' || c == '_' || c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
