@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -339,5 +340,35 @@ func TestByteSize(t *testing.T) {
 	}
 	if s := ByteSize(64 << 20).String(); s != "64MiB" {
 		t.Errorf("String = %s", s)
+	}
+}
+
+// TestConfigurationDoc checks that docs/configuration.md documents every
+// key of the schema.
+func TestConfigurationDoc(t *testing.T) {
+	b, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	dotted := func(k string) string { return strings.ReplaceAll(k, delim, ".") }
+	for _, k := range leafKeys(reflect.TypeFor[Config](), "") {
+		k = dotted(k)
+		if k == "profiles" || k == "ari.servers" && strings.Contains(doc, "`ari.servers`") {
+			continue
+		}
+		if !strings.Contains(doc, "`"+k+"`") {
+			t.Errorf("key %s is not documented in docs/configuration.md", k)
+		}
+	}
+	for _, k := range leafKeys(profileType, "") {
+		if !strings.Contains(doc, "`"+dotted(k)+"`") {
+			t.Errorf("profile key %s is not documented in docs/configuration.md", dotted(k))
+		}
+	}
+	for _, k := range leafKeys(reflect.TypeFor[ARIServer](), "") {
+		if !strings.Contains(doc, "`ari.servers[]."+dotted(k)+"`") {
+			t.Errorf("key ari.servers[].%s is not documented in docs/configuration.md", dotted(k))
+		}
 	}
 }
