@@ -20,7 +20,7 @@ import (
 // Defaults for Options.
 const (
 	DefaultDir                = "./data/audit"
-	DefaultKeyName            = "audit.key"
+	DefaultKeyName            = "ed25519.key"
 	DefaultFsyncInterval      = 100 * time.Millisecond
 	DefaultCheckpointEvery    = 1000
 	DefaultCheckpointInterval = 10 * time.Second
@@ -90,7 +90,7 @@ type Options struct {
 	// when the UTC day changes.
 	RotateSize int64
 	// KeyFile is the ed25519 signing key, created on first start;
-	// Dir/audit.key when "". Its public key is KeyFile + ".pub".
+	// Dir/ed25519.key when "". Its public key is KeyFile + ".pub".
 	KeyFile string
 	// ConfigVersion is recorded for results that carry none.
 	ConfigVersion string
@@ -237,7 +237,7 @@ func Open(opts Options) (*Log, error) {
 		queue: make(chan *item, opts.QueueSize),
 		done:  make(chan struct{}),
 	}
-	if err := l.recover(); err != nil {
+	if err := l.resume(); err != nil {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
 	l.written.Store(l.w.seq)
@@ -669,8 +669,8 @@ func writeHead(dir string, line []byte) error {
 	return os.Rename(tmp, filepath.Join(dir, HeadFile))
 }
 
-// recover reads the newest files to find where the chain stands.
-func (l *Log) recover() error {
+// resume reads the newest files to find where the chain stands.
+func (l *Log) resume() error {
 	w := &l.w
 	w.hash, w.fileSeq = GenesisHash, 1
 	files, err := Files(l.opts.Dir)

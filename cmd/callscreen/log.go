@@ -42,7 +42,7 @@ flags:
 `)
 		fs.PrintDefaults()
 	}
-	pubFile := fs.String("pubkey", "", "public key (PEM) the checkpoints must be signed with; default: audit.key.pub in the log directory")
+	pubFile := fs.String("pubkey", "", "public key (PEM) the checkpoints must be signed with; default: the one *.pub file in the log directory")
 	headFile := fs.String("head", "", "head checkpoint file the log must reach; default: head.json of a directory argument")
 	unsealed := fs.Bool("allow-unsealed", false, "accept records after the last checkpoint (a running or crashed writer)")
 	noSig := fs.Bool("no-signatures", false, "check the chain only, without a public key")
@@ -93,10 +93,17 @@ flags:
 		}
 		opts.PublicKey = pub
 	default:
-		p := audit.PublicKeyFile(filepath.Join(logDir, audit.DefaultKeyName))
+		// The public key written beside the signing key, when the key
+		// lives in the log directory (the default).
+		keys, _ := filepath.Glob(filepath.Join(logDir, "*.pub"))
+		if len(keys) != 1 {
+			fmt.Fprintf(stderr, "callscreen log verify: %d public keys (*.pub) in %s: give --pubkey FILE, or --no-signatures to check the chain only\n", len(keys), logDir)
+			return 2
+		}
+		p := keys[0]
 		pub, err := audit.ReadPublicKey(p)
 		if err != nil {
-			fmt.Fprintf(stderr, "callscreen log verify: no public key (%v): give --pubkey FILE, or --no-signatures to check the chain only\n", err)
+			fmt.Fprintf(stderr, "callscreen log verify: %v: give --pubkey FILE, or --no-signatures to check the chain only\n", err)
 			return 2
 		}
 		opts.PublicKey = pub

@@ -63,7 +63,7 @@ func TestLogVerifyCommand(t *testing.T) {
 	tamperedFile := copyTo("tampered.jsonl", tampered)
 	cut := copyTo("cut.jsonl", bytes.Join(lines[:len(lines)-2], nil)) // last record and final checkpoint gone
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
-	otherPub := filepath.Join(elsewhere, "other.pub")
+	otherPub := filepath.Join(t.TempDir(), "other.pub")
 	if err := audit.WritePublicKey(otherPub, other.Public().(ed25519.PublicKey)); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,73 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/callscreen/callscreen/agi"
+	"github.com/callscreen/callscreen/agi/agitest"
+	"github.com/callscreen/callscreen/bridge"
+	"github.com/callscreen/callscreen/screen"
+)
+
+// TestDiskFullCallsStillDecided: calls screened through FastAGI while every
+// write of the decision log fails with ENOSPC (an injected filesystem
+// error; no tiny tmpfs here) are still decided and routed; the failure
+// shows in the metrics, and once the disk recovers the log catches up and
+// verifies.
+func TestDiskFullCallsStillDecided(t *testing.T) {
+	dir := t.TempDir()
+	fs := &faultFS{}
+	m := NewMetrics(nil)
+	l := openLog(t, Options{Dir: dir, Metrics: m, OpenFile: fs.open, QueueSize: 64})
+	flow := &screen.Flow{Recorder: l, Logger: quiet}
+	srv := &agi.Server{Handler: bridge.AGIHandler(func() *screen.Flow { return flow }), Logger: quiet}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
+	defer func() { cancel(); _ = srv.Shutdown(context.Background()); <-done }()
+
+	call := func(i int) map[string]string {
+		cctx, ccancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer ccancel()
+		tr, err := agitest.Dial(cctx, ln.Addr().String(), agitest.Call{
+			CallerID: "+14155552671", DNID: "+18005550100", UniqueID: fmt.Sprintf("170000.%d", i), Caller: agitest.Caller{Auto: true},
+		})
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		return tr.Vars
+	}
+	if v := call(0); v[screen.VarResult] != "allow" {
+		t.Fatalf("call before the disk fills: %v", v)
+	}
+	waitFor(t, "first record", func() bool { return l.Written() == 1 })
+
+	fs.writeErr.Store(errp(syscall.ENOSPC))
+	for i := 1; i <= 5; i++ {
+		if v := call(i); v[screen.VarResult] != "allow" || v[screen.VarID] == "" {
+			t.Fatalf("call %d with the disk full was not decided: %v", i, v)
+		}
+	}
+	waitFor(t, "failing metric", func() bool { return testutil.ToFloat64(m.failing) == 1 })
+	if testutil.ToFloat64(m.errorsWrite) == 0 || l.Written() != 1 {
+		t.Errorf("write errors %v, written %d", testutil.ToFloat64(m.errorsWrite), l.Written())
+	}
+
+	fs.writeErr.Store(nil)
+	waitFor(t, "catch up", func() bool { return l.Written() == 6 })
+	closeLog(t, l)
+	if rep, err := Verify(mustFiles(t, dir), l.PublicKey()); err != nil || rep.Records != 6 {
+		t.Fatalf("log after the disk recovered: %+v, %v", rep, err)
+	}
+}
