@@ -246,9 +246,6 @@ func (p *Providers) Lookup(ctx context.Context, q Query) (Verdict, error) {
 	if q.Profile.Coverage == policy.CoverageNANP && !q.Caller.NANP() {
 		return Verdict{}, ErrNotCovered
 	}
-	bctx, cancel := context.WithTimeout(ctx, p.opts.Budget)
-	defer cancel()
-
 	key := q.Caller.E164
 	n := len(p.list)
 	results := make([]outcome, n)
@@ -256,7 +253,9 @@ func (p *Providers) Lookup(ctx context.Context, q Query) (Verdict, error) {
 	var cached []bool
 	if p.opts.Cache != nil {
 		var vs []Verdict
-		vs, cached = p.opts.Cache.Get(bctx, q.Tenant, key, p.names)
+		// The cache bounds its Redis reads itself (L2 timeout, well under
+		// the budget); the budget's timer is only armed for a miss.
+		vs, cached = p.opts.Cache.Get(ctx, q.Tenant, key, p.names)
 		for i := range p.list {
 			if i < len(cached) && cached[i] {
 				results[i] = outcome{i: i, v: vs[i]}
@@ -266,45 +265,80 @@ func (p *Providers) Lookup(ctx context.Context, q Query) (Verdict, error) {
 		}
 	}
 
-	pending := 0
-	var arrivals chan outcome
+	type waiting struct {
+		i  int
+		ch <-chan singleflight.Result
+	}
+	var waits []waiting
 	for i, pr := range p.list {
 		if done[i] {
 			continue
 		}
-		if arrivals == nil {
-			arrivals = make(chan outcome, n)
-		}
-		pending++
 		p.inflight.Add(1)
 		ch := p.flights.DoChan(pr.name+"\x00"+q.Tenant+"\x00"+key, func() (any, error) {
 			return p.fetch(ctx, pr, q)
 		})
-		go func(i int) {
-			// The flight always delivers (it is bounded by ProviderTimeout)
-			// and arrivals has room for every provider: this never leaks.
-			r := <-ch
-			p.inflight.Add(-1)
-			o := outcome{i: i, err: r.Err, shared: r.Shared}
-			if f, ok := r.Val.(fetched); ok {
-				o.v, o.latency = f.v, f.latency
-			}
-			arrivals <- o
-		}(i)
+		waits = append(waits, waiting{i, ch})
 	}
-
-wait:
-	for pending > 0 {
+	toOutcome := func(i int, r singleflight.Result) outcome {
+		o := outcome{i: i, err: r.Err, shared: r.Shared}
+		if f, ok := r.Val.(fetched); ok {
+			o.v, o.latency = f.v, f.latency
+		}
+		return o
+	}
+	arrived := func(o outcome) {
+		results[o.i] = o
+		done[o.i] = true
+		if o.shared {
+			p.m.Shared.WithLabelValues(p.list[o.i].name).Inc()
+		}
+	}
+	pending := len(waits)
+	bctx := ctx
+	if pending > 0 {
+		var cancel context.CancelFunc
+		bctx, cancel = context.WithDeadline(ctx, start.Add(p.opts.Budget))
+		defer cancel()
+	}
+	switch pending {
+	case 0:
+	case 1:
+		// The common case (one provider, or one not cached) waits on the
+		// flight directly: no goroutine per call.
+		w := waits[0]
 		select {
-		case o := <-arrivals:
-			results[o.i] = o
-			done[o.i] = true
-			pending--
-			if o.shared {
-				p.m.Shared.WithLabelValues(p.list[o.i].name).Inc()
-			}
+		case r := <-w.ch:
+			p.inflight.Add(-1)
+			arrived(toOutcome(w.i, r))
+			pending = 0
 		case <-bctx.Done():
-			break wait
+			go func() {
+				<-w.ch // the flight always delivers: it is bounded by ProviderTimeout
+				p.inflight.Add(-1)
+			}()
+		}
+	default:
+		arrivals := make(chan outcome, len(waits))
+		for _, w := range waits {
+			go func() {
+				// The flight always delivers (it is bounded by
+				// ProviderTimeout) and arrivals has room for every
+				// provider: this never leaks.
+				r := <-w.ch
+				p.inflight.Add(-1)
+				arrivals <- toOutcome(w.i, r)
+			}()
+		}
+	wait:
+		for pending > 0 {
+			select {
+			case o := <-arrivals:
+				arrived(o)
+				pending--
+			case <-bctx.Done():
+				break wait
+			}
 		}
 	}
 	if pending > 0 && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -353,12 +354,12 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 	}
 	srv.Kill()
 	for range 10 {
-		start := time.Now()
-		if _, ok := get1(c, "", "p"); ok {
-			t.Fatal("hit from a dead Redis without L1")
+		var ok bool
+		if over := overrun(DefaultL2Timeout, 5*time.Millisecond, func() { _, ok = get1(c, "", "p") }); over != "" {
+			t.Fatalf("Get with Redis dead: %s; want at most the L2 timeout", over)
 		}
-		if d := time.Since(start); d > DefaultL2Timeout+20*time.Millisecond {
-			t.Fatalf("Get with Redis dead took %s; want at most the L2 timeout", d)
+		if ok {
+			t.Fatal("hit from a dead Redis without L1")
 		}
 	}
 	if got := testutil.ToFloat64(m.Errors.WithLabelValues("get_skipped")); got == 0 {
@@ -410,13 +411,12 @@ func TestSilentRedis(t *testing.T) {
 	const timeout = 40 * time.Millisecond
 	c := newRedisCache(t, l.Addr().String(), Options{Metrics: m, L2Timeout: timeout, L2Failures: 2})
 	for i := range 4 {
-		start := time.Now()
-		if _, ok := get1(c, "", "p"); ok {
-			t.Fatal("hit from a silent Redis")
+		var ok bool
+		if over := overrun(timeout, 5*time.Millisecond, func() { _, ok = get1(c, "", "p") }); over != "" {
+			t.Fatalf("read %d: %s; want at most the L2 timeout", i, over)
 		}
-		d := time.Since(start)
-		if d > timeout+30*time.Millisecond {
-			t.Fatalf("read %d took %s; want at most the L2 timeout %s", i, d, timeout)
+		if ok {
+			t.Fatal("hit from a silent Redis")
 		}
 	}
 	if got := testutil.ToFloat64(m.Errors.WithLabelValues("get_skipped")); got != 2 {
@@ -445,4 +445,24 @@ func TestMetricsLint(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("metric %s: %s", p.Metric, p.Text)
 	}
+}
+
+// overrun runs f and says how it overran limit + slack, or "" when it did
+// not. A bare timer of limit, started at the same moment, measures what
+// the scheduler of a loaded machine adds on its own; only time beyond that
+// counts against the code.
+func overrun(limit, slack time.Duration, f func()) string {
+	bare := make(chan time.Duration, 1)
+	start := time.Now()
+	go func() {
+		<-time.After(limit)
+		bare <- time.Since(start)
+	}()
+	f()
+	elapsed := time.Since(start)
+	noise := max(<-bare-limit, 0)
+	if elapsed <= limit+noise+slack {
+		return ""
+	}
+	return fmt.Sprintf("took %s; limit %s + slack %s + scheduler noise %s", elapsed, limit, slack, noise)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -39,9 +40,10 @@ func TestDoClassifies(t *testing.T) {
 			defer cancel()
 			req, _ := http.NewRequest(http.MethodGet, url, nil)
 			var out map[string]any
-			start := time.Now()
-			err := Do(ctx, NewClient(), "test", req, &out)
-			elapsed := time.Since(start)
+			var err error
+			if over := overrun(budget, 5*time.Millisecond, func() { err = Do(ctx, NewClient(), "test", req, &out) }); over != "" {
+				t.Errorf("Do %s; want it bounded by the context", over)
+			}
 			var pe *reputation.ProviderError
 			if !errors.As(err, &pe) {
 				t.Fatalf("Do = %v; want a ProviderError", err)
@@ -51,9 +53,6 @@ func TestDoClassifies(t *testing.T) {
 			}
 			if pe.Provider != "test" || !strings.HasPrefix(err.Error(), "test: ") {
 				t.Fatalf("error %q does not name the provider", err)
-			}
-			if elapsed > budget+50*time.Millisecond {
-				t.Fatalf("Do took %s; want it bounded by the context (%s)", elapsed, budget)
 			}
 			if f.Name == "429 with Retry-After" && pe.RetryAfter != 120*time.Second {
 				t.Fatalf("RetryAfter = %s; want 2m0s", pe.RetryAfter)
@@ -292,4 +291,24 @@ func TestSourceAnswers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// overrun runs f and says how it overran limit + slack, or "" when it did
+// not. A bare timer of limit, started at the same moment, measures what
+// the scheduler of a loaded machine adds on its own; only time beyond that
+// counts against the code.
+func overrun(limit, slack time.Duration, f func()) string {
+	bare := make(chan time.Duration, 1)
+	start := time.Now()
+	go func() {
+		<-time.After(limit)
+		bare <- time.Since(start)
+	}()
+	f()
+	elapsed := time.Since(start)
+	noise := max(<-bare-limit, 0)
+	if elapsed <= limit+noise+slack {
+		return ""
+	}
+	return fmt.Sprintf("took %s; limit %s + slack %s + scheduler noise %s", elapsed, limit, slack, noise)
 }

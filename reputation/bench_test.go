@@ -1,0 +1,112 @@
+package reputation_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/callscreen/callscreen/internal/redistest"
+	"github.com/callscreen/callscreen/redisconn"
+	"github.com/callscreen/callscreen/reputation"
+	"github.com/callscreen/callscreen/reputation/cache"
+	"github.com/callscreen/callscreen/reputation/callerapi"
+	"github.com/callscreen/callscreen/reputation/httpsource/httpsourcetest"
+)
+
+// Lookup latency of the provider stage, with p50/p99 reported beside
+// ns/op:
+//
+//	go test -run '^$' -bench Lookup -benchtime 20000x ./reputation/
+func benchStage(b *testing.B, c *cache.Cache, delay time.Duration) *reputation.Providers {
+	b.Helper()
+	srv := httpsourcetest.Start(b, httpsourcetest.Slow(delay, httpsourcetest.JSON(adapters[0].clean)))
+	src, err := callerapi.New(callerapi.Config{URL: srv.URL, Key: "k"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := reputation.NewProviders(reputation.ProvidersOptions{Cache: c}, reputation.Provider{Name: callerapi.Name, Source: src})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = p.Drain(context.Background()) })
+	return p
+}
+
+func benchHits(b *testing.B, p *reputation.Providers) {
+	q := query(caller)
+	ctx := context.Background()
+	if _, err := p.Lookup(ctx, q); err != nil {
+		b.Fatal(err)
+	}
+	if err := p.Drain(ctx); err != nil {
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		v, err := p.Lookup(ctx, q)
+		lat = append(lat, time.Since(start))
+		if err != nil || len(v.Sources) != 1 {
+			b.Fatal(v, err)
+		}
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	at := func(p float64) float64 { return float64(lat[int(float64(len(lat)-1)*p)].Nanoseconds()) }
+	b.ReportMetric(at(0.50), "p50-ns")
+	b.ReportMetric(at(0.99), "p99-ns")
+}
+
+func BenchmarkLookupL1Hit(b *testing.B) {
+	c, err := cache.New(cache.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchHits(b, benchStage(b, c, 0))
+}
+
+func BenchmarkLookupL2Hit(b *testing.B) {
+	srv := redistest.Start(b)
+	rdb, err := redisconn.New(redisconn.Options{Addrs: []string{srv.Addr()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rdb.Close()
+	c, err := cache.New(cache.Options{L1Size: -1, Redis: rdb})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchHits(b, benchStage(b, c, 0))
+}
+
+func BenchmarkLookupMiss50ms(b *testing.B) {
+	c, err := cache.New(cache.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := benchStage(b, c, 50*time.Millisecond)
+	qs := make([]reputation.Query, b.N)
+	for i := range qs {
+		qs[i] = query(fmt.Sprintf("+1212556%04d", i%10000))
+	}
+	ctx := context.Background()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		start := time.Now()
+		if _, err := p.Lookup(ctx, qs[i]); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
