@@ -332,7 +332,9 @@ func (a *App) start(ctx context.Context, e *StasisStart, arrived time.Time) {
 	c := newCall(a.Client, e, arrived, nil)
 	c.Tenant, c.Profile = a.Tenant, a.Profile
 	var warn []any
-	if t, ok := c.Params["tenant"]; ok {
+	// An empty tenant= or profile= (an unset dialplan argument) means
+	// the default.
+	if t := c.Params["tenant"]; t != "" {
 		switch {
 		case !validLabel(t):
 			warn = append(warn, "bad_tenant", t)
@@ -342,7 +344,7 @@ func (a *App) start(ctx context.Context, e *StasisStart, arrived time.Time) {
 			c.Tenant = t
 		}
 	}
-	if p, ok := c.Params["profile"]; ok {
+	if p := c.Params["profile"]; p != "" {
 		if validLabel(p) {
 			c.Profile = p
 		} else {

@@ -515,6 +515,7 @@ func TestAppTenants(t *testing.T) {
 		{"1", []string{"tenant=acme", "profile=sales"}, "acme/sales"},
 		{"2", []string{"TENANT=globex"}, "globex/default"},
 		{"3", nil, "default-tenant/default"},
+		{"6", []string{"profile=", "tenant="}, "default-tenant/default"},       // empty dialplan arguments
 		{"4", []string{"tenant=initech"}, "default-tenant/default"},            // not listed
 		{"5", []string{"tenant=a b", "profile=x;y"}, "default-tenant/default"}, // not valid
 	}

@@ -1,0 +1,113 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/callscreen/callscreen/ari"
+	"github.com/callscreen/callscreen/screen"
+)
+
+// ARI returns c as a screen.Channel. Sounds play as sound:NAME media,
+// digits as digits:NNN; a digits playback cannot be interrupted on ARI,
+// so keys pressed during it stay buffered for ReadDigits.
+func ARI(c *ari.Call) screen.Channel { return &ariChannel{c: c} }
+
+// ARIInfo returns what the StasisStart says about the call. ARI's channel
+// has no caller presentation: Presentation stays "" and PresentationCode
+// -1, and the flow reads CALLERID(num-pres) through Variable. Dialed is
+// the extension (ARI has no DNID field).
+func ARIInfo(c *ari.Call) screen.CallInfo {
+	ch := c.Channel
+	return screen.CallInfo{
+		ID:               ch.ID,
+		Channel:          ch.Name,
+		CallerNumber:     ch.Caller.Number,
+		CallerName:       ch.Caller.Name,
+		PresentationCode: -1,
+		Dialed:           ch.Dialplan.Exten,
+		Context:          ch.Dialplan.Context,
+		Extension:        ch.Dialplan.Exten,
+		Profile:          c.Profile,
+		Tenant:           c.Tenant,
+		Language:         ch.Language,
+		Transport:        "ari",
+	}
+}
+
+// ARIHandler returns an ari.Handler that screens every call with the flow
+// flow returns at the start of that call (so a reload can swap flows
+// between calls). The ari.App continues the channel when it returns.
+func ARIHandler(flow func() *screen.Flow) ari.Handler {
+	return ari.HandlerFunc(func(ctx context.Context, c *ari.Call) {
+		flow().Run(ctx, ARI(c), ARIInfo(c))
+	})
+}
+
+// ARIRecover is what an ari.App sets (its Recover field) on a channel it
+// finds waiting in the application after a reconnect: the call was never
+// screened and goes on as allowed, as when callscreen is unreachable.
+func ARIRecover() []ari.Var {
+	return []ari.Var{
+		{Name: screen.VarResult, Value: "allow"},
+		{Name: screen.VarAction, Value: "allow"},
+		{Name: screen.VarChallenge, Value: "none"},
+	}
+}
+
+type ariChannel struct{ c *ari.Call }
+
+var _ screen.Channel = (*ariChannel)(nil)
+
+// ariErr maps the transport's hangup error onto screen.ErrHangup.
+func ariErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, ari.ErrHangup) {
+		return fmt.Errorf("%s: %w: %w", op, screen.ErrHangup, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func (a *ariChannel) Answer(ctx context.Context) error {
+	return ariErr("answer", a.c.Answer(ctx))
+}
+
+func (a *ariChannel) Play(ctx context.Context, sound, interrupt string) (string, error) {
+	key, err := a.c.Play(ctx, []string{"sound:" + sound}, interrupt)
+	return key, ariErr("play "+sound, err)
+}
+
+func (a *ariChannel) SayDigits(ctx context.Context, digits, interrupt string) (string, error) {
+	key, err := a.c.Play(ctx, []string{"digits:" + digits}, interrupt)
+	return key, ariErr("say digits", err)
+}
+
+func (a *ariChannel) ReadDigits(ctx context.Context, sound string, timeout time.Duration, max int) (string, error) {
+	var media []string
+	if sound != "" {
+		media = []string{"sound:" + sound}
+	}
+	digits, err := a.c.ReadDigits(ctx, media, timeout, max)
+	return digits, ariErr("read digits", err)
+}
+
+func (a *ariChannel) Variable(ctx context.Context, name string) (string, bool, error) {
+	v, ok, err := a.c.Variable(ctx, name)
+	return v, ok, ariErr("get variable "+name, err)
+}
+
+func (a *ariChannel) SetVariables(ctx context.Context, vars []screen.Var) error {
+	av := make([]ari.Var, len(vars))
+	for i, v := range vars {
+		av[i] = ari.Var{Name: v.Name, Value: v.Value}
+	}
+	return ariErr("set variables", a.c.SetVariables(ctx, av))
+}
+
+func (a *ariChannel) Hangup(ctx context.Context) error {
+	return ariErr("hangup", a.c.Hangup(ctx))
+}

@@ -1,0 +1,434 @@
+package bridge_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/callscreen/callscreen/ari"
+	"github.com/callscreen/callscreen/ari/aritest"
+	"github.com/callscreen/callscreen/bridge"
+	"github.com/callscreen/callscreen/policy"
+	"github.com/callscreen/callscreen/reputation"
+	"github.com/callscreen/callscreen/screen"
+)
+
+const (
+	ariApp   = "callscreen"
+	ariUser  = "callscreen"
+	ariPass  = "pw"
+	goodCall = "+12125551234"
+	acmeSpam = "+12125550666" // on acme's block list only
+	globSpam = "+12125550777" // on globex's block list only
+)
+
+// records is a slog.Handler keeping every record, for asserting on logs.
+type records struct {
+	mu   sync.Mutex
+	recs []string
+}
+
+func (r *records) Enabled(context.Context, slog.Level) bool { return true }
+func (r *records) Handle(_ context.Context, rec slog.Record) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", rec.Level, rec.Message)
+	rec.Attrs(func(a slog.Attr) bool { fmt.Fprintf(&b, " %s=%v", a.Key, a.Value); return true })
+	r.mu.Lock()
+	r.recs = append(r.recs, b.String())
+	r.mu.Unlock()
+	return nil
+}
+func (r *records) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *records) WithGroup(string) slog.Handler      { return r }
+
+// problems returns the WARN and ERROR records.
+func (r *records) problems() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, s := range r.recs {
+		if strings.HasPrefix(s, "WARN") || strings.HasPrefix(s, "ERROR") {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// tenantLists is a reputation source with one block list per tenant: the
+// smallest thing that shows whether tenants leak into each other.
+func tenantLists() reputation.Source {
+	lists := map[string]map[string]bool{
+		"acme":   {acmeSpam: true},
+		"globex": {globSpam: true},
+	}
+	return reputation.SourceFunc(func(_ context.Context, q reputation.Query) (reputation.Verdict, error) {
+		var v reputation.Verdict
+		if lists[q.Tenant][q.Caller.E164] {
+			v.Tier = policy.TierSpam
+			v.Reasons = []policy.Reason{policy.ListBlock}
+			v.Final = true
+		}
+		return v, nil
+	})
+}
+
+func ariFlow(logs *records, mod func(*policy.Profile)) *screen.Flow {
+	p := policy.Default()
+	p.Challenge.Timeout = 500 * time.Millisecond
+	if mod != nil {
+		mod(&p)
+	}
+	return &screen.Flow{
+		Source:   tenantLists(),
+		Profiles: screen.ProfileMap{"default": p},
+		Logger:   slog.New(logs),
+		Digits:   func(n int) string { return "4721"[:n] },
+	}
+}
+
+// ariServer starts a fake Asterisk and an ari.App for tenant screening
+// with f, and waits for it to connect.
+func ariServer(t *testing.T, f *screen.Flow, tenant string, cfg aritest.Config, logs *records) *aritest.Server {
+	t.Helper()
+	cfg.Username, cfg.Password = ariUser, ariPass
+	if cfg.SoundDuration == 0 {
+		cfg.SoundDuration = 20 * time.Millisecond
+	}
+	if cfg.DigitDuration == 0 {
+		cfg.DigitDuration = 5 * time.Millisecond
+	}
+	srv := aritest.NewServer(cfg)
+	t.Cleanup(srv.Close)
+	client, err := ari.NewClient(ari.ClientConfig{URL: srv.URL, Username: ariUser, Password: ariPass, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &ari.App{
+		Client: client, Name: ariApp, Tenant: tenant, Handler: bridge.ARIHandler(func() *screen.Flow { return f }),
+		Recover: bridge.ARIRecover(), Logger: slog.New(logs),
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, RecoverDelay: 20 * time.Millisecond,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := app.Run(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := srv.WaitConnected(wctx, ariApp); err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+func call(t *testing.T, srv *aritest.Server, spec aritest.CallSpec) *aritest.Channel {
+	t.Helper()
+	ch, err := srv.StartCall(ariApp, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+func settled(t *testing.T, ch *aritest.Channel) {
+	t.Helper()
+	select {
+	case <-ch.Done():
+	case <-time.After(15 * time.Second):
+		t.Fatalf("channel %s never left the application", ch.ID())
+	}
+}
+
+func TestARIEndToEnd(t *testing.T) {
+	wrong := aritest.Typist(0, func(string) string { return "999" })
+	hangUpOnIntro := func(ch *aritest.Channel, pb ari.Playback, _ []string) {
+		if pb.MediaURI == "sound:callscreen/intro" {
+			ch.Hangup()
+		}
+	}
+	tests := []struct {
+		name      string
+		spec      aritest.CallSpec
+		profile   func(*policy.Profile)
+		cfg       aritest.Config
+		vars      map[string]string
+		playbacks []string
+		gone      bool
+		// allowed lists the only WARN/ERROR log messages the case may produce.
+		allowed []string
+	}{
+		{
+			name: "allow",
+			spec: aritest.CallSpec{CallerNumber: goodCall, CallerName: "John Q. Public", Args: []string{"tenant=acme"}},
+			vars: map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_TIER": "UNKNOWN", "CALLSCREEN_CHALLENGE": "none"},
+		},
+		{
+			name: "block",
+			spec: aritest.CallSpec{CallerNumber: acmeSpam, Args: []string{"tenant=acme"}},
+			vars: map[string]string{"CALLSCREEN_RESULT": "block", "CALLSCREEN_REASONS": "list.block", "CALLSCREEN_TIER": "SPAM"},
+		},
+		{
+			name:      "challenge pass",
+			spec:      aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib", OnPlaybackFinished: aritest.Echo(0)},
+			vars:      map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_ACTION": "challenge", "CALLSCREEN_CHALLENGE": "passed"},
+			playbacks: []string{"sound:callscreen/intro", "digits:472", "sound:callscreen/thanks"},
+		},
+		{
+			name:      "challenge fail",
+			spec:      aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib", OnPlaybackFinished: wrong},
+			vars:      map[string]string{"CALLSCREEN_RESULT": "block", "CALLSCREEN_ACTION": "challenge", "CALLSCREEN_CHALLENGE": "failed"},
+			playbacks: []string{"sound:callscreen/intro", "digits:472", "sound:callscreen/retry", "digits:472"},
+		},
+		{
+			name:      "challenge silence",
+			spec:      aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib_passed_screen"},
+			profile:   func(p *policy.Profile) { p.Challenge.Attempts = 1 },
+			vars:      map[string]string{"CALLSCREEN_RESULT": "block", "CALLSCREEN_CHALLENGE": "failed"},
+			playbacks: []string{"sound:callscreen/intro", "digits:472"},
+		},
+		{
+			name:      "challenge hangup mid-playback",
+			spec:      aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib", OnPlaybackStarted: hangUpOnIntro},
+			cfg:       aritest.Config{SoundDuration: time.Minute},
+			vars:      map[string]string{},
+			playbacks: []string{"sound:callscreen/intro"},
+			gone:      true,
+			// The flow reports the routing variables it could not write
+			// on the gone channel.
+			allowed: []string{"screen: cannot set routing variables"},
+		},
+		{
+			name:    "monitor mode",
+			spec:    aritest.CallSpec{CallerNumber: acmeSpam, Args: []string{"tenant=acme"}},
+			profile: func(p *policy.Profile) { p.Mode = policy.ModeMonitor },
+			vars:    map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_MODE": "monitor", "CALLSCREEN_HELD": "block"},
+		},
+		{
+			name:    "missing prompt fails open",
+			spec:    aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib"},
+			cfg:     aritest.Config{MissingSounds: []string{"callscreen/intro"}},
+			vars:    map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_CHALLENGE": "none"},
+			allowed: []string{"screen: challenge unavailable"},
+		},
+		{
+			name: "500 on variable reads",
+			spec: aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib"},
+			cfg:  aritest.Config{},
+			// CALLERID(num-pres) unreadable reads as not restricted:
+			// allowed without a challenge.
+			vars:    map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_CHALLENGE": "none"},
+			allowed: []string{"screen: cannot read CALLSCREEN_ID"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			logs := &records{}
+			srv := ariServer(t, ariFlow(logs, tt.profile), "", tt.cfg, logs)
+			if strings.HasPrefix(tt.name, "500") {
+				srv.Fail(func(r *http.Request, path string) (int, string) {
+					if r.Method == http.MethodGet && strings.HasSuffix(path, "/variable") {
+						return http.StatusInternalServerError, "Internal Server Error"
+					}
+					return 0, ""
+				})
+			}
+			ch := call(t, srv, tt.spec)
+			settled(t, ch)
+			v := ch.Vars()
+			for k, want := range tt.vars {
+				if v[k] != want {
+					t.Errorf("%s = %q, want %q (all: %v)", k, v[k], want, v)
+				}
+			}
+			if tt.gone {
+				if ch.ContinueRequests() != 0 || len(v) != 0 {
+					t.Errorf("gone channel: continue requests %d, vars %v", ch.ContinueRequests(), v)
+				}
+			} else {
+				if len(v[screen.VarID]) != screen.IDLen {
+					t.Errorf("%s = %q", screen.VarID, v[screen.VarID])
+				}
+				if n := ch.ContinueRequests(); n != 1 {
+					t.Errorf("%d continue requests, want 1", n)
+				}
+			}
+			if tt.playbacks != nil {
+				var got []string
+				for _, pb := range ch.Playbacks() {
+					got = append(got, strings.Join(pb, ","))
+				}
+				if strings.Join(got, " ") != strings.Join(tt.playbacks, " ") {
+					t.Errorf("playbacks %v, want %v", got, tt.playbacks)
+				}
+			}
+		next:
+			for _, p := range logs.problems() {
+				for _, a := range tt.allowed {
+					if strings.Contains(p, a) {
+						continue next
+					}
+				}
+				t.Errorf("unexpected log: %s", p)
+			}
+		})
+	}
+}
+
+// TestARITenants screens the same two callers for two tenants at once, on
+// two Asterisk servers, and through a Stasis argument: each tenant's block
+// list applies to its own calls only.
+func TestARITenants(t *testing.T) {
+	logs := &records{}
+	f := ariFlow(logs, nil)
+	acme := ariServer(t, f, "acme", aritest.Config{}, logs)
+	globex := ariServer(t, f, "globex", aritest.Config{}, logs)
+	type placed struct {
+		ch   *aritest.Channel
+		want string
+	}
+	var calls []placed
+	for range 3 {
+		calls = append(calls,
+			placed{call(t, acme, aritest.CallSpec{CallerNumber: acmeSpam}), "block"},
+			placed{call(t, acme, aritest.CallSpec{CallerNumber: globSpam}), "allow"},
+			placed{call(t, globex, aritest.CallSpec{CallerNumber: acmeSpam}), "allow"},
+			placed{call(t, globex, aritest.CallSpec{CallerNumber: globSpam}), "block"},
+			// The Stasis argument wins over the server's tenant.
+			placed{call(t, globex, aritest.CallSpec{CallerNumber: acmeSpam, Args: []string{"tenant=acme"}}), "block"},
+		)
+	}
+	for i, c := range calls {
+		settled(t, c.ch)
+		if got, _ := c.ch.Var(screen.VarResult); got != c.want {
+			t.Errorf("call %d from %s: %s, want %s", i, c.ch.Info().Caller.Number, got, c.want)
+		}
+	}
+	if p := logs.problems(); len(p) != 0 {
+		t.Errorf("logs: %v", p)
+	}
+}
+
+// TestARIReconnectMidChallenge drops the event connection while the intro
+// plays: its PlaybackFinished is lost. The call goes on after the
+// reconnect and is handed back exactly once.
+func TestARIReconnectMidChallenge(t *testing.T) {
+	logs := &records{}
+	var srv *aritest.Server
+	var once sync.Once
+	spec := aritest.CallSpec{
+		CallerNumber: goodCall, Presentation: "prohib",
+		OnPlaybackStarted: func(_ *aritest.Channel, pb ari.Playback, _ []string) {
+			if pb.MediaURI == "sound:callscreen/intro" {
+				// Down until the intro has finished.
+				once.Do(func() {
+					srv.Refuse(http.StatusServiceUnavailable)
+					srv.DropConnections()
+				})
+			}
+		},
+		// Types the digits once it hears them, after the reconnect.
+		OnPlaybackFinished: func(ch *aritest.Channel, pb ari.Playback, media []string) {
+			if pb.MediaURI == "sound:callscreen/intro" {
+				srv.Refuse(0)
+			}
+			if heard := aritest.Heard(media); heard != "" && pb.State == "done" {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				srv.WaitConnected(ctx, ariApp)
+				ch.SendDTMF(heard)
+			}
+		},
+	}
+	srv = ariServer(t, ariFlow(logs, nil), "", aritest.Config{SoundDuration: 50 * time.Millisecond}, logs)
+	ch := call(t, srv, spec)
+	settled(t, ch)
+	if srv.DroppedEvents() == 0 {
+		t.Error("no event lost: the connection did not drop during the call")
+	}
+	v := ch.Vars()
+	if v[screen.VarChallenge] != "passed" || v[screen.VarResult] != "allow" {
+		t.Errorf("vars %v", v)
+	}
+	time.Sleep(100 * time.Millisecond) // a leftover scan would have run by now
+	if n := ch.ContinueRequests(); n != 1 {
+		t.Errorf("%d continue requests, want 1", n)
+	}
+}
+
+func TestARIInfo(t *testing.T) {
+	c := &ari.Call{
+		Channel: ari.Channel{
+			ID: "1.2", Name: "PJSIP/trunk-1", Caller: ari.CallerID{Name: "J", Number: goodCall}, Language: "en",
+			Dialplan: ari.DialplanCEP{Context: "from-trunk", Exten: "15551230000", AppName: "Stasis", AppData: "callscreen,profile=sales"},
+		},
+		Tenant: "acme", Profile: "sales",
+	}
+	want := screen.CallInfo{
+		ID: "1.2", Channel: "PJSIP/trunk-1", CallerNumber: goodCall, CallerName: "J", PresentationCode: -1,
+		Dialed: "15551230000", Context: "from-trunk", Extension: "15551230000", Profile: "sales", Tenant: "acme",
+		Language: "en", Transport: "ari",
+	}
+	if got := bridge.ARIInfo(c); got != want {
+		t.Errorf("ARIInfo\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestARIDialplan checks the Stasis include against the contract: it
+// enters the application, treats STASISSTATUS other than SUCCESS as allow,
+// and handles block and voicemail as the AGI include does.
+func TestARIDialplan(t *testing.T) {
+	b, err := os.ReadFile("../dialplan/callscreen-ari.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(b)
+	var code []string
+	for _, l := range strings.Split(conf, "\n") {
+		if i := strings.Index(l, ";"); i >= 0 {
+			l = l[:i]
+		}
+		if l = strings.TrimSpace(l); l != "" {
+			code = append(code, l)
+		}
+	}
+	body := strings.Join(code, "\n")
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`Set\(LOCAL\(app\)=\$\{IF\(\$\["\$\{CALLSCREEN_ARI_APP\}" = ""\]\?` + ariApp + `:`),
+		regexp.MustCompile(`Stasis\(\$\{app\},profile=\$\{ARG1\},tenant=\$\{ARG2\}\)`),
+		regexp.MustCompile(`GotoIf\(\$\["\$\{STASISSTATUS\}" != "SUCCESS"\]\?failopen\)`),
+		regexp.MustCompile(`GotoIf\(\$\["\$\{CALLSCREEN_RESULT\}" = "block"\]\?block\)`),
+		regexp.MustCompile(`GotoIf\(\$\["\$\{CALLSCREEN_RESULT\}" = "voicemail"\]\?voicemail\)`),
+		regexp.MustCompile(`n\(block\),.*\n.*Playback\(callscreen/blocked\)\n.*Hangup\(21\)`),
+		regexp.MustCompile(`n\(failopen\),.*\n.*Return\(\)`),
+		regexp.MustCompile(`Set\(__CALLSCREEN_ID=\$\{CALLSCREEN_ID\}\)`),
+	} {
+		if !want.MatchString(body) {
+			t.Errorf("callscreen-ari.conf: no match for %s", want)
+		}
+	}
+	for _, v := range screen.RoutingVars {
+		if !strings.Contains(conf, v) {
+			t.Errorf("callscreen-ari.conf does not document %s", v)
+		}
+	}
+	for _, r := range bridge.ARIRecover() {
+		if r.Name == screen.VarResult && r.Value != string(policy.ResultAllow) {
+			t.Errorf("recovered channels get %s=%s, want allow", r.Name, r.Value)
+		}
+	}
+}
