@@ -1,8 +1,23 @@
 // Package reputation says what is known about a caller: must-pass and
-// must-block lists, the daily spam-report feed, caller behaviour, a cache,
-// and external providers, each a Source, run as a Chain cheapest first.
+// must-block lists, the daily spam-report feed, caller behaviour, agents'
+// reports, a cache, and external providers, each a Source, run as a Chain
+// cheapest first. The chain a server builds is
+//
+//	feedback → lists → feed → behaviour → providers (through the cache)
+//
+// Providers is the last stage: every enabled provider adapter
+// (reputation/callerapi, reputation/youmail, reputation/httpsource), asked
+// in parallel under one budget per call (reputation.budget, 400ms), through
+// the two-level cache (reputation/cache: in-process L1, Redis L2). A
+// number's request to a provider is made once however many calls ask
+// (singleflight), runs detached from the calls that wait on it so that a
+// caller hanging up never fails the others, and fills the cache even when
+// it answers after the budget. Each provider has a circuit breaker and
+// honours Retry-After. Failures are classified (ErrorClass, ProviderError)
+// and counted, never cached.
 //
 // It knows sources, not calls: it must never touch a channel or decide an
 // action (that is package policy's job). Every source failure is reported,
-// never fatal: the chain fails open with provider.unavailable.
+// never fatal: the chain fails open with provider.unavailable, and no
+// source may hold a call past its context's deadline.
 package reputation

@@ -53,8 +53,8 @@ type Verdict struct {
 	Age time.Duration
 	// Final marks a hard verdict: the chain stops after it.
 	Final bool
-	// Sources reports every source the chain consulted, in order. Only the
-	// chain fills it.
+	// Sources reports every source the chain consulted, in order. Only
+	// chains fill it: Chain, and Providers with one report per provider.
 	Sources []Report `json:",omitempty"`
 }
 
