@@ -278,7 +278,7 @@ func TestCheckCommand(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"+12125550666"}, []string{";; SOURCES (1 consulted", "lists", "list.block tier SPAM final", "action block", "result block", "reasons list.block"}},
+		{[]string{"+12125550666"}, []string{";; SOURCES (2 consulted", "feedback", "no match", "lists", "list.block tier SPAM final", "action block", "result block", "reasons list.block"}},
 		{[]string{"2125551234", "--anonymous"}, []string{"caller +12125551234 (valid, US)", "presentation restricted", "action challenge", "else block", "reasons caller.anonymous"}},
 		{[]string{"--profile", "pilot", "+12125550666"}, []string{"profile pilot", "action allow", "held block", "mode monitor"}},
 		{[]string{"911"}, []string{"reasons emergency.exempt"}},

@@ -18,6 +18,7 @@ import (
 	"github.com/callscreen/callscreen/redisconn"
 	"github.com/callscreen/callscreen/reputation"
 	"github.com/callscreen/callscreen/reputation/cache"
+	"github.com/callscreen/callscreen/reputation/feedback"
 	"github.com/callscreen/callscreen/reputation/lists"
 	"github.com/callscreen/callscreen/screen"
 )
@@ -130,6 +131,12 @@ func checkFlow(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*s
 		closeFn()
 		return nil, nil, fmt.Errorf("reputation cache: %w", err)
 	}
+	fbStore, err := feedback.Open(rc, cfg.DataDir)
+	if err != nil {
+		closeFn()
+		return nil, nil, fmt.Errorf("agent feedback: %w", err)
+	}
+	s.feedback = feedback.NewSource(fbStore, feedback.SourceOptions{})
 	srcs, err := s.buildSources(ctx, cfg, nil)
 	if err != nil {
 		closeFn()

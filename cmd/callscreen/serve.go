@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -19,17 +18,19 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/callscreen/callscreen/admin"
 	"github.com/callscreen/callscreen/agi"
 	"github.com/callscreen/callscreen/audit"
 	"github.com/callscreen/callscreen/bridge"
 	"github.com/callscreen/callscreen/config"
+	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/redisconn"
 	"github.com/callscreen/callscreen/reputation"
 	"github.com/callscreen/callscreen/reputation/cache"
 	"github.com/callscreen/callscreen/reputation/callerapi"
+	"github.com/callscreen/callscreen/reputation/feedback"
 	"github.com/callscreen/callscreen/reputation/httpsource"
 	"github.com/callscreen/callscreen/reputation/lists"
 	"github.com/callscreen/callscreen/reputation/youmail"
@@ -94,6 +95,7 @@ type server struct {
 
 	redis    redis.UniversalClient
 	cache    *cache.Cache
+	feedback *feedback.Source // agents' reports, first in the chain
 	verifier screen.Verifier
 	recorder screen.Recorder
 	audit    *audit.Log
@@ -145,13 +147,20 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("reputation cache: %w", err)
 	}
+	fbStore, err := feedback.Open(s.redis, cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("agent feedback: %w", err)
+	}
+	s.feedback = feedback.NewSource(fbStore, feedback.SourceOptions{Metrics: feedback.NewMetrics(s.reg)})
 	// VERIFIER: a Redis-backed screen.Verifier (shared by every instance)
 	// replaces the in-memory one here when redis.addrs is set.
 	s.verifier = screen.NewMemoryVerifier(100000, nil)
 
-	// Recorders: the decision log, then (ADMIN) the admin feed and
-	// (BEHAVIOUR) the repeat-gray learner plug in here.
+	// Recorders: the decision log, the admin API's recent decisions, and
+	// (BEHAVIOUR) the repeat-gray learner plugs in here.
 	var recs screen.Recorders
+	adminMetrics := admin.NewMetrics(s.reg)
+	recent := admin.NewRecent(admin.RecentOptions{Metrics: adminMetrics})
 	if cfg.Audit.Enabled {
 		s.audit, err = audit.Open(audit.Options{
 			Dir: cfg.Audit.Dir, Fsync: cfg.Audit.Fsync, FsyncInterval: cfg.Audit.FsyncInterval,
@@ -164,6 +173,7 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 		}
 		recs = append(recs, s.audit)
 	}
+	recs = append(recs, recent)
 	s.recorder = recs
 
 	srcs, err := s.buildSources(ctx, cfg, nil)
@@ -192,23 +202,33 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 	agiDone := make(chan error, 1)
 	go func() { agiDone <- agiSrv.Serve(serveCtx, l) }()
 
-	// ADMIN: the admin API and dashboard (package admin) replace this
-	// handler; until then admin.listen serves /metrics and /healthz.
-	var adminSrv *http.Server
+	// The admin API, dashboard and /metrics.
 	adminAddr := "off"
+	adminDone := make(chan error, 1)
 	if cfg.Admin.Listen != "" {
+		adminSrv, err := admin.New(admin.Options{
+			Listen: cfg.Admin.Listen, Token: cfg.Admin.Token, Gatherer: s.reg,
+			Checker: flowChecker(s.flow.Load), Feedback: feedbackReports{store: fbStore, region: cfg.Number.DefaultRegion},
+			Decisions: recent, Stream: recent, Region: cfg.Number.DefaultRegion,
+			Logger: s.log, Metrics: adminMetrics,
+			// LISTS: an admin.ListStore over the lists goes here.
+		})
+		if err != nil {
+			_ = agiSrv.Shutdown(context.Background())
+			return fmt.Errorf("admin: %w", err)
+		}
 		al, err := net.Listen("tcp", cfg.Admin.Listen)
 		if err != nil {
 			_ = agiSrv.Shutdown(context.Background())
 			return fmt.Errorf("admin: %w", err)
 		}
 		adminAddr = al.Addr().String()
-		adminSrv = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = adminSrv.Serve(al) }()
+		go func() { adminDone <- adminSrv.Serve(serveCtx, al) }()
 	}
 
-	// ARI: for each cfg.ARI.Servers an ari.App screening with
-	// bridge.ARI/bridge.ARIInfo and s.flow.Load starts here.
+	// ARI: one Stasis application per configured Asterisk server starts
+	// here (ari.App with bridge.ARIHandler(s.flow.Load)).
+	var ariApps sync.WaitGroup
 	// FEED: the daily feed scheduler (feed.url, feed.time) starts here.
 
 	redisMode := "none"
@@ -216,7 +236,7 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 		redisMode = redisOptions(cfg).Mode() + " " + strings.Join(cfg.Redis.Addrs, ",")
 	}
 	s.log.Info("callscreen serving",
-		"agi", l.Addr().String(), "admin", adminAddr, "mode", cfg.Mode,
+		"agi", l.Addr().String(), "admin", adminAddr, "ari_servers", len(cfg.ARI.Servers), "mode", cfg.Mode,
 		"sources", strings.Join(chainNames(srcs.chain), ","), "redis", redisMode,
 		"profiles", strings.Join(cfg.ProfileNames(), ","), "config", configSource(cfg), "config_version", cfg.Version(),
 		"decision_log", auditState(cfg))
@@ -236,6 +256,9 @@ loop:
 		case err := <-agiDone:
 			runErr = fmt.Errorf("agi: %w", err)
 			break loop
+		case err := <-adminDone:
+			runErr = err
+			break loop
 		}
 	}
 
@@ -248,9 +271,8 @@ loop:
 	} else if err != nil {
 		s.log.Warn("calls still running at shutdown_timeout were cut off")
 	}
-	if adminSrv != nil {
-		_ = adminSrv.Shutdown(sctx)
-	}
+	stopServing() // admin and ARI applications
+	ariApps.Wait()
 	s.mu.Lock()
 	if s.sources.stopWatch != nil {
 		s.sources.stopWatch()
@@ -334,6 +356,11 @@ func restartKeys(a, b *config.Config) []string {
 func (s *server) buildSources(ctx context.Context, cfg *config.Config, prev *sources) (*sources, error) {
 	out := &sources{}
 	var err error
+
+	// Agents' spam / not-spam reports.
+	if s.feedback != nil {
+		out.chain = append(out.chain, reputation.Named{Name: "feedback", Source: s.feedback})
+	}
 
 	// Lists (must-pass, must-block).
 	out.listFiles = [2]string{cfg.Lists.AllowFile, cfg.Lists.BlockFile}
@@ -426,15 +453,6 @@ func (s *server) buildFlow(cfg *config.Config, srcs *sources) *screen.Flow {
 	}
 }
 
-func (s *server) adminHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	return mux
-}
-
 func redisOptions(cfg *config.Config) redisconn.Options {
 	r := cfg.Redis
 	return redisconn.Options{
@@ -468,4 +486,44 @@ func auditState(cfg *config.Config) string {
 		return "off"
 	}
 	return cfg.Audit.Dir
+}
+
+// flowChecker explains calls with the flow in force at the time.
+type flowChecker func() *screen.Flow
+
+var _ admin.Checker = flowChecker(nil)
+
+func (f flowChecker) Explain(ctx context.Context, info screen.CallInfo) (*screen.Result, error) {
+	return f().Explain(ctx, info)
+}
+
+// feedbackReports stores the admin API's agent reports in the feedback
+// store the chain reads.
+type feedbackReports struct {
+	store  feedback.Store
+	region string
+}
+
+var _ admin.Feedback = feedbackReports{}
+
+func (f feedbackReports) Report(ctx context.Context, r admin.FeedbackReport) error {
+	n := number.Parse(r.Caller, f.region)
+	if n.E164 == "" {
+		return fmt.Errorf("caller %q: not a telephone number: %w", r.Caller, admin.ErrInvalid)
+	}
+	kind := feedback.NotSpam
+	if r.Spam {
+		kind = feedback.Spam
+	}
+	rep := feedback.Report{Tenant: r.Tenant, Number: n.E164, Kind: kind, Note: r.Note, Agent: r.Agent, DecisionID: r.DecisionID, Time: r.Time}
+	if rep.Time.IsZero() {
+		rep.Time = time.Now().UTC()
+	}
+	if err := rep.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", admin.ErrInvalid, err)
+	}
+	if err := f.store.Put(ctx, rep); err != nil {
+		return fmt.Errorf("store report: %w", err)
+	}
+	return nil
 }
