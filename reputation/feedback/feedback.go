@@ -134,7 +134,8 @@ var _ reputation.Source = (*Source)(nil)
 type SourceOptions struct {
 	// Timeout bounds one store read (default 50ms).
 	Timeout time.Duration
-	// Metrics; nil uses unregistered ones.
+	// Metrics; nil uses unregistered ones. A FileStore counts its bad
+	// lines in them too.
 	Metrics *Metrics
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
@@ -151,6 +152,8 @@ func NewSource(store Store, o SourceOptions) *Source {
 	}
 	if s.m == nil {
 		s.m = NewMetrics(nil)
+	} else if fs, ok := store.(*FileStore); ok {
+		fs.SetMetrics(s.m) // the file's bad lines are counted with the source's metrics
 	}
 	return s
 }

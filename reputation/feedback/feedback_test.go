@@ -269,7 +269,9 @@ func TestFileDamaged(t *testing.T) {
 	s, err := OpenFile(path)
 	must(t, err)
 	m := NewMetrics(nil)
-	s.SetMetrics(m)
+	NewSource(s, SourceOptions{Metrics: m}) // serve's wiring: the source's metrics count bad lines
+	s.checkEvery = 0
+	must(t, os.Chtimes(path, time.Now(), time.Now().Add(time.Second))) // changed: read again
 	list, err := s.List(context.Background(), "")
 	must(t, err)
 	if len(list) != 2 || list[0].Number != num || list[1].Number != "+12125550001" {
