@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/callscreen/callscreen/config"
+)
+
+func runCommand(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "CALLSCREEN_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func TestCommandArguments(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("mode: sometimes\n"), 0o644)
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"serve extra argument", []string{"serve", "now"}, 2, "", `unexpected argument "now"`},
+		{"serve bad config", []string{"serve", "--config", bad}, 1, "", `mode "sometimes": want enforce or monitor`},
+		{"check-config defaults", []string{"serve", "--check-config"}, 0, "configuration OK: built-in defaults", ""},
+		{"check-config bad", []string{"serve", "--check-config", "--config", bad}, 1, "", "config " + bad},
+		{"check without number", []string{"check"}, 2, "", "usage: callscreen check NUMBER"},
+		{"check two numbers", []string{"check", "1", "2"}, 2, "", "usage: callscreen check NUMBER"},
+		{"check unknown profile", []string{"check", "--config", "", "--profile", "nosuch", "+12125551234"}, 0, "profile default", `no profile "nosuch"`},
+		{"call bad keys", []string{"call", "--keys", "12a"}, 2, "", `--keys "12a"`},
+		{"call extra argument", []string{"call", "x"}, 2, "", `unexpected argument "x"`},
+		{"call nobody listening", []string{"call", "--agi", "127.0.0.1:1", "--timeout", "5s"}, 1, "AGISTATUS=FAILURE\n", "callscreen call:"},
+		{"config bad", []string{"config", "--config", bad}, 1, "", "callscreen config:"},
+		{"config defaults", []string{"config"}, 0, "listen: 127.0.0.1:4573", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(dir) // check opens data_dir relative to here
+			out, errOut, code := runCommand(t, tt.args...)
+			if code != tt.code || !strings.Contains(out, tt.stdout) || !strings.Contains(errOut, tt.stderr) {
+				t.Fatalf("exit %d (want %d)\nstdout %q (want %q)\nstderr %q (want %q)", code, tt.code, out, tt.stdout, errOut, tt.stderr)
+			}
+		})
+	}
+}
+
+func TestRestartKeys(t *testing.T) {
+	a, err := config.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CALLSCREEN_AGI_LISTEN", "127.0.0.1:5000")
+	t.Setenv("CALLSCREEN_MODE", "monitor")
+	t.Setenv("CALLSCREEN_REDIS_READ_TIMEOUT", "1s")
+	b, err := config.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(restartKeys(a, b), ",")
+	if got != "agi.listen,redis" {
+		t.Fatalf("restart keys %q; want agi.listen,redis (mode applies on reload)", got)
+	}
+	if keys := restartKeys(a, a); len(keys) != 0 {
+		t.Fatalf("no change reported %v", keys)
+	}
+}
+
+// TestServeStopsOnCancel runs serve in process on a free port and stops it
+// through its context, as SIGTERM does.
+func TestServeStopsOnCancel(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte("agi:\n  listen: 127.0.0.1:0\nadmin:\n  listen: \"\"\ndata_dir: "+dir+"\nlog:\n  format: json\n"), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", cfg}, &out, &lockedBuffer{b: &errb}) }()
+	time.Sleep(500 * time.Millisecond)
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(errb.String(), `"msg":"callscreen serving"`) || !strings.Contains(errb.String(), `"msg":"callscreen stopped"`) {
+		t.Fatalf("log:\n%s", errb.String())
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
