@@ -112,9 +112,10 @@ func (s *Server) ListenAddr() net.Addr {
 //
 // Outcomes:
 //   - nil after Shutdown: l is closed; Shutdown waits for the sessions.
-//   - ctx.Err() when ctx is cancelled: an immediate stop. l is closed, every
-//     session's context is cancelled and its connection closed, and Serve
-//     returns once their handlers have returned.
+//   - ctx.Err() when ctx is cancelled: an immediate stop of the whole
+//     server, as a Shutdown whose deadline has passed. Every listener is
+//     closed, every session's context is cancelled and its connection
+//     closed, and Serve returns once their handlers have returned.
 //   - any other error: Accept failed for good (l is closed; sessions
 //     already running go on).
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
@@ -138,6 +139,12 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 				return nil
 			}
 			if ctx.Err() != nil {
+				s.mu.Lock()
+				s.closing = true
+				for l := range s.listeners {
+					l.Close()
+				}
+				s.mu.Unlock()
 				s.closeSessions()
 				s.wg.Wait()
 				return ctx.Err()
