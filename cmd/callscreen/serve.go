@@ -22,6 +22,7 @@ import (
 
 	"github.com/callscreen/callscreen/admin"
 	"github.com/callscreen/callscreen/agi"
+	"github.com/callscreen/callscreen/ari"
 	"github.com/callscreen/callscreen/audit"
 	"github.com/callscreen/callscreen/bridge"
 	"github.com/callscreen/callscreen/config"
@@ -226,9 +227,28 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 		go func() { adminDone <- adminSrv.Serve(serveCtx, al) }()
 	}
 
-	// ARI: one Stasis application per configured Asterisk server starts
-	// here (ari.App with bridge.ARIHandler(s.flow.Load)).
+	// ARI: one Stasis application per configured Asterisk server.
 	var ariApps sync.WaitGroup
+	ariMetrics := ari.NewMetrics(s.reg)
+	for i, as := range cfg.ARI.Servers {
+		client, err := ari.NewClient(ari.ClientConfig{URL: as.URL, Username: as.Username, Password: as.Password, Metrics: ariMetrics})
+		if err != nil {
+			stopServing()
+			return fmt.Errorf("ari.servers[%d]: %w", i, err)
+		}
+		app := &ari.App{
+			Client: client, Name: as.App, Tenant: as.Tenant, Profile: as.Profile,
+			Handler: bridge.ARIHandler(s.flow.Load), Recover: bridge.ARIRecover(),
+			Logger: s.log, Metrics: ariMetrics, CallTimeout: cfg.AGI.SessionTimeout,
+		}
+		ariApps.Add(1)
+		go func() {
+			defer ariApps.Done()
+			if err := app.Run(serveCtx); err != nil && serveCtx.Err() == nil {
+				s.log.Error("ari application stopped", "server", as.URL, "app", as.App, "err", err)
+			}
+		}()
+	}
 	// FEED: the daily feed scheduler (feed.url, feed.time) starts here.
 
 	redisMode := "none"
