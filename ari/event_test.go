@@ -261,3 +261,18 @@ func FuzzParseEvent(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseEvent(b *testing.B) {
+	events := captureEvents(b)
+	var size int
+	for _, e := range events {
+		size += len(e)
+	}
+	b.SetBytes(int64(size / len(events)))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := ari.ParseEvent(events[i%len(events)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

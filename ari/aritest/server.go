@@ -45,6 +45,11 @@ type Config struct {
 	PluralVariables int
 	// NoLog turns off the request and event log (for load tests).
 	NoLog bool
+	// OnEmit, when set, is called with every event as it is generated,
+	// before it is queued for sending (load tests time delivery with it).
+	// It runs under the server's lock: it must be quick and must not call
+	// the Server.
+	OnEmit func(app string, ev ari.Event)
 }
 
 // Fault lets a test break a REST call: a non-zero status is answered with
@@ -285,6 +290,9 @@ func (s *Server) emitLocked(app string, ev ari.Event) {
 	}
 	if !s.cfg.NoLog {
 		s.log = append(s.log, Entry{Kind: "event", At: time.Now(), Data: data})
+	}
+	if s.cfg.OnEmit != nil {
+		s.cfg.OnEmit(app, ev)
 	}
 	c := s.apps[app]
 	if c == nil {
