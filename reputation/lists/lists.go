@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
 )
@@ -26,6 +30,11 @@ type Options struct {
 	AllowFile, BlockFile string
 	// Region reads numbers written in national form; "" is "US".
 	Region string
+	// Store keeps the entries added at run time, per tenant; nil keeps
+	// them in memory only (NewMemStore).
+	Store Store
+	// LoadTimeout bounds the first load from Store in New; 0 is 30s.
+	LoadTimeout time.Duration
 	// Logger receives bad lines and reload failures; nil discards.
 	Logger *slog.Logger
 	// Metrics, nil for none.
@@ -41,15 +50,20 @@ type Options struct {
 // all methods are safe for concurrent use.
 type Lists struct {
 	opts    Options
+	store   Store
 	log     *slog.Logger
 	metrics *Metrics
 	now     func() time.Time
 
 	snap atomic.Pointer[snapshot]
 
-	mu       sync.Mutex // serialises loads
-	files    map[List]fileState
-	problems []LineError
+	mu         sync.Mutex // serialises changes to everything below
+	files      map[List]fileState
+	fileTables map[List]*table
+	tenants    map[string]map[List]*table
+	problems   []LineError
+	loaded     bool   // the store has been loaded
+	pos        string // change-log position (Follower stores)
 }
 
 var _ reputation.Source = (*Lists)(nil)
@@ -61,17 +75,22 @@ type fileState struct {
 	bad     []LineError
 }
 
-// snapshot is everything Lookup reads, swapped atomically on reload.
+// snapshot is everything Lookup reads, swapped atomically.
 type snapshot struct {
-	// global holds the file entries, which apply to every tenant.
-	global map[List]*table
+	// files holds the list-file entries, which apply to every tenant.
+	files map[List]*table
+	// tenants holds the stored entries of each tenant.
+	tenants map[string]map[List]*table
 }
 
 // SourceName is the name the lists report under in a chain.
 const SourceName = "lists"
 
-// New loads the list files. A file that cannot be read is an error; bad
-// lines are logged with their line number, skipped, and kept for Problems.
+// New loads the list files and the store. A list file that cannot be read
+// is an error; bad lines are logged with their line number, skipped, and
+// kept for Problems. A store that cannot be loaded is not an error: the
+// failure is logged, the file lists serve alone, and Watch (or Sync) loads
+// the store once it answers.
 func New(opts Options) (*Lists, error) {
 	if opts.Region == "" {
 		opts.Region = "US"
@@ -79,12 +98,21 @@ func New(opts Options) (*Lists, error) {
 	if opts.Debounce <= 0 {
 		opts.Debounce = 100 * time.Millisecond
 	}
+	if opts.LoadTimeout <= 0 {
+		opts.LoadTimeout = 30 * time.Second
+	}
 	l := &Lists{
-		opts:    opts,
-		log:     opts.Logger,
-		metrics: opts.Metrics,
-		now:     opts.Now,
-		files:   map[List]fileState{},
+		opts:       opts,
+		store:      opts.Store,
+		log:        opts.Logger,
+		metrics:    opts.Metrics,
+		now:        opts.Now,
+		files:      map[List]fileState{},
+		fileTables: map[List]*table{},
+		tenants:    map[string]map[List]*table{},
+	}
+	if l.store == nil {
+		l.store = NewMemStore()
 	}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
@@ -95,8 +123,13 @@ func New(opts Options) (*Lists, error) {
 	if l.now == nil {
 		l.now = time.Now
 	}
-	if err := l.Reload(); err != nil {
+	if err := l.reloadFiles(); err != nil {
 		return nil, fmt.Errorf("lists: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opts.LoadTimeout)
+	defer cancel()
+	if err := l.Sync(ctx); err != nil {
+		l.log.Warn("lists: stored entries not loaded; serving the list files alone until the store answers", "err", err)
 	}
 	return l, nil
 }
@@ -105,6 +138,10 @@ func New(opts Options) (*Lists, error) {
 // file that cannot be read keeps its last good entries and Reload returns
 // the error; bad lines are logged, skipped and kept for Problems.
 func (l *Lists) Reload() error {
+	return l.reloadFiles()
+}
+
+func (l *Lists) reloadFiles() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var errs []error
@@ -124,12 +161,19 @@ func (l *Lists) Reload() error {
 		for i := range bad {
 			l.log.Warn("lists: bad line skipped", "list", f.list, "file", f.path, "line", bad[i].Line, "err", bad[i].Err)
 		}
+		l.fileTables[f.list] = buildTable(f.list, "", func(yield func(*Entry) bool) {
+			for i := range entries {
+				if !yield(&entries[i]) {
+					return
+				}
+			}
+		})
 	}
 	l.problems = l.problems[:0]
 	for _, list := range []List{Allow, Block} {
 		l.problems = append(l.problems, l.files[list].bad...)
 	}
-	l.swap()
+	l.publish()
 	l.metrics.BadLines.Set(float64(len(l.problems)))
 	if err := errors.Join(errs...); err != nil {
 		l.metrics.Reloads.WithLabelValues("error").Inc()
@@ -139,31 +183,187 @@ func (l *Lists) Reload() error {
 	return nil
 }
 
-// swap builds a snapshot from the loaded files and publishes it. l.mu held.
-func (l *Lists) swap() {
-	s := &snapshot{global: map[List]*table{Allow: newTable(), Block: newTable()}}
+// publish swaps in a snapshot of the current tables and updates the size
+// metrics. l.mu held.
+func (l *Lists) publish() {
+	s := &snapshot{files: maps.Clone(l.fileTables), tenants: make(map[string]map[List]*table, len(l.tenants))}
+	for t, m := range l.tenants {
+		s.tenants[t] = maps.Clone(m)
+	}
+	l.snap.Store(s)
+	bytes := 0
 	for _, list := range []List{Allow, Block} {
-		st := l.files[list]
-		for i := range st.entries {
-			s.global[list].add(&st.entries[i])
+		sum := l.fileTables[list].counts()
+		bytes += l.fileTables[list].bytes()
+		for _, m := range l.tenants {
+			for k, n := range m[list].counts() {
+				sum[k] += n
+			}
+			bytes += m[list].bytes()
 		}
-		for k, n := range s.global[list].counts() {
+		for k, n := range sum {
 			l.metrics.Entries.WithLabelValues(string(list), string(k)).Set(float64(n))
 		}
 	}
-	l.snap.Store(s)
+	l.metrics.Bytes.Set(float64(bytes))
 }
 
-// Problems returns the bad lines of the last load of each file.
+// Sync loads every tenant's entries from the store again and swaps them in.
+// On failure the entries loaded before stay in force.
+func (l *Lists) Sync(ctx context.Context) error {
+	pos := ""
+	if f, ok := l.store.(Follower); ok {
+		p, err := f.Position(ctx)
+		if err != nil {
+			return fmt.Errorf("lists: sync: %w", err)
+		}
+		pos = p
+	}
+	tenants, err := l.store.Tenants(ctx)
+	if err != nil {
+		return fmt.Errorf("lists: sync: %w", err)
+	}
+	loaded := make(map[string]map[List]*table, len(tenants))
+	for _, t := range tenants {
+		m, err := l.loadTenant(ctx, t)
+		if err != nil {
+			return fmt.Errorf("lists: sync: %w", err)
+		}
+		loaded[t] = m
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tenants = loaded
+	l.pos, l.loaded = pos, true
+	l.publish()
+	return nil
+}
+
+// loadTenant reads one tenant's entries from the store into new tables.
+func (l *Lists) loadTenant(ctx context.Context, tenant string) (map[List]*table, error) {
+	var entries [2][]*Entry
+	now := l.now()
+	err := l.store.Load(ctx, tenant, func(e Entry) error {
+		if e.Expired(now) {
+			return nil
+		}
+		i := 0
+		if e.List == Block {
+			i = 1
+		}
+		entries[i] = append(entries[i], &e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load tenant %q: %w", tenant, err)
+	}
+	return map[List]*table{
+		Allow: buildTable(Allow, tenant, slices.Values(entries[0])),
+		Block: buildTable(Block, tenant, slices.Values(entries[1])),
+	}, nil
+}
+
+// Apply stores the changes and applies them here at once; other instances
+// sharing the store see them through Watch. Entries must come from
+// ParseEntry (or ReadCSV) with List and Tenant set. A change the store
+// refuses is not applied.
+func (l *Lists) Apply(ctx context.Context, changes []Change) error {
+	for i := range changes {
+		if err := checkChange(&changes[i]); err != nil {
+			return fmt.Errorf("lists: apply: %w", err)
+		}
+	}
+	if err := l.store.Apply(ctx, changes); err != nil {
+		return fmt.Errorf("lists: apply: %w", err)
+	}
+	l.applyLocal(changes)
+	return nil
+}
+
+// Add puts one entry on its list.
+func (l *Lists) Add(ctx context.Context, e Entry) error {
+	return l.Apply(ctx, []Change{{Entry: e}})
+}
+
+// Remove takes one entry off its list.
+func (l *Lists) Remove(ctx context.Context, e Entry) error {
+	return l.Apply(ctx, []Change{{Delete: true, Entry: e}})
+}
+
+// applyLocal applies changes to the in-memory tables and publishes them.
+func (l *Lists) applyLocal(changes []Change) {
+	type scope struct {
+		tenant string
+		list   List
+	}
+	byScope := map[scope][]*Change{}
+	var order []scope
+	for i := range changes {
+		c := changes[i] // copy: tables keep pointers
+		s := scope{c.Entry.Tenant, c.Entry.List}
+		if _, ok := byScope[s]; !ok {
+			order = append(order, s)
+		}
+		byScope[s] = append(byScope[s], &c)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range order {
+		m := l.tenants[s.tenant]
+		if m == nil {
+			m = map[List]*table{
+				Allow: buildTable(Allow, s.tenant, nil),
+				Block: buildTable(Block, s.tenant, nil),
+			}
+			l.tenants[s.tenant] = m
+		}
+		m[s.list] = m[s.list].with(byScope[s])
+	}
+	l.publish()
+}
+
+// Problems returns the bad lines of the last load of each list file.
 func (l *Lists) Problems() []LineError {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]LineError(nil), l.problems...)
 }
 
-// Lookup checks the caller against the lists. Must-pass wins over
-// must-block; within a list an exact number wins over the longest prefix,
-// then ranges, then name patterns. It returns:
+// Entries yields every entry in memory for tenant (the list files'
+// entries are tenant ""), expired ones included.
+func (l *Lists) Entries(tenant string) iter.Seq[*Entry] {
+	s := l.snap.Load()
+	return func(yield func(*Entry) bool) {
+		var tables []*table
+		if tenant == "" {
+			tables = append(tables, s.files[Allow], s.files[Block])
+		}
+		if m := s.tenants[tenant]; m != nil {
+			tables = append(tables, m[Allow], m[Block])
+		}
+		for _, t := range tables {
+			for e := range t.all() {
+				if !yield(e) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Allowed reports whether n is on tenant's must-pass list (by number,
+// prefix or range). Behaviour checks use it to recognise known customers.
+func (l *Lists) Allowed(tenant string, n number.Number) bool {
+	s := l.snap.Load()
+	now := l.now()
+	key := n.Key()
+	return s.files[Allow].matchNumber(key, now) != nil || s.tenants[tenant][Allow].matchNumber(key, now) != nil
+}
+
+// Lookup checks the caller against the list files and the caller's
+// tenant's lists. Must-pass wins over must-block; within a list an exact
+// number wins over the longest prefix, then ranges, then name patterns;
+// expired entries never match. It returns:
 //   - must-pass: list.allow, Final;
 //   - must-block number, prefix or range: list.block, tier SPAM, Final;
 //   - must-block name pattern: list.block_name, tier SPAM, Final;
@@ -176,22 +376,31 @@ func (l *Lists) Lookup(_ context.Context, q reputation.Query) (reputation.Verdic
 	now := l.now()
 	key := q.Caller.Key()
 	name := strings.ToUpper(strings.TrimSpace(q.Name))
-	if e := s.global[Allow].matchNumber(key, now); e != nil {
-		return l.hit(e, policy.ListAllow), nil
-	}
-	if e := s.global[Allow].matchName(name, now); e != nil {
-		return l.hit(e, policy.ListAllow), nil
-	}
-	if e := s.global[Block].matchNumber(key, now); e != nil {
-		return l.hit(e, policy.ListBlock), nil
-	}
-	if e := s.global[Block].matchName(name, now); e != nil {
-		return l.hit(e, policy.ListBlockName), nil
+	tenant := s.tenants[q.Tenant]
+	for _, list := range []List{Allow, Block} {
+		scopes := []*table{s.files[list], tenant[list]}
+		for _, t := range scopes {
+			if e := t.matchNumber(key, now); e != nil {
+				return l.hit(e), nil
+			}
+		}
+		for _, t := range scopes {
+			if e := t.matchName(name, now); e != nil {
+				return l.hit(e), nil
+			}
+		}
 	}
 	return reputation.Verdict{Source: SourceName}, nil
 }
 
-func (l *Lists) hit(e *Entry, r policy.Reason) reputation.Verdict {
+func (l *Lists) hit(e *Entry) reputation.Verdict {
+	r := policy.ListAllow
+	switch {
+	case e.List == Block && e.Kind == Name:
+		r = policy.ListBlockName
+	case e.List == Block:
+		r = policy.ListBlock
+	}
 	l.metrics.Hits.WithLabelValues(string(r)).Inc()
 	v := reputation.Verdict{
 		Verdict: policy.Verdict{Reasons: []policy.Reason{r}},
@@ -214,12 +423,17 @@ func (l *Lists) hit(e *Entry, r policy.Reason) reputation.Verdict {
 	if !e.Expires.IsZero() {
 		v.Raw["expires"] = e.Expires.UTC().Format(time.RFC3339)
 	}
+	if !e.Added.IsZero() {
+		v.Age = l.now().Sub(e.Added)
+	}
 	return v
 }
 
-// Watch reloads the lists when a list file changes (written, replaced or
-// renamed over, as editors do) and on SIGHUP, until ctx ends. Reload
-// failures are logged and the last good lists stay in force. It returns
+// Watch keeps the lists current until ctx ends: it reloads the list files
+// when one changes (written, replaced or renamed over, as editors do) and
+// on SIGHUP (which also reloads a store that cannot report changes), and
+// follows a shared store's changes as other instances make them. Failures
+// are logged and retried; the last good lists stay in force. It returns
 // nil when ctx ends, or an error if the files cannot be watched.
 func (l *Lists) Watch(ctx context.Context) error {
 	w, err := fsnotify.NewWatcher()
@@ -251,6 +465,19 @@ func (l *Lists) Watch(ctx context.Context) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	follower, following := l.store.(Follower)
+	if following {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.follow(ctx, follower)
+		}()
+	}
+
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	reload := func(why string) {
@@ -260,12 +487,28 @@ func (l *Lists) Watch(ctx context.Context) error {
 		}
 		l.log.Info("lists: reloaded", "trigger", why, "bad_lines", len(l.Problems()))
 	}
+	retry := time.NewTicker(5 * time.Second)
+	defer retry.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-hup:
 			reload("sighup")
+			if !following {
+				if err := l.Sync(ctx); err != nil {
+					l.log.Error("lists: store reload failed; keeping the last good lists", "err", err)
+				}
+			}
+		case <-retry.C:
+			l.mu.Lock()
+			loaded := l.loaded
+			l.mu.Unlock()
+			if !loaded && !following {
+				if err := l.Sync(ctx); err == nil {
+					l.log.Info("lists: stored entries loaded")
+				}
+			}
 		case ev, ok := <-w.Events:
 			if !ok {
 				return nil
@@ -281,5 +524,67 @@ func (l *Lists) Watch(ctx context.Context) error {
 		case <-timer.C:
 			reload("file change")
 		}
+	}
+}
+
+// follow applies a shared store's changes until ctx ends, loading
+// everything again whenever the change log cannot be followed.
+func (l *Lists) follow(ctx context.Context, f Follower) {
+	const maxBackoff = 5 * time.Second
+	backoff := 100 * time.Millisecond
+	sleep := func() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+	for ctx.Err() == nil {
+		l.mu.Lock()
+		loaded, pos := l.loaded, l.pos
+		l.mu.Unlock()
+		if !loaded {
+			if err := l.Sync(ctx); err != nil {
+				if ctx.Err() == nil {
+					l.log.Warn("lists: store not loaded; retrying", "err", err, "in", backoff)
+				}
+				sleep()
+				continue
+			}
+			l.log.Info("lists: stored entries loaded")
+			continue
+		}
+		err := f.Follow(ctx, pos, func(b Batch) error {
+			backoff = 100 * time.Millisecond
+			if len(b.Changes) > 0 {
+				l.applyLocal(b.Changes)
+			}
+			for _, t := range b.Resync {
+				m, err := l.loadTenant(ctx, t)
+				if err != nil {
+					return err
+				}
+				l.mu.Lock()
+				l.tenants[t] = m
+				l.publish()
+				l.mu.Unlock()
+			}
+			l.mu.Lock()
+			l.pos = b.Pos
+			l.mu.Unlock()
+			return nil
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, ErrLost) {
+			l.log.Warn("lists: change log lost; loading all entries again")
+			l.mu.Lock()
+			l.loaded = false
+			l.mu.Unlock()
+			continue
+		}
+		l.log.Warn("lists: following store changes failed; retrying", "err", err, "in", backoff)
+		sleep()
 	}
 }

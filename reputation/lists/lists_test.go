@@ -197,14 +197,19 @@ func TestReloadKeepsLastGood(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	l, _, _, _ := newLists(t, func() time.Time { return now })
-	s := l.snap.Load()
-	e := s.global[Block].numbers["+12125559999"]
-	e.Expires = now.Add(time.Minute)
-	if v, _ := l.Lookup(context.Background(), query("+12125559999", "")); !v.Final {
-		t.Fatal("entry not yet expired did not match")
+	e, err := ParseEntry("+13135550000", "US")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.List, e.Expires, e.Note = Block, now.Add(time.Minute), "for a minute"
+	if err := l.Add(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := l.Lookup(context.Background(), query("+13135550000", "")); !v.Final || v.Raw["expires"] != "2026-03-01T12:01:00Z" {
+		t.Fatalf("entry not yet expired: got %+v", v)
 	}
 	now = now.Add(time.Minute)
-	if v, _ := l.Lookup(context.Background(), query("+12125559999", "")); v.Final {
+	if v, _ := l.Lookup(context.Background(), query("+13135550000", "")); v.Final {
 		t.Fatal("expired entry still matches")
 	}
 }

@@ -15,6 +15,8 @@ type Metrics struct {
 	BadLines prometheus.Gauge
 	// Reloads counts reloads by result (ok, error).
 	Reloads *prometheus.CounterVec
+	// Bytes estimates the memory the exact-number entries take.
+	Bytes prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -41,9 +43,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "callscreen_lists_reloads_total",
 			Help: "Reloads of the list files, by result (ok, error).",
 		}, []string{"result"}),
+		Bytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "callscreen_lists_memory_bytes",
+			Help: "Estimated memory taken by the exact-number list entries.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Entries, m.Lookups, m.Hits, m.BadLines, m.Reloads)
+		reg.MustRegister(m.Entries, m.Lookups, m.Hits, m.BadLines, m.Reloads, m.Bytes)
 	}
 	return m
 }
