@@ -101,7 +101,6 @@ func TestTenants(t *testing.T) {
 	}
 }
 
-
 func TestCompaction(t *testing.T) {
 	ctx := context.Background()
 	l, err := New(Options{})
