@@ -27,3 +27,8 @@ lint: vet
 
 clean:
 	rm -rf bin
+
+# Regenerate the voice prompts (needs espeak-ng and sox); see sounds/README.md.
+.PHONY: sounds
+sounds:
+	scripts/make-sounds
