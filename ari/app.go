@@ -35,6 +35,13 @@ const (
 	recoverWorkers = 4
 )
 
+// Asterisk's soft-hangup flags (AST_SOFTHANGUP_*) that a soft
+// ChannelHangupRequest can carry as its cause without the call ending.
+const (
+	softAsyncGoto = 1 << 1
+	softUnbridge  = 1 << 6
+)
+
 // Handler screens one call. ServeStasis returns when it is done with the
 // channel; the App then sends it back to the dialplan (continue) unless it
 // is gone. ctx ends at the App's CallTimeout or when the App stops.
@@ -305,6 +312,11 @@ func (a *App) dispatch(ctx context.Context, e Event, arrived time.Time) {
 		delete(a.resolved, e.Channel.ID)
 		a.mu.Unlock()
 	case *ChannelHangupRequest:
+		if e.Soft && e.Cause != 0 && e.Cause&^(softAsyncGoto|softUnbridge) == 0 {
+			// Not the end of the call: a redirect (StasisEnd follows) or
+			// leaving a bridge.
+			break
+		}
 		if c := a.call(e.Channel.ID); c != nil {
 			c.onGone("ChannelHangupRequest")
 		}

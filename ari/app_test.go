@@ -300,6 +300,39 @@ func TestAppHangupMidPlayback(t *testing.T) {
 	}
 }
 
+func TestAppSoftHangupRequests(t *testing.T) {
+	tests := []struct {
+		name  string
+		event string
+		gone  bool
+	}{
+		{"explicit", `{"type":"ChannelHangupRequest","soft":true,"cause":32,"channel":{"id":"%s"}}`, true},
+		{"remote", `{"type":"ChannelHangupRequest","cause":16,"channel":{"id":"%s"}}`, true},
+		{"no cause", `{"type":"ChannelHangupRequest","channel":{"id":"%s"}}`, true},
+		{"async goto", `{"type":"ChannelHangupRequest","soft":true,"cause":2,"channel":{"id":"%s"}}`, false},
+		{"unbridge", `{"type":"ChannelHangupRequest","soft":true,"cause":64,"channel":{"id":"%s"}}`, false},
+		{"destroyed", `{"type":"ChannelDestroyed","cause":16,"cause_txt":"Normal Clearing","channel":{"id":"%s"}}`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t, aritest.Config{})
+			result := make(chan error, 1)
+			started := make(chan string, 1)
+			start(t, srv, ari.HandlerFunc(func(ctx context.Context, c *ari.Call) {
+				started <- c.ID()
+				_, err := c.ReadDigits(ctx, nil, 300*time.Millisecond, 1)
+				result <- err
+			}))
+			mustStart(t, srv, aritest.CallSpec{})
+			srv.SendRaw(appName, []byte(fmt.Sprintf(tt.event, <-started)))
+			err := <-result
+			if gone := errors.Is(err, ari.ErrHangup); gone != tt.gone {
+				t.Errorf("read digits: %v; want gone %v", err, tt.gone)
+			}
+		})
+	}
+}
+
 func TestAppHangupAnswered404(t *testing.T) {
 	// The hangup is only learnt from a REST answer: the events are lost.
 	srv := newServer(t, aritest.Config{})
