@@ -163,6 +163,17 @@ func startServe(t *testing.T, yaml string, fs files, env ...string) *process {
 
 func run(t *testing.T, dir string, args, env []string) *process {
 	t.Helper()
+	p, err := tryRun(t, dir, args, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// tryRun starts the binary and waits for it to serve; an error says why
+// it did not (it exited first, or said nothing in time).
+func tryRun(t *testing.T, dir string, args, env []string) (*process, error) {
+	t.Helper()
 	p := &process{logs: newLogBuffer(), dir: dir, done: make(chan error, 1)}
 	if len(args) >= 3 {
 		p.config = args[2]
@@ -186,11 +197,24 @@ func run(t *testing.T, dir string, args, env []string) *process {
 		<-consumed
 		p.done <- p.cmd.Wait()
 	}()
-	t.Cleanup(func() { p.stop(t) })
-	start := p.logs.waitFor(t, "callscreen serving", 20*time.Second)
-	p.agi, _ = start["agi"].(string)
-	p.admin, _ = start["admin"].(string)
-	return p
+	deadline := time.After(20 * time.Second)
+	for {
+		if rs := p.logs.records("callscreen serving"); len(rs) > 0 {
+			p.agi, _ = rs[0]["agi"].(string)
+			p.admin, _ = rs[0]["admin"].(string)
+			t.Cleanup(func() { p.stop(t) })
+			return p, nil
+		}
+		select {
+		case err := <-p.done:
+			p.done <- err
+			return nil, fmt.Errorf("callscreen %s exited (%v) before serving:\n%s", args[0], err, strings.Join(p.logs.all(), "\n"))
+		case <-deadline:
+			_ = p.cmd.Process.Kill()
+			return nil, fmt.Errorf("callscreen %s did not start serving within 20s:\n%s", args[0], strings.Join(p.logs.all(), "\n"))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // cleanEnv is the test's environment without CALLSCREEN_* variables, so a

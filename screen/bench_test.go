@@ -2,6 +2,7 @@ package screen
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -34,10 +35,22 @@ func BenchmarkFlowAllow(b *testing.B) {
 		Metrics:  NewMetrics(prometheus.NewRegistry()),
 		Verifier: NewMemoryVerifier(100, nil),
 	}
-	i := info("+12125551234")
 	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		f.Run(ctx, nopChannel{}, i)
-	}
+	b.Run("same-caller", func(b *testing.B) {
+		i := info("+12125551234")
+		b.ReportAllocs()
+		for b.Loop() {
+			f.Run(ctx, nopChannel{}, i)
+		}
+	})
+	b.Run("new-caller", func(b *testing.B) {
+		i := info("")
+		n := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			n++
+			i.CallerNumber = fmt.Sprintf("+1212%03d%04d", 200+(n/10000)%800, n%10000)
+			f.Run(ctx, nopChannel{}, i)
+		}
+	})
 }
