@@ -3,6 +3,7 @@ package lists
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -171,5 +172,96 @@ func TestApplyRejects(t *testing.T) {
 		if err := l.Apply(context.Background(), []Change{c}); err == nil {
 			t.Errorf("Apply(%+v) accepted", c.Entry)
 		}
+	}
+}
+
+// TestStores runs the same changes through every Store and checks what
+// each loads back.
+func TestStores(t *testing.T) {
+	_, rdb := newRedis(t)
+	stores := map[string]Store{
+		"memory": NewMemStore(),
+		"bolt":   NewBoltStore(t.TempDir()),
+		"redis":  NewRedisStore(rdb, RedisOptions{SmallBatch: 3}),
+	}
+	added := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	e1 := mustEntry(t, "+12125550001", Block, "")
+	e1.Note, e1.AddedBy, e1.Added, e1.Expires, e1.Origin = "scammer, \"urgent\"", "alice", added, added.Add(time.Hour), "csv"
+	changes := []Change{
+		{Entry: e1},
+		{Entry: mustEntry(t, "+1900*", Block, "")},
+		{Entry: mustEntry(t, "name:*WARRANTY*", Block, "")},
+		{Entry: mustEntry(t, "+12125550100..+12125550199", Allow, "")},
+		{Entry: mustEntry(t, "911", Allow, "")},
+		{Entry: mustEntry(t, "+12125550002", Block, "acme")},
+		{Entry: mustEntry(t, "+12125550003", Block, "")},
+		{Delete: true, Entry: mustEntry(t, "+12125550003", Block, "")},
+		{Entry: mustEntry(t, "+442079460000", Block, "a:b c")},
+	}
+	want := map[string][]string{
+		"":      {"allow|+12125550100..+12125550199", "allow|911", "block|+12125550001", "block|+1900*", "block|name:*WARRANTY*"},
+		"acme":  {"block|+12125550002"},
+		"a:b c": {"block|+442079460000"},
+	}
+	for name, s := range stores {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			if err := s.Apply(ctx, changes[:4]); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Apply(ctx, changes[4:]); err != nil {
+				t.Fatal(err)
+			}
+			tenants, err := s.Tenants(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(tenants)
+			if !slices.Equal(tenants, []string{"", "a:b c", "acme"}) {
+				t.Fatalf("tenants = %q", tenants)
+			}
+			for tenant, fields := range want {
+				var got []string
+				err := s.Load(ctx, tenant, func(e Entry) error {
+					if e.Tenant != tenant {
+						t.Errorf("entry %s has tenant %q, want %q", e.String(), e.Tenant, tenant)
+					}
+					got = append(got, field(&e))
+					if e.Value == "+12125550001" {
+						if e.Note != e1.Note || e.AddedBy != "alice" || !e.Added.Equal(added) || !e.Expires.Equal(e1.Expires) || e.Origin != "csv" {
+							t.Errorf("metadata not kept: %+v", e)
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				slices.Sort(got)
+				if !slices.Equal(got, fields) {
+					t.Errorf("tenant %q: loaded %q, want %q", tenant, got, fields)
+				}
+			}
+		})
+	}
+}
+
+func TestBoltMissingFile(t *testing.T) {
+	s := NewBoltStore(filepath.Join(t.TempDir(), "not-yet"))
+	ts, err := s.Tenants(context.Background())
+	if err != nil || len(ts) != 0 {
+		t.Fatalf("Tenants on a missing file = %v, %v; want none", ts, err)
+	}
+	l, err := New(Options{Store: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Add(context.Background(), mustEntry(t, "+12125550001", Block, "")); err != nil {
+		t.Fatal(err)
+	}
+	// serve running (holding nothing open) and another process importing.
+	l2, _ := New(Options{Store: s})
+	if !blockedFor(l2, "", "+12125550001") {
+		t.Fatal("a second process does not see the stored entry")
 	}
 }
