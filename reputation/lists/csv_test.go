@@ -1,0 +1,159 @@
+package lists
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func readAll(t *testing.T, in string, opts CSVOptions) (string, []Entry, []LineError) {
+	t.Helper()
+	var got []Entry
+	layout, bad, err := ReadCSV(strings.NewReader(in), opts, func(e Entry) error {
+		got = append(got, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return layout, got, bad
+}
+
+func TestReadCSV(t *testing.T) {
+	added := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		in      string
+		opts    CSVOptions
+		layout  string
+		entries []string // tenant list entry note by
+		badRows []int
+	}{
+		{
+			name:   "freepbx export",
+			in:     "number,description\n2125550001,Ex Stalker Employee John\n\"(212) 555-0002\",\"a, quoted, note\"\nnot-a-number,x\n",
+			layout: LayoutFreePBX,
+			entries: []string{
+				" block +12125550001 Ex Stalker Employee John csv-user",
+				" block +12125550002 a, quoted, note csv-user",
+			},
+			badRows: []int{4},
+		},
+		{
+			name:    "freepbx without header, with BOM and CRLF",
+			in:      "\ufeff2125550001,one\r\n2125550002\r\n\r\n",
+			layout:  LayoutFreePBX,
+			entries: []string{" block +12125550001 one csv-user", " block +12125550002  csv-user"},
+		},
+		{
+			name:    "freepbx rows to the allow list",
+			in:      "number,description\n2125550001,clinic\n",
+			opts:    CSVOptions{List: Allow},
+			layout:  LayoutFreePBX,
+			entries: []string{" allow +12125550001 clinic csv-user"},
+		},
+		{
+			name: "native, columns in any order",
+			in: "entry,list,note,tenant,expires,added_by\n" +
+				"+12125550001,block,scam,acme,2026-12-31,bob\n" +
+				"+1900*,,premium,,,\n" +
+				"name:*WARRANTY*,block,,acme,,\n" +
+				"+12125550100..+12125550199,allow,office,,2026-12-31T10:00:00Z,\n" +
+				"+12125550003,grey,,,,\n" +
+				"+12125550004,block,,,next week,\n" +
+				"# a comment row\n" +
+				"\"unterminated,block\n",
+			layout: LayoutNative,
+			entries: []string{
+				"acme block +12125550001 scam bob",
+				" block +1900* premium csv-user",
+				"acme block name:*WARRANTY*  csv-user",
+				" allow +12125550100..+12125550199 office csv-user",
+			},
+			badRows: []int{6, 7, 9},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := tt.opts
+			opts.AddedBy, opts.Added = "csv-user", added
+			layout, got, bad := readAll(t, tt.in, opts)
+			if layout != tt.layout {
+				t.Fatalf("layout = %s, want %s", layout, tt.layout)
+			}
+			var lines []string
+			for _, e := range got {
+				lines = append(lines, strings.Join([]string{e.Tenant, string(e.List), e.String(), e.Note, e.AddedBy}, " "))
+				if e.Origin != "csv" || !e.Added.Equal(added) {
+					t.Errorf("entry %s: origin %q added %v", e.String(), e.Origin, e.Added)
+				}
+			}
+			if !slices.Equal(lines, tt.entries) {
+				t.Fatalf("entries:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(tt.entries, "\n"))
+			}
+			var badLines []int
+			for _, b := range bad {
+				badLines = append(badLines, b.Line)
+			}
+			if !slices.Equal(badLines, tt.badRows) {
+				t.Fatalf("bad rows on lines %v (%v), want %v", badLines, bad, tt.badRows)
+			}
+		})
+	}
+}
+
+func TestReadCSVBadHeader(t *testing.T) {
+	_, _, err := ReadCSV(strings.NewReader("phone,comment\n"), CSVOptions{}, func(Entry) error { return nil })
+	if err != nil {
+		t.Fatalf("a headerless-looking first row is data, not an error: %v", err)
+	}
+	_, _, err = ReadCSV(strings.NewReader("entry\n+12125550001\n"), CSVOptions{}, func(Entry) error { return errors.New("stop") })
+	if err == nil || err.Error() != "stop" {
+		t.Fatalf("fn error not returned: %v", err)
+	}
+}
+
+func TestCSVRoundTrip(t *testing.T) {
+	in := "tenant,list,entry,note,added_by,added,expires\n" +
+		"acme,block,+12125550001,\"scam, \"\"urgent\"\"\",bob,2026-01-02T03:04:05Z,2026-12-31T00:00:00Z\n" +
+		",allow,+1212777*,head office,,,\n" +
+		",block,name:*WARRANTY*,,,,\n" +
+		",block,+442079460000,london,,,\n"
+	_, entries, bad := readAll(t, in, CSVOptions{})
+	if len(bad) != 0 {
+		t.Fatal(bad)
+	}
+	var out bytes.Buffer
+	n, skipped, err := WriteCSV(&out, LayoutNative, "US", func(yield func(*Entry) bool) {
+		for i := range entries {
+			if !yield(&entries[i]) {
+				return
+			}
+		}
+	})
+	if err != nil || n != 4 || skipped != 0 {
+		t.Fatalf("WriteCSV = %d, %d, %v", n, skipped, err)
+	}
+	if out.String() != in {
+		t.Fatalf("round trip:\n%s\nwant:\n%s", out.String(), in)
+	}
+
+	out.Reset()
+	n, skipped, err = WriteCSV(&out, LayoutFreePBX, "US", func(yield func(*Entry) bool) {
+		for i := range entries {
+			if !yield(&entries[i]) {
+				return
+			}
+		}
+	})
+	want := "number,description\n2125550001,\"scam, \"\"urgent\"\"\"\n+442079460000,london\n"
+	if err != nil || n != 2 || skipped != 2 || out.String() != want {
+		t.Fatalf("FreePBX export = %d, %d, %v:\n%s\nwant:\n%s", n, skipped, err, out.String(), want)
+	}
+	if _, _, err := WriteCSV(&out, "xml", "US", nil); err == nil {
+		t.Fatal("unknown layout accepted")
+	}
+}
