@@ -100,10 +100,14 @@ type App struct {
 	// DefaultRecoverDelay.
 	RecoverDelay time.Duration
 
-	running  atomic.Bool
-	mu       sync.Mutex
-	calls    map[string]*Call
-	resolved map[string]time.Time
+	running atomic.Bool
+	// calls maps channel ids to the calls in flight (and to channels a
+	// recovery has claimed); resolved maps ids of channels handed back to
+	// when. Both are sync.Maps so that the event loop never waits on a
+	// lock a handler holds.
+	calls    sync.Map
+	ncalls   atomic.Int64
+	resolved sync.Map
 	wg       sync.WaitGroup
 	log      *slog.Logger
 }
@@ -141,10 +145,9 @@ func (a *App) Run(ctx context.Context) error {
 		a.log = slog.Default()
 	}
 	a.log = a.log.With("ari_server", a.Client.Server(), "ari_app", a.Name)
-	a.mu.Lock()
-	a.calls = map[string]*Call{}
-	a.resolved = map[string]time.Time{}
-	a.mu.Unlock()
+	a.calls.Clear()
+	a.resolved.Clear()
+	a.ncalls.Store(0)
 
 	server := a.Client.Server()
 	attempt := 0
@@ -293,9 +296,10 @@ func (a *App) readLoop(ctx context.Context, ev *Events) (replaced bool, err erro
 
 // call returns the call in flight on channel id, nil when there is none.
 func (a *App) call(id string) *Call {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.calls[id]
+	if c, ok := a.calls.Load(id); ok {
+		return c.(*Call)
+	}
+	return nil
 }
 
 // dispatch applies one event. It never blocks: a new call gets its own
@@ -308,9 +312,7 @@ func (a *App) dispatch(ctx context.Context, e Event, arrived time.Time) {
 		if c := a.call(e.Channel.ID); c != nil {
 			c.onGone("StasisEnd")
 		}
-		a.mu.Lock()
-		delete(a.resolved, e.Channel.ID)
-		a.mu.Unlock()
+		a.resolved.Delete(e.Channel.ID)
 	case *ChannelHangupRequest:
 		if e.Soft && e.Cause != 0 && e.Cause&^(softAsyncGoto|softUnbridge) == 0 {
 			// Not the end of the call: a redirect (StasisEnd follows) or
@@ -368,20 +370,16 @@ func (a *App) start(ctx context.Context, e *StasisStart, arrived time.Time) {
 		c.log.Warn("ari: Stasis argument ignored; using the server's default", warn...)
 	}
 
-	a.mu.Lock()
-	if _, dup := a.calls[c.id]; dup {
+	if _, dup := a.calls.LoadOrStore(c.id, c); dup {
 		// Already being handled (or handed back by a reconnect).
-		a.mu.Unlock()
 		c.log.Debug("ari: StasisStart for a channel already handled")
 		return
 	}
 	// A channel handed back earlier can come back into Stasis (a
 	// transfer): it is a new call.
-	delete(a.resolved, c.id)
-	overload := len(a.calls) >= a.maxCalls()
-	a.calls[c.id] = c
+	a.resolved.Delete(c.id)
+	overload := a.ncalls.Add(1) > int64(a.maxCalls())
 	a.wg.Add(1)
-	a.mu.Unlock()
 	if overload {
 		go a.overload(c)
 		return
@@ -419,9 +417,14 @@ func (a *App) serve(ctx context.Context, c *Call) {
 		a.Handler.ServeStasis(cctx, c)
 	}()
 	a.finish(c)
-	a.mu.Lock()
-	delete(a.calls, c.id)
-	a.mu.Unlock()
+	a.forget(c)
+}
+
+// forget drops c from the calls in flight.
+func (a *App) forget(c *Call) {
+	if a.calls.CompareAndDelete(c.id, c) {
+		a.ncalls.Add(-1)
+	}
 }
 
 // overload hands a call over MaxCalls straight back.
@@ -431,9 +434,7 @@ func (a *App) overload(c *Call) {
 	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
 	defer cancel()
 	a.handBack(ctx, c, outcomeOverload)
-	a.mu.Lock()
-	delete(a.calls, c.id)
-	a.mu.Unlock()
+	a.forget(c)
 }
 
 // finish continues c once, unless it is gone.
@@ -451,13 +452,23 @@ func (a *App) handBack(ctx context.Context, c *Call, outcome string) {
 	if !first {
 		return
 	}
+	// Before the call leaves a.calls: a recovery that claims the channel
+	// next finds it here and leaves it alone.
+	a.resolved.Store(c.id, time.Now())
 	if gone {
 		a.Metrics.call(c.Tenant, outcomeHangup)
 		return
 	}
 	c.stopPlayback(ctx)
 	if outcome != outcomeContinued && len(a.Recover) > 0 {
-		if err := a.Client.SetVariables(ctx, c.id, a.Recover); err != nil && !errors.Is(err, ErrHangup) {
+		err := a.Client.SetVariables(ctx, c.id, a.Recover)
+		switch {
+		case errors.Is(err, ErrHangup):
+			// Gone, or out of Stasis already (a snapshot older than
+			// its StasisEnd).
+			a.Metrics.call(c.Tenant, outcomeHangup)
+			return
+		case err != nil:
 			c.log.Warn("ari: cannot set variables before handing the channel back", "err", err)
 		}
 	}
@@ -465,9 +476,6 @@ func (a *App) handBack(ctx context.Context, c *Call, outcome string) {
 	switch {
 	case err == nil:
 		a.Metrics.call(c.Tenant, outcome)
-		a.mu.Lock()
-		a.resolved[c.id] = time.Now()
-		a.mu.Unlock()
 	case errors.Is(err, ErrHangup):
 		c.onGone("asterisk: channel gone")
 		a.Metrics.call(c.Tenant, outcomeHangup)
@@ -497,8 +505,8 @@ func (a *App) recoverChannels(ctx context.Context, connectedAt time.Time) {
 	for _, ch := range chans {
 		present[ch.ID] = true
 	}
-	a.mu.Lock()
-	for id, c := range a.calls {
+	a.calls.Range(func(k, v any) bool {
+		id, c := k.(string), v.(*Call)
 		switch {
 		case c.Started.After(connectedAt):
 			// Started on this connection: nothing was missed.
@@ -507,8 +515,8 @@ func (a *App) recoverChannels(ctx context.Context, connectedAt time.Time) {
 		default:
 			c.onResync()
 		}
-	}
-	a.mu.Unlock()
+		return true
+	})
 
 	// Give StasisStart events already on their way time to arrive.
 	sleep(ctx, dur(a.RecoverDelay, DefaultRecoverDelay))
@@ -516,28 +524,34 @@ func (a *App) recoverChannels(ctx context.Context, connectedAt time.Time) {
 		return
 	}
 	var left []*Call
-	a.mu.Lock()
 	now := time.Now()
-	for id, t := range a.resolved {
-		if now.Sub(t) > resolvedFor {
-			delete(a.resolved, id)
+	a.resolved.Range(func(k, v any) bool {
+		if now.Sub(v.(time.Time)) > resolvedFor {
+			a.resolved.Delete(k)
 		}
-	}
+		return true
+	})
 	for i := range chans {
 		ch := &chans[i]
-		if !ch.InApp(a.Name) || a.calls[ch.ID] != nil {
-			continue
-		}
-		if _, done := a.resolved[ch.ID]; done {
+		if !ch.InApp(a.Name) {
 			continue
 		}
 		c := newCall(a.Client, &StasisStart{Channel: *ch}, now, nil)
 		c.Tenant, c.Profile = a.Tenant, a.Profile
 		c.log = a.log.With("call_id", c.id, "tenant", c.Tenant)
-		a.calls[ch.ID] = c // claimed: a late StasisStart is ignored
+		// Claimed first (a late StasisStart is then ignored), then checked
+		// against the channels handed back: a handler stores there before
+		// it lets go of its claim.
+		if _, taken := a.calls.LoadOrStore(ch.ID, c); taken {
+			continue
+		}
+		a.ncalls.Add(1)
+		if _, done := a.resolved.Load(ch.ID); done {
+			a.forget(c)
+			continue
+		}
 		left = append(left, c)
 	}
-	a.mu.Unlock()
 	if len(left) == 0 {
 		return
 	}
@@ -552,9 +566,7 @@ func (a *App) recoverChannels(ctx context.Context, connectedAt time.Time) {
 				hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 				a.handBack(hctx, c, outcomeRecovered)
 				cancel()
-				a.mu.Lock()
-				delete(a.calls, c.id)
-				a.mu.Unlock()
+				a.forget(c)
 			}
 		}()
 	}
