@@ -21,7 +21,7 @@ const (
 	DefaultMaxBackoff   = 30 * time.Second
 	DefaultAuthRetry    = time.Minute
 	DefaultPingInterval = 15 * time.Second
-	DefaultRecoverDelay = 500 * time.Millisecond
+	DefaultRecoverDelay = 2 * time.Second
 
 	// finishTimeout bounds handing a channel back after its handler.
 	finishTimeout = 5 * time.Second
@@ -94,10 +94,10 @@ type App struct {
 	// PingInterval is how often the event connection is pinged to detect
 	// a dead peer; 0 is DefaultPingInterval.
 	PingInterval time.Duration
-	// RecoverDelay is how long after connecting the App waits before
-	// treating channels without a StasisStart as leftovers, so that calls
-	// entering right then are not mistaken for them; 0 is
-	// DefaultRecoverDelay.
+	// RecoverDelay is how long after listing the channels at connect the
+	// App waits before treating those without a StasisStart as leftovers,
+	// so that calls entering right then are not mistaken for them (one
+	// mistaken would be continued unscreened); 0 is DefaultRecoverDelay.
 	RecoverDelay time.Duration
 
 	running atomic.Bool

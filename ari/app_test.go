@@ -18,7 +18,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-const appName = "callscreen"
+const (
+	appName = "callscreen"
+	// recoverDelay is the App's RecoverDelay in tests: long enough that a
+	// StasisStart is processed in time on a loaded machine.
+	recoverDelay = 300 * time.Millisecond
+)
 
 // logRecorder is a slog.Handler that keeps every record.
 type logRecorder struct {
@@ -82,7 +87,7 @@ func start(t *testing.T, srv *aritest.Server, h ari.Handler, mod ...func(*ari.Ap
 		Client: client, Name: appName, Tenant: "default-tenant", Profile: "default",
 		Handler: h, Logger: slog.New(logs), Metrics: m,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
-		AuthRetry: 100 * time.Millisecond, RecoverDelay: 20 * time.Millisecond,
+		AuthRetry: 100 * time.Millisecond, RecoverDelay: recoverDelay,
 		Recover: []ari.Var{{"CALLSCREEN_RESULT", "allow"}, {"CALLSCREEN_CHALLENGE", "none"}},
 	}
 	wait := true
@@ -619,7 +624,7 @@ func TestAppReconnectMidCall(t *testing.T) {
 		t.Error("no event was lost: the test did not test the loss")
 	}
 	// Resolved exactly once, by its handler; not again as a leftover.
-	time.Sleep(50 * time.Millisecond) // > RecoverDelay
+	time.Sleep(recoverDelay + 100*time.Millisecond)
 	if n := ch.ContinueRequests(); n != 1 {
 		t.Errorf("%d continue requests, want 1", n)
 	}
@@ -667,7 +672,7 @@ func TestAppLeftoverChannels(t *testing.T) {
 		before := srv.Dials()
 		srv.DropConnections()
 		waitFor(t, func() bool { return srv.Dials() > before && srv.Connected(appName) })
-		time.Sleep(50 * time.Millisecond) // > RecoverDelay
+		time.Sleep(recoverDelay + 100*time.Millisecond)
 	}
 	if n := left.ContinueRequests(); n != 1 {
 		t.Errorf("leftover continued %d times, want 1", n)
@@ -699,7 +704,7 @@ func TestAppInFlightNotALeftover(t *testing.T) {
 	before := srv.Dials()
 	srv.DropConnections()
 	waitFor(t, func() bool { return srv.Dials() > before && srv.Connected(appName) })
-	time.Sleep(50 * time.Millisecond) // > RecoverDelay
+	time.Sleep(recoverDelay + 100*time.Millisecond)
 	if n := ch.ContinueRequests(); n != 0 {
 		t.Fatalf("in-flight call continued %d times by the reconnect", n)
 	}

@@ -113,7 +113,7 @@ func ariServer(t *testing.T, f *screen.Flow, tenant string, cfg aritest.Config, 
 	app := &ari.App{
 		Client: client, Name: ariApp, Tenant: tenant, Handler: bridge.ARIHandler(func() *screen.Flow { return f }),
 		Recover: bridge.ARIRecover(), Logger: slog.New(logs),
-		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, RecoverDelay: 20 * time.Millisecond,
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, RecoverDelay: 300 * time.Millisecond,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -364,7 +364,7 @@ func TestARIReconnectMidChallenge(t *testing.T) {
 	if v[screen.VarChallenge] != "passed" || v[screen.VarResult] != "allow" {
 		t.Errorf("vars %v", v)
 	}
-	time.Sleep(100 * time.Millisecond) // a leftover scan would have run by now
+	time.Sleep(400 * time.Millisecond) // a leftover scan would have run by now
 	if n := ch.ContinueRequests(); n != 1 {
 		t.Errorf("%d continue requests, want 1", n)
 	}
