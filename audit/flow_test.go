@@ -71,3 +71,47 @@ func TestDiskFullCallsStillDecided(t *testing.T) {
 		t.Fatalf("log after the disk recovered: %+v, %v", rep, err)
 	}
 }
+
+// BenchmarkFlowAllowPath is the FastAGI allow path (simulated Asterisk to
+// routing variables) with the decision log off and on, in the same run;
+// cpu-ns/op is the process CPU per call (client included).
+func BenchmarkFlowAllowPath(b *testing.B) {
+	for _, withLog := range []bool{false, true} {
+		b.Run(fmt.Sprintf("log=%v", withLog), func(b *testing.B) {
+			flow := &screen.Flow{Logger: quiet}
+			if withLog {
+				l, err := Open(Options{Dir: b.TempDir(), Logger: quiet})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer l.Close(context.Background())
+				flow.Recorder = l
+			}
+			srv := &agi.Server{Handler: bridge.AGIHandler(func() *screen.Flow { return flow }), Logger: quiet}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
+			defer func() { cancel(); _ = srv.Shutdown(context.Background()); <-done }()
+			c := agitest.Call{CallerID: "+14155552671", DNID: "+18005550100"}
+			cpu0 := cpuNow()
+			b.ResetTimer()
+			for b.Loop() {
+				tr, err := agitest.Dial(context.Background(), ln.Addr().String(), c)
+				if err != nil || tr.Vars[screen.VarResult] != "allow" {
+					b.Fatalf("call: %v %v", err, tr.Vars)
+				}
+			}
+			b.ReportMetric(float64(cpuNow()-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+func cpuNow() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
