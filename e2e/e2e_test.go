@@ -370,8 +370,15 @@ func TestDrainOnSIGTERM(t *testing.T) {
 		tr, _ := agitest.Dial(ctx, p.agi, agitest.Call{CallerID: "anonymous", Latency: 300 * time.Millisecond, Caller: agitest.Caller{Auto: true}})
 		done <- tr
 	}()
-	p.logs.waitFor(t, "callscreen serving", time.Second)
-	time.Sleep(400 * time.Millisecond) // the call is in its challenge now
+	// Wait until the call is in the flow (in its challenge: each media
+	// command takes 300ms).
+	deadline := time.Now().Add(10 * time.Second)
+	for p.metric(t, "callscreen_screen_sessions_in_flight") != "1" {
+		if time.Now().After(deadline) {
+			t.Fatal("the call never reached the flow")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	p.signal(t, syscall.SIGTERM)
 	tr := <-done
 	if tr == nil || tr.Vars["CALLSCREEN_CHALLENGE"] != "passed" || tr.Vars["CALLSCREEN_RESULT"] != "allow" {

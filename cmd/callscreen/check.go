@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -178,7 +179,11 @@ func explain(w io.Writer, cfg *config.Config, info screen.CallInfo, res *screen.
 	}
 	fmt.Fprintf(tw, "\n;; SOURCES (%d consulted, %s)\n", len(res.Verdict.Sources), ms(total))
 	if len(res.Verdict.Sources) == 0 {
-		fmt.Fprintf(tw, "none\t\t\n")
+		why := "no source configured"
+		if slices.Contains(d.Reasons, policy.EmergencyExempt) {
+			why = "not consulted: emergency numbers are never screened"
+		}
+		fmt.Fprintf(tw, "none\t%s\n", why)
 	}
 	for _, r := range res.Verdict.Sources {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Source, ms(r.Latency), sourceAnswer(r.Verdict, r.Err))
