@@ -331,6 +331,14 @@ func isEmergency(p policy.Profile, n number.Number) bool {
 	return n.Digits != "" && slices.Contains(policy.DefaultEmergency, n.Digits)
 }
 
+// rawEmergency reports whether raw caller ID text is a built-in emergency
+// number, without the numbering-plan library: the check the panic path can
+// still trust.
+func rawEmergency(raw string) bool {
+	raw = strings.TrimSpace(raw)
+	return len(raw) <= 4 && slices.Contains(policy.DefaultEmergency, strings.TrimPrefix(raw, "+"))
+}
+
 func emergencyDecision(p policy.Profile) policy.Decision {
 	mode := p.Mode
 	if mode == "" {
@@ -561,8 +569,7 @@ func (f *Flow) setVars(ctx context.Context, ch Channel, c *call) {
 func (f *Flow) failOpen(ctx context.Context, ch Channel, c *call) {
 	reason := policy.InternalError
 	if isEmergency(c.prof, c.pcall.Caller) || isEmergency(c.prof, c.pcall.Dialed) ||
-		isEmergency(policy.Profile{}, number.Parse(c.info.CallerNumber, f.region())) ||
-		isEmergency(policy.Profile{}, number.Parse(c.info.Dialed, f.region())) {
+		rawEmergency(c.info.CallerNumber) || rawEmergency(c.info.Dialed) {
 		reason = policy.EmergencyExempt
 	}
 	d := emergencyDecision(c.prof)

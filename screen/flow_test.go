@@ -662,3 +662,22 @@ func TestRestrictedPresentation(t *testing.T) {
 		}
 	}
 }
+
+// panicParseProfiles panics only when asked for the DID map, after the
+// numbers were parsed, so the panic path must find the emergency number
+// from the raw text.
+type panicDIDProfiles struct{}
+
+func (panicDIDProfiles) Profile(string) (policy.Profile, bool)      { return policy.Default(), true }
+func (panicDIDProfiles) ProfileForDID(number.Number) (string, bool) { panic("did map bug") }
+
+func TestPanicBeforeProfileKeepsEmergency(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	e.flow.Profiles = panicDIDProfiles{}
+	ch := newFake()
+	i := info("112")
+	e.flow.Run(context.Background(), ch, i)
+	if ch.Vars[VarResult] != "allow" || ch.Vars[VarReasons] != "emergency.exempt" {
+		t.Fatalf("vars %v", ch.Vars)
+	}
+}
