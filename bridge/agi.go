@@ -21,6 +21,8 @@ func AGI(s *agi.Session) screen.Channel { return &agiChannel{s: s} }
 // AGIInfo returns what the AGI environment says about the call. The
 // profile and tenant come from the AGI() URL query (?profile=sales&tenant=acme)
 // or, failing that, from AGI() arguments written profile=NAME / tenant=NAME.
+// An argument screened=ID (the dialplan include passes ${CALLSCREEN_ID})
+// hands the flow CALLSCREEN_ID without a GET VARIABLE.
 func AGIInfo(env *agi.Env) screen.CallInfo {
 	info := screen.CallInfo{
 		ID:               env.UniqueID,
@@ -49,6 +51,8 @@ func AGIInfo(env *agi.Env) screen.CallInfo {
 			info.Profile = v
 		case k == "tenant" && info.Tenant == "":
 			info.Tenant = v
+		case k == "screened" && !info.ScreenedKnown:
+			info.Screened, info.ScreenedKnown = strings.TrimSpace(v), true
 		}
 	}
 	return info

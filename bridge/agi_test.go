@@ -125,6 +125,11 @@ func TestAGITranscripts(t *testing.T) {
 			vars: map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_TIER": "UNKNOWN", "CALLSCREEN_CHALLENGE": "none"},
 		},
 		{
+			name: "agi-allow-screened-argument",
+			call: agitest.Call{CallerID: "+12125551234", Args: []string{"screened="}},
+			vars: map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_TIER": "UNKNOWN"},
+		},
+		{
 			name: "agi-block",
 			call: agitest.Call{CallerID: "+12125550666", CallerIDName: "Robo"},
 			vars: map[string]string{"CALLSCREEN_RESULT": "block", "CALLSCREEN_REASONS": "list.block"},
@@ -204,6 +209,16 @@ func TestAGIInfo(t *testing.T) {
 			name: "arguments and extension",
 			env:  agi.Env{CallingPres: -1, Extension: "15551230000", Args: []string{"x=1", "profile=support", "tenant=t1"}},
 			want: screen.CallInfo{PresentationCode: -1, Dialed: "15551230000", Extension: "15551230000", Profile: "support", Tenant: "t1", Transport: "agi"},
+		},
+		{
+			name: "screened handed over",
+			env:  agi.Env{Args: []string{"screened=01ABC"}},
+			want: screen.CallInfo{Screened: "01ABC", ScreenedKnown: true, Transport: "agi"},
+		},
+		{
+			name: "screened handed over empty",
+			env:  agi.Env{Args: []string{"screened="}},
+			want: screen.CallInfo{ScreenedKnown: true, Transport: "agi"},
 		},
 		{
 			name: "query wins over arguments",

@@ -94,9 +94,10 @@ func parse(t *testing.T, path string) map[string]map[string][]step {
 type channel struct {
 	vars map[string]string
 	// agi runs AGI(url): it returns the variables the AGI set and AGISTATUS.
-	agi  func(url string) map[string]string
-	apps []string // every application run, with its substituted data
-	end  string   // how the routine ended: Return, Hangup(21), VoiceMail(...), Goto(...)
+	agi     func(url string) map[string]string
+	apps    []string // every application run, with its substituted data
+	agiArgs []string // the AGI() arguments after the URL
+	end     string   // how the routine ended: Return, Hangup(21), VoiceMail(...), Goto(...)
 }
 
 // subst expands ${VAR}, ${FUNC(args)} and $[expr] as the dialplan does,
@@ -217,7 +218,9 @@ func (c *channel) gosub(t *testing.T, plan map[string]map[string][]step, ctx, ex
 				pc = goTo(no)
 			}
 		case "AGI":
-			for k, v := range c.agi(data) {
+			url, args, _ := strings.Cut(data, ",")
+			c.agiArgs = strings.Split(args, ",")
+			for k, v := range c.agi(url) {
 				c.vars[k] = v
 			}
 		case "Gosub":
@@ -291,6 +294,9 @@ func TestRoutine(t *testing.T) {
 			}
 			if url != "agi://127.0.0.1/screen?profile=sales" {
 				t.Fatalf("AGI URL %q", url)
+			}
+			if strings.Join(c.agiArgs, ",") != "screened="+tt.vars["CALLSCREEN_ID"] {
+				t.Fatalf("AGI arguments %q", c.agiArgs)
 			}
 			if got := slices.Contains(c.apps, "Playback(callscreen/blocked)"); got != tt.played {
 				t.Fatalf("played blocked = %v\n%s", got, strings.Join(c.apps, "\n"))
@@ -407,25 +413,38 @@ func TestRoutineWithRealFlow(t *testing.T) {
 		name, caller string
 		pres         int
 		keys         agitest.Caller
+		screened     string
 		end          string
 	}{
-		{"unknown caller rings", "+12125551234", 0, agitest.Caller{}, "Return"},
-		{"must-block is rejected", "+12125550666", 0, agitest.Caller{}, "Hangup(21)"},
-		{"anonymous human passes", "+12125551234", 35, agitest.Caller{Auto: true}, "Return"},
-		{"anonymous robot is rejected", "+12125551234", 35, agitest.Caller{}, "Hangup(21)"},
+		{"unknown caller rings", "+12125551234", 0, agitest.Caller{}, "", "Return"},
+		{"must-block is rejected", "+12125550666", 0, agitest.Caller{}, "", "Hangup(21)"},
+		{"anonymous human passes", "+12125551234", 35, agitest.Caller{Auto: true}, "", "Return"},
+		{"anonymous robot is rejected", "+12125551234", 35, agitest.Caller{}, "", "Hangup(21)"},
+		{"a forwarded call is not screened twice", "+12125550666", 0, agitest.Caller{}, "01EARLIERSCREENING", "Return"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newChannel(map[string]string{"CALLSCREEN_HOST": addr}, func(u string) map[string]string {
+			vars := map[string]string{"CALLSCREEN_HOST": addr}
+			if tt.screened != "" {
+				vars["CALLSCREEN_ID"] = tt.screened
+			}
+			var c *channel
+			c = newChannel(vars, func(u string) map[string]string {
 				pu, err := url.Parse(u)
 				if err != nil {
 					t.Fatal(err)
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				tr, err := agitest.Dial(ctx, pu.Host, agitest.Call{Request: u, CallerID: tt.caller, CallingPres: tt.pres, Caller: tt.keys})
+				tr, err := agitest.Dial(ctx, pu.Host, agitest.Call{Request: u, Args: c.agiArgs, CallerID: tt.caller, CallingPres: tt.pres, Caller: tt.keys,
+					Vars: map[string]string{"CALLSCREEN_ID": tt.screened}})
 				if err != nil {
 					t.Fatal(err)
+				}
+				for _, cmd := range tr.Commands {
+					if strings.HasPrefix(cmd, "GET VARIABLE CALLSCREEN_ID") {
+						t.Errorf("the flow read CALLSCREEN_ID although the include handed it over")
+					}
 				}
 				vars := map[string]string{"AGISTATUS": tr.Status}
 				for _, v := range screen.RoutingVars {

@@ -259,6 +259,12 @@ func TestCallCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "CALLSCREEN_CHALLENGE=abandoned\n") || !strings.Contains(out, "AGISTATUS=HANGUP") {
 		t.Fatalf("hangup: exit %d\n%s", code, out)
 	}
+	// A call screened before, CALLSCREEN_ID handed over as the include does.
+	out, _, code = callscreen(t, p.dir, "call", "--agi", p.agi, "--from", "+12125550666", "--screened", "01EARLIERSCREENING")
+	if code != 0 || !strings.Contains(out, "CALLSCREEN_RESULT=allow\n") || !strings.Contains(out, "CALLSCREEN_REASONS=loop.already_screened\n") ||
+		!strings.Contains(out, "CALLSCREEN_ID=01EARLIERSCREENING\n") {
+		t.Fatalf("screened before: exit %d\n%s", code, out)
+	}
 	// Nobody listening: the dialplan would see FAILURE and allow.
 	out, errOut, code = callscreen(t, p.dir, "call", "--agi", "127.0.0.1:1", "--from", "+12125551234")
 	if code != 1 || out != "AGISTATUS=FAILURE\n" || errOut == "" {

@@ -230,7 +230,10 @@ func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
 	}
 
 	// Already screened: a transfer or a forward loop.
-	prev, ok, err := ch.Variable(ctx, VarID)
+	prev, ok, err := c.info.Screened, c.info.Screened != "", error(nil)
+	if !c.info.ScreenedKnown {
+		prev, ok, err = ch.Variable(ctx, VarID)
+	}
 	switch {
 	case err == nil:
 		c.fresh = !ok || prev == ""

@@ -681,3 +681,29 @@ func TestPanicBeforeProfileKeepsEmergency(t *testing.T) {
 		t.Fatalf("vars %v", ch.Vars)
 	}
 }
+
+// TestScreenedHandedOver: when the dialplan hands CALLSCREEN_ID over with
+// the call, the flow does not read it: one round trip less on the allow
+// path, and the loop is still caught.
+func TestScreenedHandedOver(t *testing.T) {
+	e := newEnv(t, spamSource(), nil)
+	ch := newFake()
+	i := info("+12125551234")
+	i.ScreenedKnown = true
+	e.flow.Source = nil
+	e.flow.Run(context.Background(), ch, i)
+	want := "SetVariables CALLSCREEN_RESULT,CALLSCREEN_ACTION,CALLSCREEN_TIER,CALLSCREEN_CHALLENGE,CALLSCREEN_MODE,CALLSCREEN_ID"
+	if got := ch.allOps(); got != want {
+		t.Fatalf("operations:\n%s\nwant:\n%s", got, want)
+	}
+	e.flow.Source = spamSource()
+	loop := newFake()
+	i.Screened = "01FIRST"
+	r := e.flow.Run(context.Background(), loop, i)
+	if loop.Vars[VarResult] != "allow" || r.Decision.Reasons[0] != policy.LoopAlreadyScreened || len(loop.opsWith("Variable")) != 0 {
+		t.Fatalf("loop: vars %v reasons %v ops\n%s", loop.Vars, r.Decision.Reasons, loop.allOps())
+	}
+	if _, set := loop.Vars[VarID]; set {
+		t.Fatalf("the first screening's id was overwritten: %v", loop.Vars)
+	}
+}

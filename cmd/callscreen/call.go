@@ -45,6 +45,8 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := agitest.Call{
 		CallerID: *from, CallerIDName: *name, DNID: *to, Extension: *to,
 		Vars: map[string]string{},
+		// As dialplan/callscreen.conf does: AGI(url,screened=${CALLSCREEN_ID}).
+		Args: []string{"screened=" + *screened},
 	}
 	if c.Extension == "" {
 		c.Extension = "s"
