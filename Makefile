@@ -32,3 +32,20 @@ clean:
 .PHONY: sounds
 sounds:
 	scripts/make-sounds
+
+# Install the binary, prompts, dialplan includes, example configuration and
+# systemd unit (scripts/install says where). DESTDIR stages the tree; every
+# directory below can be overridden on the command line.
+PREFIX          ?= /usr/local
+BINDIR          ?= $(PREFIX)/bin
+SYSCONFDIR      ?= /etc
+CONFDIR         ?= $(SYSCONFDIR)/callscreen
+ASTERISKCONFDIR ?= $(SYSCONFDIR)/asterisk
+SOUNDSDIR       ?= /var/lib/asterisk/sounds/en/callscreen
+UNITDIR         ?= $(SYSCONFDIR)/systemd/system
+
+.PHONY: install
+install: build
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' BINDIR='$(BINDIR)' SYSCONFDIR='$(SYSCONFDIR)' \
+	CONFDIR='$(CONFDIR)' ASTERISKCONFDIR='$(ASTERISKCONFDIR)' SOUNDSDIR='$(SOUNDSDIR)' \
+	UNITDIR='$(UNITDIR)' BIN=bin/callscreen scripts/install
