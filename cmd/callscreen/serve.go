@@ -211,7 +211,7 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 			Listen: cfg.Admin.Listen, Token: cfg.Admin.Token, Gatherer: s.reg,
 			Checker: flowChecker(s.flow.Load), Feedback: feedbackReports{store: fbStore, region: cfg.Number.DefaultRegion},
 			Decisions: recent, Stream: recent, Region: cfg.Number.DefaultRegion,
-			Logger: s.log, Metrics: adminMetrics,
+			Logger: s.log, Metrics: adminMetrics, Ready: s.ready,
 			// LISTS: an admin.ListStore over the lists goes here.
 		})
 		if err != nil {
@@ -309,6 +309,18 @@ loop:
 	}
 	s.log.Info("callscreen stopped")
 	return runErr
+}
+
+// ready reports whether serve can screen calls as configured: Redis, when
+// configured, answers. (Without Redis, screening needs nothing else.)
+func (s *server) ready(ctx context.Context) error {
+	if s.redis == nil {
+		return nil
+	}
+	if err := redisconn.Check(ctx, s.redis); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
 }
 
 func (s *server) current() *config.Config {
