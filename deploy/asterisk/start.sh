@@ -12,6 +12,9 @@
 #                          phone's password (PHONE_PASSWORD), the trunk
 #                          (TRUNK_HOST, TRUNK_MATCH, TRUNK_USERNAME, TRUNK_PASSWORD)
 #
+# docker-compose.yml passes ARI_PASSWORD from .env's ASTERISK_ARI_PASSWORD
+# and PHONE_PASSWORD from PHONE_100_PASSWORD; the other names are .env's.
+#
 # usage: callscreen-asterisk-start [--dry-run]
 #   --dry-run  write the files, skip ownership, sounds and Asterisk; print
 #              the Asterisk command instead (deploy/deploy_test.go uses it)
@@ -40,7 +43,7 @@ fail() {
 # trimmed), and a placeholder or a short one is refused.
 secret() {
 	local name="$1" value="${!1:-}"
-	[ -n "$value" ] || fail "$name is not set (see .env.example)"
+	[ -n "$value" ] || fail "$name is not set (docker-compose.yml passes it from .env; see .env.example)"
 	[[ "$value" =~ ^[A-Za-z0-9._~+=@%:,/-]+$ ]] || fail "$name: use only letters, digits and ._~+=@%:,/- (openssl rand -base64 24 is fine)"
 	[ "${#value}" -ge 12 ] || fail "$name: want at least 12 characters, got ${#value}"
 	case "$value" in *change-me* | *changeme*) fail "$name still holds the example value: set a real one in .env" ;; esac
