@@ -4,8 +4,9 @@
 //
 // The flow (Flow.Run) does, in order: resolve the profile (the name the
 // dialplan passed, else the DID map, else "default"); exempt emergency
-// numbers before anything can fail; read CALLSCREEN_ID (already screened:
-// allow with loop.already_screened); read the calling presentation (from
+// numbers before anything can fail; CALLSCREEN_ID, as handed over with the
+// call or read from the channel (already screened: allow with
+// loop.already_screened); the calling presentation (from
 // the transport's call data when it has it, else CALLERID(num-pres)); run
 // the reputation source within its budget; apply the policy; play the DTMF
 // challenge when the policy asks for one; set the routing variables
