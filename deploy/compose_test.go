@@ -117,6 +117,9 @@ func TestComposeWiring(t *testing.T) {
 			t.Errorf("callscreen publishes FastAGI (%s): Asterisk reaches it on the compose network", p)
 		}
 	}
+	if u := c.Services["redis"].User; u == "" || u == "root" || u == "0" {
+		t.Errorf("redis runs as %q: its shell command bypasses the image's switch to the redis user", u)
+	}
 	if !cs.ReadOnly || !slices.Contains(cs.CapDrop, "ALL") {
 		t.Error("callscreen: want read_only and cap_drop ALL")
 	}

@@ -143,6 +143,7 @@ type compose struct {
 
 type service struct {
 	Image       string            `yaml:"image"`
+	User        string            `yaml:"user"`
 	Build       *build            `yaml:"build"`
 	Command     []string          `yaml:"command"`
 	Entrypoint  []string          `yaml:"entrypoint"`
