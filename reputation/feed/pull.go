@@ -162,7 +162,8 @@ func (f *Feed) Pull(ctx context.Context, o PullOptions) (Stats, error) {
 type Scheduler struct {
 	Feed *Feed
 	Pull PullOptions
-	// At is the time of day (UTC) of the daily pull; 0 is 13:30.
+	// At is the time of day (UTC) of the daily pull, from midnight
+	// (DefaultAt is 13:30).
 	At time.Duration
 	// FirstRetry is the wait after the first failure, doubling up to
 	// MaxRetry; zeros are 1 minute and 1 hour.
@@ -194,8 +195,8 @@ func (s *Scheduler) next(t time.Time) time.Time {
 // logged and retried with backoff; a day another instance already pulled
 // (ErrAlreadyPulled) counts as done.
 func (s *Scheduler) Run(ctx context.Context) error {
-	if s.At <= 0 {
-		s.At = DefaultAt
+	if s.At < 0 || s.At >= 24*time.Hour {
+		return fmt.Errorf("feed: scheduler: time of day %s: want 0 to 24h", s.At)
 	}
 	if s.FirstRetry <= 0 {
 		s.FirstRetry = time.Minute

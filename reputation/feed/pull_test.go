@@ -230,7 +230,7 @@ func TestScheduler(t *testing.T) {
 	}
 	f := New(context.Background(), Options{Now: fakeNow})
 	fa := &fakeAfter{c: c, stop: 4}
-	s := &Scheduler{Feed: f, Pull: PullOptions{URL: srv.URL}, Now: fakeNow, After: fa.After}
+	s := &Scheduler{Feed: f, Pull: PullOptions{URL: srv.URL}, At: DefaultAt, Now: fakeNow, After: fa.After}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -264,7 +264,7 @@ func TestSchedulerGivesUpAtNextRun(t *testing.T) {
 	srv := feedServer(t, func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusBadGateway) })
 	f := New(context.Background(), Options{Now: c.Now})
 	fa := &fakeAfter{c: c, stop: 12}
-	s := &Scheduler{Feed: f, Pull: PullOptions{URL: srv.URL}, Now: c.Now, After: fa.After, FirstRetry: time.Hour, MaxRetry: 8 * time.Hour}
+	s := &Scheduler{Feed: f, Pull: PullOptions{URL: srv.URL}, At: DefaultAt, Now: c.Now, After: fa.After, FirstRetry: time.Hour, MaxRetry: 8 * time.Hour}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
