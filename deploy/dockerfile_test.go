@@ -165,14 +165,7 @@ func TestDockerfile(t *testing.T) {
 func TestHealthcheckCommand(t *testing.T) {
 	sh := needTool(t, "sh", false)
 	needTool(t, "wget", false)
-	hc := find(parseDockerfile(t), "HEALTHCHECK", -1)
-	if len(hc) != 1 {
-		t.Fatal("want one HEALTHCHECK")
-	}
-	_, script, ok := strings.Cut(hc[0].args, "CMD ")
-	if !ok {
-		t.Fatalf("HEALTHCHECK %q: no CMD", hc[0].args)
-	}
+	script := healthcheckScript(t)
 
 	var status atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -215,6 +208,20 @@ func TestHealthcheckCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// healthcheckScript is the shell command of the image's HEALTHCHECK.
+func healthcheckScript(t *testing.T) string {
+	t.Helper()
+	hc := find(parseDockerfile(t), "HEALTHCHECK", -1)
+	if len(hc) != 1 {
+		t.Fatal("want one HEALTHCHECK")
+	}
+	_, script, ok := strings.Cut(hc[0].args, "CMD ")
+	if !ok || strings.HasPrefix(script, "[") {
+		t.Fatalf("HEALTHCHECK %q: want a shell-form CMD", hc[0].args)
+	}
+	return script
 }
 
 // TestDockerignore: the build context keeps every file `go build

@@ -2,14 +2,17 @@ package deploy
 
 import (
 	"bytes"
+	"context"
 	"debug/elf"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMakeInstall runs `make install DESTDIR=...` (which builds first) and
@@ -95,6 +98,10 @@ func TestMakeInstall(t *testing.T) {
 	if out, err := exec.Command(bin, "serve", "--config", conf, "--check-config").CombinedOutput(); err != nil {
 		t.Errorf("the installed example configuration does not pass --check-config: %v\n%s", err, out)
 	}
+
+	t.Run("healthcheck against the real server", func(t *testing.T) {
+		healthcheckRealServer(t, bin)
+	})
 
 	// A second install keeps an edited configuration and replaces the rest.
 	edited := "# edited\nmode: monitor\n"
@@ -197,5 +204,63 @@ func TestInstallRefuses(t *testing.T) {
 				t.Errorf("install wrote %d entries before refusing", len(entries))
 			}
 		})
+	}
+}
+
+// healthcheckRealServer starts the installed binary with the container's
+// ENV defaults (on free loopback ports, a temporary data directory) and
+// runs the image's HEALTHCHECK command until it passes; then stops it and
+// checks the command fails.
+func healthcheckRealServer(t *testing.T, bin string) {
+	sh := needTool(t, "sh", false)
+	needTool(t, "wget", false)
+	script := healthcheckScript(t)
+	free := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	admin, agi := free(), free()
+	env := append(cleanEnv(), "CALLSCREEN_AGI_LISTEN="+agi, "CALLSCREEN_ADMIN_LISTEN="+admin,
+		"CALLSCREEN_DATA_DIR="+t.TempDir(), "CALLSCREEN_LOG_FORMAT=json")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv := exec.CommandContext(ctx, bin, "serve")
+	srv.Env = env
+	var logs bytes.Buffer
+	srv.Stdout, srv.Stderr = &logs, &logs
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Wait() }()
+	check := func() error {
+		cmd := exec.Command(sh, "-c", script)
+		cmd.Env = append(cleanEnv(), "CALLSCREEN_ADMIN_LISTEN="+admin)
+		return cmd.Run()
+	}
+	healthy := false
+	for !healthy && ctx.Err() == nil {
+		select {
+		case err := <-done:
+			t.Fatalf("callscreen serve exited: %v\n%s", err, logs.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		healthy = check() == nil
+	}
+	if !healthy {
+		t.Fatalf("the HEALTHCHECK never passed against callscreen serve on %s\n%s", admin, logs.String())
+	}
+	srv.Process.Signal(os.Interrupt)
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatalf("callscreen serve did not stop on SIGINT\n%s", logs.String())
+	}
+	if check() == nil {
+		t.Error("the HEALTHCHECK passes with callscreen stopped")
 	}
 }
