@@ -29,7 +29,8 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"did_profile.yaml", "dids key \"+15551230000\": profile \"nosuch\": no such profile"},
 		{"digits.yaml", "profiles.sales.challenge.digits 12: want 1 to 10"},
 		{"duration.yaml", "agi.header_timeout \"fast\": want a duration such as 500ms, 5s, 2m or 720h"},
-		{"emergency.yaml", "emergency[0] \"police\": not a telephone number"},
+		{"emergency.yaml", "emergency[0] \"police\": want a number, a prefix ending in * or a range A..B"},
+		{"emergency_range.yaml", "profiles.sales.emergency[0] \"+12125550199..+12125550100\": want a range of two numbers of equal length, low..high"},
 		{"feed_format.yaml", "feed.format \"xml\": want json or ftc"},
 		{"feed_time.yaml", "feed.time \"25:00\": want HH:MM (UTC)"},
 		{"fsync.yaml", "audit.fsync \"sometimes\": want batch, always or none"},
@@ -109,7 +110,7 @@ func TestLoadGood(t *testing.T) {
 	if got := c.AGI.AllowPrefixes(); len(got) != 2 || got[1].String() != "192.168.1.5/32" {
 		t.Fatalf("allow prefixes %v", got)
 	}
-	if !slices.Equal(c.Emergency, []string{"+12125550100", "999"}) || !slices.Equal(c.OwnNumbers, []string{"+15551230000"}) {
+	if !slices.Equal(c.Emergency, []string{"+12125550100", "999", "+1800555*", "+12125550200..+12125550299"}) || !slices.Equal(c.OwnNumbers, []string{"+15551230000"}) {
 		t.Fatalf("numbers not normalised: %v %v", c.Emergency, c.OwnNumbers)
 	}
 	if names := c.ProfileNames(); !slices.Equal(names, []string{"default", "pilot", "sales", "support"}) {

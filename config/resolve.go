@@ -79,10 +79,13 @@ func (c *Config) resolve() error {
 			return fmt.Errorf("%s %q: %w", key, f, errorsCause(err))
 		}
 	}
+	if c.Emergency, err = emergencyEntries("emergency", c.Emergency, region); err != nil {
+		return err
+	}
 	for _, l := range []struct {
 		key  string
 		list *[]string
-	}{{"emergency", &c.Emergency}, {"own_numbers", &c.OwnNumbers}, {"honeypots", &c.Honeypots}} {
+	}{{"own_numbers", &c.OwnNumbers}, {"honeypots", &c.Honeypots}} {
 		if *l.list, err = numbers(l.key, *l.list, region); err != nil {
 			return err
 		}
@@ -197,6 +200,49 @@ func numbers(key string, in []string, region string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// emergencyEntries normalises a list of critical numbers: numbers as
+// numbers does, and, as the emergency list accepts them, prefixes
+// ("+1800555*") and ranges ("+12125550100..+12125550199"), kept as written.
+func emergencyEntries(key string, in []string, region string) ([]string, error) {
+	out := make([]string, 0, len(in))
+	for i, s := range in {
+		s = strings.TrimSpace(s)
+		if p, ok := strings.CutSuffix(s, "*"); ok {
+			if !digitsOnly(strings.TrimPrefix(p, "+")) {
+				return nil, fmt.Errorf("%s[%d] %q: want a number, a prefix ending in * or a range A..B", key, i, s)
+			}
+			out = append(out, s)
+			continue
+		}
+		if a, b, ok := strings.Cut(s, ".."); ok {
+			na, nb := number.Parse(a, region), number.Parse(b, region)
+			if na.Digits == "" || nb.Digits == "" || len(na.Digits) != len(nb.Digits) || na.Digits > nb.Digits {
+				return nil, fmt.Errorf("%s[%d] %q: want a range of two numbers of equal length, low..high", key, i, s)
+			}
+			out = append(out, s)
+			continue
+		}
+		n, err := numbers(key, []string{s}, region)
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d] %q: want a number, a prefix ending in * or a range A..B", key, i, s)
+		}
+		out = append(out, n[0])
+	}
+	return out, nil
+}
+
+func digitsOnly(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Config) resolveAGI() error {
@@ -521,7 +567,7 @@ func (c *Config) buildProfile(name string, in Profile) (policy.Profile, error) {
 		}
 		p.Hours = append(p.Hours, w)
 	}
-	extra, err := numbers(key+"emergency", in.Emergency, c.Number.DefaultRegion)
+	extra, err := emergencyEntries(key+"emergency", in.Emergency, c.Number.DefaultRegion)
 	if err != nil {
 		return p, err
 	}

@@ -44,6 +44,13 @@ type Profiles interface {
 	ProfileForDID(dialed number.Number) (name string, ok bool)
 }
 
+// Critical tells critical numbers: Match reports whether n is one, and the
+// entry it matched. It must be pure and fast, and must not fail.
+// *emergency.Source implements it.
+type Critical interface {
+	Match(n number.Number) (entry string, ok bool)
+}
+
 // ProfileMap is a Profiles without a DID map. The "default" entry, when
 // present, replaces policy.Default().
 type ProfileMap map[string]policy.Profile
@@ -74,6 +81,10 @@ type Flow struct {
 	// Verifier remembers callers who passed a challenge; nil remembers
 	// nobody.
 	Verifier Verifier
+	// Critical, when set, names more never-screened numbers than the
+	// profile's exact list (prefixes, ranges): the emergency source. The
+	// flow asks it before any I/O, and again on the panic path.
+	Critical Critical
 	// Region reads numbers in national form; "" is DefaultRegion.
 	Region string
 	// LookupTimeout bounds the reputation lookup (the providers' budget
@@ -221,7 +232,7 @@ func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
 	c.pcall = policy.Call{Caller: caller, Name: res.CallerName, Dialed: dialed, Time: c.start}
 
 	// Emergency numbers first, before any I/O that could fail or hang.
-	if isEmergency(c.prof, caller) || isEmergency(c.prof, dialed) {
+	if isEmergency(c.prof, caller) || isEmergency(c.prof, dialed) || f.critical(caller) || f.critical(dialed) {
 		res.Decision = emergencyDecision(c.prof)
 		res.Result = policy.ResultAllow
 		res.DecisionLatency = f.now().Sub(c.start)
@@ -332,6 +343,21 @@ func isEmergency(p policy.Profile, n number.Number) bool {
 		return true
 	}
 	return n.Digits != "" && slices.Contains(policy.DefaultEmergency, n.Digits)
+}
+
+// critical asks the Critical list, if any, about n; a panic in it counts
+// as no match (the profile's list and the built-in numbers still apply).
+func (f *Flow) critical(n number.Number) (ok bool) {
+	if f.Critical == nil || (n.Digits == "" && n.E164 == "") {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	_, ok = f.Critical.Match(n)
+	return ok
 }
 
 // rawEmergency reports whether raw caller ID text is a built-in emergency
@@ -572,6 +598,7 @@ func (f *Flow) setVars(ctx context.Context, ch Channel, c *call) {
 func (f *Flow) failOpen(ctx context.Context, ch Channel, c *call) {
 	reason := policy.InternalError
 	if isEmergency(c.prof, c.pcall.Caller) || isEmergency(c.prof, c.pcall.Dialed) ||
+		f.critical(c.pcall.Caller) || f.critical(c.pcall.Dialed) ||
 		rawEmergency(c.info.CallerNumber) || rawEmergency(c.info.Dialed) {
 		reason = policy.EmergencyExempt
 	}
@@ -640,7 +667,7 @@ func (f *Flow) Explain(ctx context.Context, info CallInfo) (*Result, error) {
 	} else {
 		c.pcall.Restricted = RestrictedPresentation(info.Presentation)
 	}
-	if isEmergency(c.prof, caller) || isEmergency(c.prof, dialed) {
+	if isEmergency(c.prof, caller) || isEmergency(c.prof, dialed) || f.critical(caller) || f.critical(dialed) {
 		res.Decision = emergencyDecision(c.prof)
 		res.Result = policy.ResultAllow
 		return res, ctx.Err()

@@ -707,3 +707,30 @@ func TestScreenedHandedOver(t *testing.T) {
 		t.Fatalf("the first screening's id was overwritten: %v", loop.Vars)
 	}
 }
+
+type prefixCritical string
+
+func (p prefixCritical) Match(n number.Number) (string, bool) {
+	return string(p), strings.HasPrefix(n.E164, string(p))
+}
+
+func TestCriticalPrefix(t *testing.T) {
+	e := newEnv(t, spamSource(), nil)
+	e.flow.Critical = prefixCritical("+1212555")
+	ch := newFake()
+	i := info("+12125551234")
+	i.PresentationCode = 35
+	e.flow.Run(context.Background(), ch, i)
+	if ch.Vars[VarResult] != "allow" || ch.Vars[VarReasons] != "emergency.exempt" || ch.answered {
+		t.Fatalf("critical prefix: vars %v", ch.Vars)
+	}
+	other := newFake()
+	e.flow.Run(context.Background(), other, info("+13125551234"))
+	if other.Vars[VarResult] != "block" {
+		t.Fatalf("outside the prefix: vars %v", other.Vars)
+	}
+	r, _ := e.flow.Explain(context.Background(), i)
+	if r.Decision.Reasons[0] != policy.EmergencyExempt {
+		t.Fatalf("Explain: %v", r.Decision.Reasons)
+	}
+}
