@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -241,26 +240,22 @@ func (l *Lists) Sync(ctx context.Context) error {
 
 // loadTenant reads one tenant's entries from the store into new tables.
 func (l *Lists) loadTenant(ctx context.Context, tenant string) (map[List]*table, error) {
-	var entries [2][]*Entry
+	allow, block := newTableBuilder(Allow, tenant), newTableBuilder(Block, tenant)
 	now := l.now()
 	err := l.store.Load(ctx, tenant, func(e Entry) error {
-		if e.Expired(now) {
-			return nil
+		switch {
+		case e.Expired(now):
+		case e.List == Block:
+			block.add(&e)
+		default:
+			allow.add(&e)
 		}
-		i := 0
-		if e.List == Block {
-			i = 1
-		}
-		entries[i] = append(entries[i], &e)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load tenant %q: %w", tenant, err)
 	}
-	return map[List]*table{
-		Allow: buildTable(Allow, tenant, slices.Values(entries[0])),
-		Block: buildTable(Block, tenant, slices.Values(entries[1])),
-	}, nil
+	return map[List]*table{Allow: allow.build(), Block: block.build()}, nil
 }
 
 // Apply stores the changes and applies them here at once; other instances
@@ -355,9 +350,9 @@ func (l *Lists) Entries(tenant string) iter.Seq[*Entry] {
 // prefix or range). Behaviour checks use it to recognise known customers.
 func (l *Lists) Allowed(tenant string, n number.Number) bool {
 	s := l.snap.Load()
-	now := l.now()
-	key := n.Key()
-	return s.files[Allow].matchNumber(key, now) != nil || s.tenants[tenant][Allow].matchNumber(key, now) != nil
+	c := &clock{now: l.now}
+	key := newNumberKey(n.Key())
+	return s.files[Allow].matchNumber(key, c) != nil || s.tenants[tenant][Allow].matchNumber(key, c) != nil
 }
 
 // Lookup checks the caller against the list files and the caller's
@@ -373,19 +368,25 @@ func (l *Lists) Allowed(tenant string, n number.Number) bool {
 func (l *Lists) Lookup(_ context.Context, q reputation.Query) (reputation.Verdict, error) {
 	l.metrics.Lookups.Inc()
 	s := l.snap.Load()
-	now := l.now()
-	key := q.Caller.Key()
-	name := strings.ToUpper(strings.TrimSpace(q.Name))
+	c := clock{now: l.now}
+	key := newNumberKey(q.Caller.Key())
+	var name string
+	if q.Name != "" {
+		name = strings.ToUpper(strings.TrimSpace(q.Name))
+	}
 	tenant := s.tenants[q.Tenant]
-	for _, list := range []List{Allow, Block} {
-		scopes := []*table{s.files[list], tenant[list]}
+	for _, list := range [2]List{Allow, Block} {
+		scopes := [2]*table{s.files[list], tenant[list]}
 		for _, t := range scopes {
-			if e := t.matchNumber(key, now); e != nil {
+			if e := t.matchNumber(key, &c); e != nil {
 				return l.hit(e), nil
 			}
 		}
+		if name == "" {
+			continue
+		}
 		for _, t := range scopes {
-			if e := t.matchName(name, now); e != nil {
+			if e := t.matchName(name, &c); e != nil {
 				return l.hit(e), nil
 			}
 		}
@@ -393,35 +394,46 @@ func (l *Lists) Lookup(_ context.Context, q reputation.Query) (reputation.Verdic
 	return reputation.Verdict{Source: SourceName}, nil
 }
 
+// Reason slices shared by every verdict; capacity equals length, so an
+// append never writes into them.
+var (
+	allowReasons     = []policy.Reason{policy.ListAllow}
+	blockReasons     = []policy.Reason{policy.ListBlock}
+	blockNameReasons = []policy.Reason{policy.ListBlockName}
+)
+
 func (l *Lists) hit(e *Entry) reputation.Verdict {
-	r := policy.ListAllow
+	reasons := allowReasons
 	switch {
 	case e.List == Block && e.Kind == Name:
-		r = policy.ListBlockName
+		reasons = blockNameReasons
 	case e.List == Block:
-		r = policy.ListBlock
+		reasons = blockReasons
 	}
+	r := reasons[0]
 	l.metrics.Hits.WithLabelValues(string(r)).Inc()
+	raw := make(map[string]string, 6)
+	raw["list"], raw["kind"], raw["entry"] = string(e.List), string(e.Kind), e.String()
+	if e.Note != "" {
+		raw["note"] = e.Note
+	}
+	if e.Origin != "" {
+		raw["origin"] = e.Origin
+	}
+	if e.AddedBy != "" {
+		raw["added_by"] = e.AddedBy
+	}
+	if !e.Expires.IsZero() {
+		raw["expires"] = e.Expires.UTC().Format(time.RFC3339)
+	}
 	v := reputation.Verdict{
-		Verdict: policy.Verdict{Reasons: []policy.Reason{r}},
+		Verdict: policy.Verdict{Reasons: reasons[:1:1]},
 		Source:  SourceName,
 		Final:   true,
-		Raw: map[string]string{
-			"list":  string(e.List),
-			"kind":  string(e.Kind),
-			"entry": e.String(),
-		},
+		Raw:     raw,
 	}
 	if r != policy.ListAllow {
 		v.Tier = policy.TierSpam
-	}
-	for k, val := range map[string]string{"note": e.Note, "origin": e.Origin, "added_by": e.AddedBy} {
-		if val != "" {
-			v.Raw[k] = val
-		}
-	}
-	if !e.Expires.IsZero() {
-		v.Raw["expires"] = e.Expires.UTC().Format(time.RFC3339)
 	}
 	if !e.Added.IsZero() {
 		v.Age = l.now().Sub(e.Added)

@@ -54,29 +54,48 @@ const minCompact = 4096
 
 // buildTable builds a table from entries (all of list; later entries win).
 func buildTable(list List, tenant string, entries iter.Seq[*Entry]) *table {
-	t := &table{list: list, tenant: tenant, prefixes: map[string]*Entry{}}
-	var (
-		keys   []uint64
-		vals   []uint32
-		metaIx = map[meta]uint32{}
-	)
-	if entries == nil {
-		entries = func(func(*Entry) bool) {}
-	}
-	for e := range entries {
-		if e.Kind != Number {
-			t.addRule(e)
-			continue
+	b := newTableBuilder(list, tenant)
+	if entries != nil {
+		for e := range entries {
+			b.add(e)
 		}
-		k, ok := numset.Encode(e.Value)
-		if !ok {
-			continue
-		}
-		keys = append(keys, k)
-		vals = append(vals, t.intern(metaIx, metaOf(e)))
 	}
-	t.base = numset.Build(keys, vals)
-	return t
+	return b.build()
+}
+
+// tableBuilder collects entries for a new table without keeping them: an
+// exact number costs its key and a metadata index, so loading millions of
+// entries does not hold millions of Entry values.
+type tableBuilder struct {
+	t    *table
+	keys []uint64
+	vals []uint32
+	ix   map[meta]uint32
+}
+
+func newTableBuilder(list List, tenant string) *tableBuilder {
+	return &tableBuilder{t: &table{list: list, tenant: tenant, prefixes: map[string]*Entry{}}, ix: map[meta]uint32{}}
+}
+
+// add adds e; a rule (prefix, range, name) is copied, a number is not kept.
+func (b *tableBuilder) add(e *Entry) {
+	if e.Kind != Number {
+		c := *e
+		b.t.addRule(&c)
+		return
+	}
+	k, ok := numset.Encode(e.Value)
+	if !ok {
+		return
+	}
+	b.keys = append(b.keys, k)
+	b.vals = append(b.vals, b.t.intern(b.ix, metaOf(e)))
+}
+
+func (b *tableBuilder) build() *table {
+	b.t.base = numset.Build(b.keys, b.vals)
+	b.keys, b.vals, b.ix = nil, nil, nil
+	return b.t
 }
 
 // intern returns the value that refers to m, adding m to t.metas if new.
@@ -224,14 +243,12 @@ func (t *table) entryOf(k uint64, v uint32) *Entry {
 	return e
 }
 
-// lookupNumber returns the exact entry for key, expired or not.
-func (t *table) lookupNumber(key string) *Entry {
-	k, ok := numset.Encode(key)
-	if !ok {
-		return nil
-	}
-	if e, changed := t.overlay[k]; changed {
-		return e
+// lookupNumber returns the exact entry for encoded key k, expired or not.
+func (t *table) lookupNumber(k uint64) *Entry {
+	if len(t.overlay) > 0 {
+		if e, changed := t.overlay[k]; changed {
+			return e
+		}
 	}
 	if v, ok := t.base.Get(k); ok {
 		return t.entryOf(k, v)
@@ -239,29 +256,62 @@ func (t *table) lookupNumber(key string) *Entry {
 	return nil
 }
 
-// matchNumber returns the unexpired entry matching key (an E.164 number or
-// short-code digits): exact first, then the longest prefix, then ranges.
-// nil when none does.
-func (t *table) matchNumber(key string, now time.Time) *Entry {
-	if t == nil || key == "" {
+// clock reads the time once, when first needed: most lookups match
+// nothing and never need it.
+type clock struct {
+	now func() time.Time
+	t   time.Time
+	set bool
+}
+
+func (c *clock) get() time.Time {
+	if !c.set {
+		c.t, c.set = c.now(), true
+	}
+	return c.t
+}
+
+// numberKey is a caller key ready for matching.
+type numberKey struct {
+	s   string // E.164 or short-code digits
+	k   uint64 // numset.Encode(s)
+	enc bool   // k is valid
+}
+
+func newNumberKey(s string) numberKey {
+	k, ok := numset.Encode(s)
+	return numberKey{s: s, k: k, enc: ok}
+}
+
+// empty reports whether t holds nothing.
+func (t *table) empty() bool {
+	return t == nil || (t.base.Len() == 0 && len(t.overlay) == 0 && len(t.prefixes) == 0 && len(t.ranges) == 0 && len(t.names) == 0)
+}
+
+// matchNumber returns the unexpired entry matching key: exact first, then
+// the longest prefix, then ranges. nil when none does.
+func (t *table) matchNumber(key numberKey, c *clock) *Entry {
+	if t == nil || key.s == "" {
 		return nil
 	}
-	if e := t.lookupNumber(key); e != nil && !e.Expired(now) {
-		return e
+	if key.enc {
+		if e := t.lookupNumber(key.k); e != nil && !e.Expired(c.get()) {
+			return e
+		}
 	}
-	if key[0] != '+' {
+	if key.s[0] != '+' {
 		return nil
 	}
 	for _, l := range t.prefixLens {
-		if l > len(key) {
+		if l > len(key.s) {
 			continue
 		}
-		if e := t.prefixes[key[:l]]; e != nil && !e.Expired(now) {
+		if e := t.prefixes[key.s[:l]]; e != nil && !e.Expired(c.get()) {
 			return e
 		}
 	}
 	for _, e := range t.ranges {
-		if len(key) == len(e.Value) && key >= e.Value && key <= e.High && !e.Expired(now) {
+		if len(key.s) == len(e.Value) && key.s >= e.Value && key.s <= e.High && !e.Expired(c.get()) {
 			return e
 		}
 	}
@@ -270,12 +320,12 @@ func (t *table) matchNumber(key string, now time.Time) *Entry {
 
 // matchName returns the first unexpired name pattern matching name (already
 // upper-cased), nil when none does.
-func (t *table) matchName(name string, now time.Time) *Entry {
+func (t *table) matchName(name string, c *clock) *Entry {
 	if t == nil || name == "" {
 		return nil
 	}
 	for _, e := range t.names {
-		if matchGlob(e.Value, name) && !e.Expired(now) {
+		if matchGlob(e.Value, name) && !e.Expired(c.get()) {
 			return e
 		}
 	}
