@@ -340,4 +340,3 @@ func TestSharedPull(t *testing.T) {
 		t.Fatalf("report counted %d times, want once", v.RecentReports)
 	}
 }
-
