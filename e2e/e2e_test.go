@@ -16,7 +16,8 @@ const baseConfig = `
 lists:
   allow_file: allow.txt
   block_file: block.txt
-emergency: ["+12125550100"]
+emergency: ["+12125550100", "+1800555*"]
+own_numbers: ["+12125559999"]
 profiles:
   pilot:
     mode: monitor
@@ -133,6 +134,17 @@ func TestScreening(t *testing.T) {
 			name: "configured critical number on the block list",
 			call: agitest.Call{CallerID: "+12125550100", CallingPres: 35},
 			want: map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_REASONS": "emergency.exempt"},
+		},
+		{
+			name: "critical prefix",
+			call: agitest.Call{CallerID: "+18005550123", CallingPres: 35},
+			want: map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_REASONS": "emergency.exempt"},
+		},
+		{
+			name:     "our own number presented by a caller",
+			call:     agitest.Call{CallerID: "+12125559999", Caller: agitest.Caller{Auto: true}},
+			want:     map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_ACTION": "challenge", "CALLSCREEN_CHALLENGE": "passed", "CALLSCREEN_REASONS": "caller.own_number"},
+			answered: true,
 		},
 		{
 			name: "call to an emergency number",
@@ -284,7 +296,7 @@ func TestCheckCommand(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"+12125550666"}, []string{";; SOURCES (2 consulted", "feedback", "no match", "lists", "list.block tier SPAM final", "action block", "result block", "reasons list.block"}},
+		{[]string{"+12125550666"}, []string{";; SOURCES (3 consulted", "emergency", "feedback", "no match", "lists", "list.block tier SPAM final", "action block", "result block", "reasons list.block"}},
 		{[]string{"2125551234", "--anonymous"}, []string{"caller +12125551234 (valid, US)", "presentation restricted", "action challenge", "else block", "reasons caller.anonymous"}},
 		{[]string{"--profile", "pilot", "+12125550666"}, []string{"profile pilot", "action allow", "held block", "mode monitor"}},
 		{[]string{"911"}, []string{"reasons emergency.exempt"}},
@@ -413,5 +425,20 @@ func TestNoConfiguration(t *testing.T) {
 	tr := call(t, p, agitest.Call{CallerID: "+12125551234"})
 	if tr.Vars["CALLSCREEN_RESULT"] != "allow" {
 		t.Fatalf("vars %v", tr.Vars)
+	}
+}
+
+// TestCallerBurst: more calls from one number than the burst limit (4 in
+// 10 minutes) and the next is challenged.
+func TestCallerBurst(t *testing.T) {
+	p := startServe(t, baseConfig, baseFiles)
+	for i := 1; i <= 4; i++ {
+		if tr := call(t, p, agitest.Call{CallerID: "+13125550101"}); tr.Vars["CALLSCREEN_ACTION"] != "allow" {
+			t.Fatalf("call %d: %v", i, tr.Vars)
+		}
+	}
+	tr := call(t, p, agitest.Call{CallerID: "+13125550101"})
+	if tr.Vars["CALLSCREEN_ACTION"] != "challenge" || !strings.Contains(tr.Vars["CALLSCREEN_REASONS"], "velocity.caller_burst") {
+		t.Fatalf("fifth call: %v", tr.Vars)
 	}
 }

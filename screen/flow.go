@@ -72,6 +72,9 @@ type Flow struct {
 	// Source answers reputation lookups, normally a reputation.Chain; nil
 	// means no source (every caller reads UNKNOWN).
 	Source reputation.Source
+	// ExplainSource is what Explain consults; nil is Source. Leave out
+	// sources that count calls (behaviour): an explanation is not a call.
+	ExplainSource reputation.Source
 	// Profiles resolves profile names and the DID map; nil means only
 	// policy.Default().
 	Profiles Profiles
@@ -414,9 +417,23 @@ func RestrictedPresentation(name string) bool {
 // lookup runs the reputation source within LookupTimeout. A source that
 // fails, panics or overruns adds provider.unavailable: the call fails open.
 func (f *Flow) lookup(ctx context.Context, q reputation.Query, c *call) reputation.Verdict {
+	return f.lookupWith(ctx, f.Source, q, c)
+}
+
+func (f *Flow) explainSource() reputation.Source {
+	if f.ExplainSource != nil {
+		return f.ExplainSource
+	}
+	return f.Source
+}
+
+func (f *Flow) lookupWith(ctx context.Context, src reputation.Source, q reputation.Query, c *call) reputation.Verdict {
 	unknown := reputation.Verdict{}
 	unknown.Tier = policy.TierUnknown
-	if f.Source == nil {
+	if src == nil {
+		return unknown
+	}
+	if ch, ok := src.(reputation.Chain); ok && len(ch) == 0 {
 		return unknown
 	}
 	lctx, cancel := context.WithTimeout(ctx, orDefault(f.LookupTimeout, DefaultLookupTimeout))
@@ -432,7 +449,7 @@ func (f *Flow) lookup(ctx context.Context, q reputation.Query, c *call) reputati
 				done <- answer{err: fmt.Errorf("reputation lookup: panic: %v", p)}
 			}
 		}()
-		v, err := f.Source.Lookup(lctx, q)
+		v, err := src.Lookup(lctx, q)
 		done <- answer{v, err}
 	}()
 	var a answer
@@ -672,7 +689,7 @@ func (f *Flow) Explain(ctx context.Context, info CallInfo) (*Result, error) {
 		res.Result = policy.ResultAllow
 		return res, ctx.Err()
 	}
-	res.Verdict = f.lookup(ctx, reputation.Query{
+	res.Verdict = f.lookupWith(ctx, f.explainSource(), reputation.Query{
 		CallID: res.ID, Tenant: res.Tenant, Caller: caller, Name: res.CallerName,
 		Dialed: dialed, Profile: c.prof, Time: start,
 	}, c)

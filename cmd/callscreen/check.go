@@ -138,7 +138,14 @@ func checkFlow(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*s
 		return nil, nil, fmt.Errorf("agent feedback: %w", err)
 	}
 	s.feedback = feedback.NewSource(fbStore, feedback.SourceOptions{})
-	srcs, err := s.buildSources(ctx, cfg, nil)
+	if s.lists, err = newLists(cfg, rc, logger, s.listMetrics); err != nil {
+		closeFn()
+		return nil, nil, fmt.Errorf("lists: %w", err)
+	}
+	s.feed = newFeed(ctx, cfg, rc, logger, nil)
+	// No behaviour source: its checks count calls, and an explanation is
+	// not a call.
+	srcs, err := s.buildSources(cfg)
 	if err != nil {
 		closeFn()
 		return nil, nil, err

@@ -29,8 +29,11 @@ import (
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/redisconn"
 	"github.com/callscreen/callscreen/reputation"
+	"github.com/callscreen/callscreen/reputation/behavior"
 	"github.com/callscreen/callscreen/reputation/cache"
 	"github.com/callscreen/callscreen/reputation/callerapi"
+	"github.com/callscreen/callscreen/reputation/emergency"
+	"github.com/callscreen/callscreen/reputation/feed"
 	"github.com/callscreen/callscreen/reputation/feedback"
 	"github.com/callscreen/callscreen/reputation/httpsource"
 	"github.com/callscreen/callscreen/reputation/lists"
@@ -96,7 +99,10 @@ type server struct {
 
 	redis    redis.UniversalClient
 	cache    *cache.Cache
-	feedback *feedback.Source // agents' reports, first in the chain
+	feedback *feedback.Source   // agents' reports
+	lists    *lists.Lists       // must-pass and must-block
+	feed     *feed.Feed         // the daily spam report
+	behavior *behavior.Behavior // velocity, neighbour, own number, honeypot
 	verifier screen.Verifier
 	recorder screen.Recorder
 	audit    *audit.Log
@@ -108,13 +114,26 @@ type server struct {
 	watchers sync.WaitGroup
 }
 
-// sources are the reputation sources built from one configuration.
+// sources are the reputation sources built from one configuration: the
+// long-lived ones of the server in chain order, around the ones a reload
+// rebuilds (critical numbers, providers).
 type sources struct {
-	chain     reputation.Chain
-	lists     *lists.Lists
-	listFiles [2]string
-	providers *reputation.Providers
-	stopWatch context.CancelFunc
+	// chain screens calls; explain is the same without the sources that
+	// count calls (behaviour), for check and the admin API.
+	chain, explain reputation.Chain
+	emergency      *emergency.Source
+	providers      *reputation.Providers
+}
+
+// watch runs fn in a goroutine until the server stops.
+func (s *server) watch(ctx context.Context, name string, fn func(ctx context.Context) error) {
+	s.watchers.Add(1)
+	go func() {
+		defer s.watchers.Done()
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn(name+" stopped; SIGHUP still reloads", "err", err)
+		}
+	}()
 }
 
 func (s *server) run(ctx context.Context, cfg *config.Config) error {
@@ -153,12 +172,34 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("agent feedback: %w", err)
 	}
 	s.feedback = feedback.NewSource(fbStore, feedback.SourceOptions{Metrics: feedback.NewMetrics(s.reg)})
-	// VERIFIER: a Redis-backed screen.Verifier (shared by every instance)
-	// replaces the in-memory one here when redis.addrs is set.
-	s.verifier = screen.NewMemoryVerifier(100000, nil)
+	if s.redis != nil {
+		s.verifier = behavior.NewRedisVerifier(s.redis, "")
+	} else {
+		s.verifier = screen.NewMemoryVerifier(100000, nil)
+	}
 
-	// Recorders: the decision log, the admin API's recent decisions, and
-	// (BEHAVIOUR) the repeat-gray learner plugs in here.
+	// Lists, feed and behaviour keep state (stores, counters): built once,
+	// kept current by their watchers.
+	watchCtx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWatching()
+	if s.lists, err = newLists(cfg, s.redis, s.log, s.listMetrics); err != nil {
+		return fmt.Errorf("lists: %w", err)
+	}
+	if cfg.Lists.Watch {
+		s.watch(watchCtx, "lists watcher", s.lists.Watch)
+	}
+	s.feed = newFeed(ctx, cfg, s.redis, s.log, feed.NewMetrics(s.reg))
+	s.watch(watchCtx, "feed watcher", func(ctx context.Context) error { s.feed.Watch(ctx); return nil })
+	if sched := feedScheduler(cfg, s.feed, s.log); sched != nil {
+		s.watch(watchCtx, "feed scheduler", func(ctx context.Context) error { sched.Run(ctx); return nil })
+	}
+	if s.behavior, err = newBehavior(cfg, s.redis, s.lists, s.log, behavior.NewMetrics(s.reg)); err != nil {
+		return fmt.Errorf("behaviour: %w", err)
+	}
+	defer s.behavior.Close()
+
+	// Recorders: the decision log, the admin API's recent decisions, the
+	// behaviour checks' repeat detection.
 	var recs screen.Recorders
 	adminMetrics := admin.NewMetrics(s.reg)
 	recent := admin.NewRecent(admin.RecentOptions{Metrics: adminMetrics})
@@ -174,10 +215,10 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 		}
 		recs = append(recs, s.audit)
 	}
-	recs = append(recs, recent)
+	recs = append(recs, recent, s.behavior)
 	s.recorder = recs
 
-	srcs, err := s.buildSources(ctx, cfg, nil)
+	srcs, err := s.buildSources(cfg)
 	if err != nil {
 		return err
 	}
@@ -249,8 +290,6 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 			}
 		}()
 	}
-	// FEED: the daily feed scheduler (feed.url, feed.time) starts here.
-
 	redisMode := "none"
 	if s.redis != nil {
 		redisMode = redisOptions(cfg).Mode() + " " + strings.Join(cfg.Redis.Addrs, ",")
@@ -293,10 +332,8 @@ loop:
 	}
 	stopServing() // admin and ARI applications
 	ariApps.Wait()
+	stopWatching()
 	s.mu.Lock()
-	if s.sources.stopWatch != nil {
-		s.sources.stopWatch()
-	}
 	if s.sources.providers != nil {
 		_ = s.sources.providers.Drain(sctx)
 	}
@@ -340,7 +377,7 @@ func (s *server) reload(ctx context.Context) {
 		s.log.Error("config reload failed; keeping the previous configuration", "err", err, "config_version", s.cfg.Version())
 		return
 	}
-	srcs, err := s.buildSources(ctx, cfg, s.sources)
+	srcs, err := s.buildSources(cfg)
 	if err != nil {
 		s.cfgMetrics.Loaded(nil, time.Now())
 		s.log.Error("config reload failed; keeping the previous configuration", "err", err, "config_version", s.cfg.Version())
@@ -349,12 +386,17 @@ func (s *server) reload(ctx context.Context) {
 	for _, k := range restartKeys(s.cfg, cfg) {
 		s.log.Warn("config reload: this setting takes effect at the next restart", "key", k)
 	}
-	old := s.sources
+	if !cfg.Lists.Watch {
+		// Nothing follows the list files: read them and the store now.
+		if err := s.lists.Reload(); err != nil {
+			s.log.Warn("lists: reload failed; the last good lists stay", "err", err)
+		}
+		if err := s.lists.Sync(ctx); err != nil {
+			s.log.Warn("lists: store sync failed; the last good lists stay", "err", err)
+		}
+	}
 	s.sources, s.cfg = srcs, cfg
 	s.flow.Store(s.buildFlow(cfg, srcs))
-	if old.lists != srcs.lists && old.stopWatch != nil {
-		old.stopWatch()
-	}
 	s.cfgMetrics.Loaded(cfg, time.Now())
 	s.log.Info("config reloaded", "config_version", cfg.Version(), "mode", cfg.Mode,
 		"profiles", strings.Join(cfg.ProfileNames(), ","), "sources", strings.Join(chainNames(srcs.chain), ","))
@@ -374,6 +416,15 @@ func restartKeys(a, b *config.Config) []string {
 	check("agi.allow", strings.Join(a.AGI.Allow, ",") != strings.Join(b.AGI.Allow, ","))
 	check("agi.header_timeout", a.AGI.HeaderTimeout != b.AGI.HeaderTimeout)
 	check("admin.listen", a.Admin.Listen != b.Admin.Listen)
+	check("admin.token", a.Admin.Token != b.Admin.Token)
+	check("lists.allow_file", a.Lists.AllowFile != b.Lists.AllowFile)
+	check("lists.block_file", a.Lists.BlockFile != b.Lists.BlockFile)
+	check("lists.watch", a.Lists.Watch != b.Lists.Watch)
+	check("own_numbers", strings.Join(a.OwnNumbers, ",") != strings.Join(b.OwnNumbers, ","))
+	check("honeypots", strings.Join(a.Honeypots, ",") != strings.Join(b.Honeypots, ","))
+	check("feed", fmt.Sprint(a.Feed) != fmt.Sprint(b.Feed))
+	check("ari.servers", fmt.Sprint(a.ARI) != fmt.Sprint(b.ARI))
+	check("data_dir", a.DataDir != b.DataDir)
 	check("redis", fmt.Sprint(a.Redis) != fmt.Sprint(b.Redis))
 	check("reputation.cache", a.Reputation.Cache != b.Reputation.Cache)
 	check("audit", a.Audit != b.Audit)
@@ -381,49 +432,35 @@ func restartKeys(a, b *config.Config) []string {
 	return out
 }
 
-// buildSources builds the reputation chain for cfg: lists, then (FEED,
-// BEHAVIOUR, FEEDBACK as they land) the feed, behaviour and agent-feedback
-// sources, then the providers through the cache. prev, when not nil, is
-// the running set: its lists are kept when the files did not change.
-func (s *server) buildSources(ctx context.Context, cfg *config.Config, prev *sources) (*sources, error) {
+// buildSources builds the reputation chain for cfg, cheapest first:
+// critical numbers, agents' reports, lists, the feed, behaviour, then the
+// providers through the cache. The critical numbers and the providers
+// follow cfg; the rest are the server's long-lived sources.
+func (s *server) buildSources(cfg *config.Config) (*sources, error) {
 	out := &sources{}
 	var err error
-
-	// Agents' spam / not-spam reports.
+	if out.emergency, err = newEmergency(cfg); err != nil {
+		return nil, err
+	}
+	add := func(name string, src reputation.Source, explain bool) {
+		out.chain = append(out.chain, reputation.Named{Name: name, Source: src})
+		if explain {
+			out.explain = append(out.explain, reputation.Named{Name: name, Source: src})
+		}
+	}
+	add(emergency.SourceName, out.emergency, true)
 	if s.feedback != nil {
-		out.chain = append(out.chain, reputation.Named{Name: "feedback", Source: s.feedback})
+		add("feedback", s.feedback, true)
 	}
-
-	// Lists (must-pass, must-block).
-	out.listFiles = [2]string{cfg.Lists.AllowFile, cfg.Lists.BlockFile}
-	if prev != nil && prev.lists != nil && prev.listFiles == out.listFiles {
-		out.lists, out.stopWatch = prev.lists, prev.stopWatch
-	} else if cfg.Lists.AllowFile != "" || cfg.Lists.BlockFile != "" {
-		out.lists, err = lists.New(lists.Options{
-			AllowFile: cfg.Lists.AllowFile, BlockFile: cfg.Lists.BlockFile,
-			Region: cfg.Number.DefaultRegion, Logger: s.log, Metrics: s.listMetrics,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("lists: %w", err)
-		}
-		if cfg.Lists.Watch && s.reg != nil {
-			wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-			out.stopWatch = cancel
-			s.watchers.Add(1)
-			go func(l *lists.Lists) {
-				defer s.watchers.Done()
-				if err := l.Watch(wctx); err != nil {
-					s.log.Warn("lists: cannot watch the list files; SIGHUP still reloads the configuration", "err", err)
-				}
-			}(out.lists)
-		}
+	if s.lists != nil {
+		add(lists.SourceName, s.lists, true)
 	}
-	if out.lists != nil {
-		out.chain = append(out.chain, reputation.Named{Name: lists.SourceName, Source: out.lists})
+	if s.feed != nil {
+		add("feed", s.feed, true)
 	}
-
-	// FEED: the daily spam-report source goes here.
-	// BEHAVIOUR: velocity, neighbour, own-number and honeypot checks go here.
+	if s.behavior != nil {
+		add("behavior", s.behavior, false) // it counts the call: not for explanations
+	}
 
 	// External providers, asked through the cache under one budget.
 	var ps []reputation.Provider
@@ -461,18 +498,16 @@ func (s *server) buildSources(ctx context.Context, cfg *config.Config, prev *sou
 		if err != nil {
 			return nil, fmt.Errorf("providers: %w", err)
 		}
-		out.chain = append(out.chain, reputation.Named{Name: "providers", Source: out.providers})
+		add("providers", out.providers, true)
 	}
 	return out, nil
 }
 
 func (s *server) buildFlow(cfg *config.Config, srcs *sources) *screen.Flow {
-	var src reputation.Source
-	if len(srcs.chain) > 0 {
-		src = srcs.chain
-	}
 	return &screen.Flow{
-		Source:        src,
+		Source:        srcs.chain,
+		ExplainSource: srcs.explain,
+		Critical:      srcs.emergency,
 		Profiles:      cfg,
 		Recorder:      s.recorder,
 		Verifier:      s.verifier,
