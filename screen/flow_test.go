@@ -734,3 +734,22 @@ func TestCriticalPrefix(t *testing.T) {
 		t.Fatalf("Explain: %v", r.Decision.Reasons)
 	}
 }
+
+// TestExplainSource: Explain consults ExplainSource, not the sources that
+// count calls.
+func TestExplainSource(t *testing.T) {
+	counted := 0
+	e := newEnv(t, reputation.SourceFunc(func(context.Context, reputation.Query) (reputation.Verdict, error) {
+		counted++
+		return reputation.Verdict{}, nil
+	}), nil)
+	e.flow.ExplainSource = reputation.Chain{{Name: "lists", Source: lists(nil, []string{"+12125550666"})}}
+	r, err := e.flow.Explain(context.Background(), info("+12125550666"))
+	if err != nil || r.Result != policy.ResultBlock || counted != 0 {
+		t.Fatalf("Explain: result %s err %v, counting source asked %d times", r.Result, err, counted)
+	}
+	e.flow.Run(context.Background(), newFake(), info("+12125550666"))
+	if counted != 1 {
+		t.Fatalf("Run asked the counting source %d times; want 1", counted)
+	}
+}
