@@ -26,7 +26,12 @@ import (
 
 	"github.com/callscreen/callscreen/agi"
 	"github.com/callscreen/callscreen/bridge"
+	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
+	"github.com/callscreen/callscreen/reputation/behavior"
+	"github.com/callscreen/callscreen/reputation/emergency"
+	"github.com/callscreen/callscreen/reputation/feed"
+	"github.com/callscreen/callscreen/reputation/feedback"
 	"github.com/callscreen/callscreen/reputation/lists"
 	"github.com/callscreen/callscreen/screen"
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,7 +51,7 @@ func init() {
 const (
 	variantBare = "bare-3"   // GET VARIABLE + 2 SET VARIABLE
 	variantSeq  = "bare-seq" // the flow's allow-path command sequence (6 SET VARIABLE), nothing else
-	variantFlow = "flow"     // the screening flow: lists miss, no provider
+	variantFlow = "flow"     // the screening flow: serve's chain (no Redis), no hit, no provider
 )
 
 // flowClientResult is what the child process reports for one run.
@@ -110,12 +115,44 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	}
 	reg := prometheus.NewRegistry()
 	var decisions latencies
+	crit, err := emergency.New([]string{"+12125550100"}, "US")
+	if err != nil {
+		return err
+	}
+	fd := feed.New(ctx, feed.Options{Logger: logger})
+	bh, err := behavior.New(behavior.Options{OwnNumbers: []string{"+15551230000"}, Known: l.Allowed, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer bh.Close()
+	// The chain serve builds without Redis and without providers.
+	chain := reputation.Chain{
+		{Name: emergency.SourceName, Source: crit},
+		{Name: "feedback", Source: feedback.NewSource(feedback.NewMemoryStore(), feedback.SourceOptions{})},
+		{Name: lists.SourceName, Source: l},
+		{Name: "feed", Source: fd},
+		{Name: "behavior", Source: bh},
+	}
+	// A busy line's profile: one DID taking thousands of calls a minute
+	// (and, with -callers 1, one caller calling all the time) is the load,
+	// not a flood or a burst to challenge.
+	prof := policy.Default()
+	prof.Thresholds.FloodPerMinute, prof.Thresholds.FloodPerMinuteAfterHours = 1<<30, 1<<30
+	prof.Thresholds.BurstCalls = 1 << 30
+	var notAllowed atomic.Int64
 	flow := &screen.Flow{
-		Source:   reputation.Chain{{Name: lists.SourceName, Source: l}},
+		Source:   chain,
+		Critical: crit,
+		Profiles: screen.ProfileMap{"default": prof},
 		Verifier: screen.NewMemoryVerifier(1000, nil),
-		Recorder: screen.RecorderFunc(func(r *screen.Result) { decisions.add(r.DecisionLatency) }),
-		Logger:   logger,
-		Metrics:  screen.NewMetrics(reg),
+		Recorder: screen.Recorders{bh, screen.RecorderFunc(func(r *screen.Result) {
+			decisions.add(r.DecisionLatency)
+			if r.Decision.Action != policy.Allow {
+				notAllowed.Add(1)
+			}
+		})},
+		Logger:  logger,
+		Metrics: screen.NewMetrics(reg),
 	}
 	handlers := map[string]agi.Handler{
 		variantBare: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
@@ -172,7 +209,8 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "GOMAXPROCS=%d, NumCPU=%d, per measurement at most %d sessions or %v\n", runtime.GOMAXPROCS(0), runtime.NumCPU(), *n, *dur)
 	fmt.Fprintf(out, "  %s: GET VARIABLE + 2 SET VARIABLE (3 round trips)\n", variantBare)
 	fmt.Fprintf(out, "  %s: the flow's command sequence, 6 SET VARIABLE (6 round trips), no logic\n", variantSeq)
-	fmt.Fprintf(out, "  %s: screen.Flow through bridge.AGI: lists lookup, policy, id, metrics; CALLSCREEN_ID handed over\n", variantFlow)
+	fmt.Fprintf(out, "  %s: screen.Flow through bridge.AGI with serve's chain without Redis or providers (critical numbers,\n", variantFlow)
+	fmt.Fprintf(out, "        feedback, lists, feed, behaviour counters), policy, id, metrics; CALLSCREEN_ID handed over\n")
 	fmt.Fprintf(out, "        as the dialplan include does (agi_arg_1: screened=), so 6 round trips\n\n")
 
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -220,6 +258,9 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	}
 	tw.Flush()
 	fmt.Fprintln(out)
+	if n := notAllowed.Load(); n > 0 {
+		return fmt.Errorf("%d flow sessions were not on the allow path: the measurement is void", n)
+	}
 	for _, c := range conc {
 		b, s, f := cpu[key{c, variantBare}], cpu[key{c, variantSeq}], cpu[key{c, variantFlow}]
 		fmt.Fprintf(out, "conns %d: flow CPU per session is %+.0f%% vs %s, %+.0f%% vs %s\n", c, 100*(f-b)/b, variantBare, 100*(f-s)/s, variantSeq)
