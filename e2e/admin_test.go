@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -63,5 +64,60 @@ func TestAdminThroughServe(t *testing.T) {
 	var any json.RawMessage
 	if json.Unmarshal([]byte(body), &any) != nil {
 		t.Fatalf("decisions is not JSON: %s", body)
+	}
+}
+
+// TestAdminLists: a block entry added through the admin API applies to the
+// next call, and removing it lets the caller through again.
+func TestAdminLists(t *testing.T) {
+	p := startServe(t, baseConfig, baseFiles)
+	base := "http://" + p.admin + "/api/v1/lists/block"
+	const caller = "+13125550177"
+	resp, err := http.Post(base, "application/json", strings.NewReader(`{"value":"`+caller+`","note":"robocaller","added_by":"ops"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 || !strings.Contains(string(b), caller) {
+		t.Fatalf("add: %d %s", resp.StatusCode, b)
+	}
+	if tr := call(t, p, agitest.Call{CallerID: caller}); tr.Vars["CALLSCREEN_RESULT"] != "block" || tr.Vars["CALLSCREEN_REASONS"] != "list.block" {
+		t.Fatalf("after adding: %v", tr.Vars)
+	}
+	code, body := func() (int, string) {
+		resp, err := http.Get(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}()
+	if code != 200 || !strings.Contains(body, caller) || !strings.Contains(body, "robocaller") {
+		t.Fatalf("entries: %d %s", code, body)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, base+"?value="+url.QueryEscape(caller), nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("remove: %d %s", resp.StatusCode, b)
+	}
+	if tr := call(t, p, agitest.Call{CallerID: caller}); tr.Vars["CALLSCREEN_RESULT"] != "allow" {
+		t.Fatalf("after removing: %v", tr.Vars)
+	}
+	// A bad value is a 400 that says why.
+	resp, err = http.Post(base, "application/json", strings.NewReader(`{"value":"not a number"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad value: %d %s", resp.StatusCode, b)
 	}
 }

@@ -252,8 +252,8 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 			Listen: cfg.Admin.Listen, Token: cfg.Admin.Token, Gatherer: s.reg,
 			Checker: flowChecker(s.flow.Load), Feedback: feedbackReports{store: fbStore, region: cfg.Number.DefaultRegion},
 			Decisions: recent, Stream: recent, Region: cfg.Number.DefaultRegion,
+			Lists:  listEntries{lists: s.lists, region: cfg.Number.DefaultRegion},
 			Logger: s.log, Metrics: adminMetrics, Ready: s.ready,
-			// LISTS: an admin.ListStore over the lists goes here.
 		})
 		if err != nil {
 			_ = agiSrv.Shutdown(context.Background())
@@ -593,4 +593,88 @@ func (f feedbackReports) Report(ctx context.Context, r admin.FeedbackReport) err
 		return fmt.Errorf("store report: %w", err)
 	}
 	return nil
+}
+
+// listEntries is the admin API's view of the lists: entries added through
+// it go to the lists' store (shared through Redis when configured) and
+// apply at once.
+type listEntries struct {
+	lists  *lists.Lists
+	region string
+}
+
+var _ admin.ListStore = listEntries{}
+
+func (le listEntries) list(name string) (lists.List, error) {
+	l := lists.List(strings.ToLower(name))
+	if !l.Valid() {
+		return "", fmt.Errorf("list %q: want allow or block: %w", name, admin.ErrInvalid)
+	}
+	return l, nil
+}
+
+func (le listEntries) Entries(_ context.Context, tenant, list string) ([]admin.ListEntry, error) {
+	l, err := le.list(list)
+	if err != nil {
+		return nil, err
+	}
+	out := []admin.ListEntry{}
+	for e := range le.lists.Entries(tenant) {
+		if e.List == l {
+			out = append(out, adminEntry(e))
+		}
+	}
+	return out, nil
+}
+
+func (le listEntries) Add(ctx context.Context, in admin.ListEntry) (admin.ListEntry, error) {
+	l, err := le.list(in.List)
+	if err != nil {
+		return admin.ListEntry{}, err
+	}
+	e, err := lists.ParseEntry(in.Value, le.region)
+	if err != nil {
+		return admin.ListEntry{}, fmt.Errorf("value %q: %w: %w", in.Value, admin.ErrInvalid, err)
+	}
+	e.Tenant, e.List, e.Note, e.AddedBy, e.Added, e.Expires = in.Tenant, l, in.Note, in.AddedBy, in.Added, in.Expires
+	if e.Added.IsZero() {
+		e.Added = time.Now().UTC()
+	}
+	if err := le.lists.Add(ctx, e); err != nil {
+		return admin.ListEntry{}, fmt.Errorf("add list entry: %w", err)
+	}
+	return adminEntry(&e), nil
+}
+
+func (le listEntries) Remove(ctx context.Context, tenant, list, value string) error {
+	l, err := le.list(list)
+	if err != nil {
+		return err
+	}
+	e, err := lists.ParseEntry(value, le.region)
+	if err != nil {
+		return fmt.Errorf("value %q: %w: %w", value, admin.ErrInvalid, err)
+	}
+	e.Tenant, e.List = tenant, l
+	found := false
+	for have := range le.lists.Entries(tenant) {
+		if have.List == l && have.Kind == e.Kind && have.Value == e.Value && have.High == e.High && have.Tenant == tenant {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return fmt.Errorf("%s list entry %q: %w", l, value, admin.ErrNotFound)
+	}
+	if err := le.lists.Remove(ctx, e); err != nil {
+		return fmt.Errorf("remove list entry: %w", err)
+	}
+	return nil
+}
+
+func adminEntry(e *lists.Entry) admin.ListEntry {
+	return admin.ListEntry{
+		List: string(e.List), Value: e.String(), Tenant: e.Tenant, Note: e.Note,
+		AddedBy: e.AddedBy, Added: e.Added, Expires: e.Expires,
+	}
 }
