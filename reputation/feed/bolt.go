@@ -1,14 +1,12 @@
 package feed
 
 import (
-	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,8 +18,9 @@ import (
 // running without Redis. The file is opened for each operation and closed
 // after, so `callscreen feed import` can write while `serve` runs.
 //
-// Layout: bucket "feed" → one bucket per tenant ("t:" + tenant) → 8-byte
-// key → 4-byte value; bucket "meta" → "version".
+// Layout: bucket "feed" → one bucket per tenant ("t:" + tenant) → chunk
+// number (4 bytes) → packed chunk (see chunk.go); bucket "meta" →
+// "version". A replace rewrites the tenant's bucket in one transaction.
 type BoltStore struct {
 	path    string
 	timeout time.Duration
@@ -105,15 +104,11 @@ func (s *BoltStore) Load(ctx context.Context, fn func(string, Record) error) (st
 			if !ok {
 				return nil
 			}
-			n := 0
-			return root.Bucket(name).ForEach(func(k, v []byte) error {
-				if n++; n%65536 == 0 && ctx.Err() != nil {
-					return ctx.Err()
+			return root.Bucket(name).ForEach(func(_, v []byte) error {
+				if err := ctx.Err(); err != nil {
+					return err
 				}
-				if len(k) != 8 || len(v) != 4 || !value(binary.BigEndian.Uint32(v)).valid() {
-					return nil
-				}
-				return fn(tenant, Record{binary.BigEndian.Uint64(k), binary.BigEndian.Uint32(v)})
+				return unchunk(v, func(r Record) error { return fn(tenant, r) })
 			})
 		})
 	})
@@ -123,46 +118,31 @@ func (s *BoltStore) Load(ctx context.Context, fn func(string, Record) error) (st
 	return version, nil
 }
 
-// Write implements Store: one transaction, keys in order (fast for bbolt).
-func (s *BoltStore) Write(ctx context.Context, tenant string, puts []Record, dels []uint64) (string, error) {
+// Replace implements Store.
+func (s *BoltStore) Replace(ctx context.Context, tenant string, recs []Record) (string, error) {
 	db, err := s.open(ctx, false)
 	if err != nil {
-		return "", fmt.Errorf("feed write: %w", err)
+		return "", fmt.Errorf("feed replace: %w", err)
 	}
 	defer db.Close()
-	puts = slices.Clone(puts)
-	slices.SortFunc(puts, func(a, b Record) int { return cmp.Compare(a.Key, b.Key) })
 	var version uint64
 	err = db.Update(func(tx *bolt.Tx) error {
 		root, err := tx.CreateBucketIfNotExists(feedBucket)
 		if err != nil {
 			return err
 		}
-		b, err := root.CreateBucketIfNotExists([]byte("t:" + tenant))
-		if err != nil {
-			return err
-		}
-		b.FillPercent = 0.9
-		// bbolt keeps the slices given to Put until the commit: one
-		// buffer, a fresh piece for each.
-		buf := make([]byte, 12*len(puts)+8*len(dels)+8)
-		for i, r := range puts {
-			if i%65536 == 0 && ctx.Err() != nil {
-				return ctx.Err()
-			}
-			k, v := buf[:8:8], buf[8:12:12]
-			buf = buf[12:]
-			binary.BigEndian.PutUint64(k, r.Key)
-			binary.BigEndian.PutUint32(v, r.Value)
-			if err := b.Put(k, v); err != nil {
+		name := []byte("t:" + tenant)
+		if root.Bucket(name) != nil {
+			if err := root.DeleteBucket(name); err != nil {
 				return err
 			}
 		}
-		for _, d := range dels {
-			k := buf[:8:8]
-			buf = buf[8:]
-			binary.BigEndian.PutUint64(k, d)
-			if err := b.Delete(k); err != nil {
+		b, err := root.CreateBucket(name)
+		if err != nil {
+			return err
+		}
+		for i, c := range chunks(recs) {
+			if err := b.Put(binary.BigEndian.AppendUint32(nil, uint32(i)), c); err != nil {
 				return err
 			}
 		}
@@ -177,7 +157,7 @@ func (s *BoltStore) Write(ctx context.Context, tenant string, puts []Record, del
 		return m.Put(versionKey, binary.BigEndian.AppendUint64(nil, version))
 	})
 	if err != nil {
-		return "", fmt.Errorf("feed write: %w", err)
+		return "", fmt.Errorf("feed replace: %w", err)
 	}
 	return strconv.FormatUint(version, 10), nil
 }

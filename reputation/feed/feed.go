@@ -1,11 +1,14 @@
 package feed
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
+	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -265,6 +268,72 @@ func (f *Feed) Import(ctx context.Context, r io.Reader, o ImportOptions) (Stats,
 	return f.doImport(ctx, r, o, true)
 }
 
+// combine sorts records by key and merges the records of each number
+// into one.
+func combine(recs []Record) []Record {
+	sortRecords(recs)
+	if len(recs) < 2 {
+		return recs
+	}
+	j := 0
+	for i := 1; i < len(recs); i++ {
+		if recs[i].Key == recs[j].Key {
+			recs[j].Value = uint32(merge(value(recs[j].Value), value(recs[i].Value)))
+			continue
+		}
+		j++
+		recs[j] = recs[i]
+	}
+	return recs[:j+1]
+}
+
+// sortRecords sorts by key: LSD radix, 14 bits a pass, over the 55 bits
+// numset keys use; small inputs with the standard sort.
+func sortRecords(recs []Record) {
+	if len(recs) < 1024 {
+		slices.SortFunc(recs, func(a, b Record) int { return cmp.Compare(a.Key, b.Key) })
+		return
+	}
+	const bits = 14
+	buf := make([]Record, len(recs))
+	src, dst := recs, buf
+	var count [1 << bits]int
+	for shift := uint(0); shift < 56; shift += bits {
+		clear(count[:])
+		for _, r := range src {
+			count[(r.Key>>shift)&(1<<bits-1)]++
+		}
+		sum := 0
+		for i, c := range count {
+			count[i], sum = sum, sum+c
+		}
+		for _, r := range src {
+			d := (r.Key >> shift) & (1<<bits - 1)
+			dst[count[d]] = r
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	// Four passes: the sorted records are back in recs.
+}
+
+// sizeHint guesses how many rows r holds from its size, so the import map
+// does not grow step by step: rows are rarely shorter than 40 bytes.
+func sizeHint(r io.Reader) int {
+	var size int64
+	switch v := r.(type) {
+	case interface{ Len() int }:
+		size = int64(v.Len())
+	case *os.File:
+		if fi, err := v.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+	case *limitedReader:
+		return sizeHint(v.r)
+	}
+	return int(min(size/40, 20_000_000))
+}
+
 // doImport imports; lock says whether to take a shared store's lock (Pull
 // takes it itself, before downloading).
 func (f *Feed) doImport(ctx context.Context, r io.Reader, o ImportOptions, lock bool) (Stats, error) {
@@ -275,7 +344,7 @@ func (f *Feed) doImport(ctx context.Context, r io.Reader, o ImportOptions, lock 
 	var st Stats
 	now := f.now()
 	cutoff := dayOf(now.Add(-f.opts.Retention))
-	agg := map[uint64]value{}
+	reports := make([]Record, 0, sizeHint(r))
 	err := parse(r, o.Format, f.opts.Region, &st, func(rep Report, key uint64) {
 		t := rep.Created
 		if t.IsZero() || (!rep.Violation.IsZero() && rep.Violation.After(t)) {
@@ -284,7 +353,7 @@ func (f *Feed) doImport(ctx context.Context, r io.Reader, o ImportOptions, lock 
 		if t.After(now) {
 			t = now // a report from the future counts as today's
 		}
-		agg[key] = merge(agg[key], pack(dayOf(t), rep.Robocall, 1))
+		reports = append(reports, Record{key, uint32(pack(dayOf(t), rep.Robocall, 1))})
 	}, o.Progress)
 	st.Elapsed = time.Since(start)
 	f.metrics.Rows.WithLabelValues("accepted").Add(float64(st.Accepted))
@@ -292,7 +361,8 @@ func (f *Feed) doImport(ctx context.Context, r io.Reader, o ImportOptions, lock 
 	if err != nil {
 		return st, fmt.Errorf("feed: import: %w", err)
 	}
-	st.Numbers = len(agg)
+	reports = combine(reports)
+	st.Numbers = len(reports)
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -308,38 +378,25 @@ func (f *Feed) doImport(ctx context.Context, r io.Reader, o ImportOptions, lock 
 	}
 	cur := f.snap.Load()
 	old := cur.sets[o.Tenant]
-	var puts []Record
-	var dels []uint64
-	keys := make([]uint64, 0, old.Len()+len(agg))
-	vals := make([]uint32, 0, cap(keys))
+	// What was held and what came in, merged number by number (merge is
+	// commutative), without the numbers whose last report is too old.
+	recs := make([]Record, 0, old.Len()+len(reports))
 	for k, v := range old.All() {
-		if _, fresh := agg[k]; fresh {
-			continue
-		}
-		if value(v).day() < cutoff {
-			dels = append(dels, k)
-			continue
-		}
-		keys, vals = append(keys, k), append(vals, v)
+		recs = append(recs, Record{k, v})
 	}
-	for k, v := range agg {
-		prev, had := old.Get(k)
-		nv := merge(value(prev), v)
-		if nv.day() < cutoff {
-			if had {
-				dels = append(dels, k)
-			}
-			continue
-		}
-		if uint32(nv) != prev {
-			puts = append(puts, Record{k, uint32(nv)})
-		}
-		keys, vals = append(keys, k), append(vals, uint32(nv))
-	}
-	ver, err := f.store.Write(ctx, o.Tenant, puts, dels)
+	recs = append(recs, reports...)
+	reports = nil
+	recs = slices.DeleteFunc(combine(recs), func(r Record) bool { return value(r.Value).day() < cutoff })
+	ver, err := f.store.Replace(ctx, o.Tenant, recs)
 	if err != nil {
 		return st, fmt.Errorf("feed: import: %w", err)
 	}
+	keys := make([]uint64, len(recs))
+	vals := make([]uint32, len(recs))
+	for i, r := range recs {
+		keys[i], vals[i] = r.Key, r.Value
+	}
+	recs = nil
 	sets := maps.Clone(cur.sets)
 	sets[o.Tenant] = numset.Build(keys, vals)
 	f.publish(&snapshot{version: ver, loaded: true, sets: sets})

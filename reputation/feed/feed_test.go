@@ -267,3 +267,28 @@ func TestValuePacking(t *testing.T) {
 		t.Fatalf("merge = %v", m)
 	}
 }
+
+func TestCombine(t *testing.T) {
+	for _, n := range []int{0, 1, 10, 5000} {
+		r := make([]Record, 0, 2*n)
+		want := map[uint64]value{}
+		for i := range n {
+			k := uint64(i*7919%1000) + 1<<54 + 11<<50 // repeats once n > 1000
+			v := pack(day(100+i%5), i%3 == 0, 1)
+			r = append(r, Record{k, uint32(v)})
+			want[k] = merge(want[k], v)
+		}
+		got := combine(r)
+		if len(got) != len(want) {
+			t.Fatalf("n=%d: %d records, want %d", n, len(got), len(want))
+		}
+		for i, rec := range got {
+			if i > 0 && got[i-1].Key >= rec.Key {
+				t.Fatalf("n=%d: not sorted at %d", n, i)
+			}
+			if value(rec.Value) != want[rec.Key] {
+				t.Fatalf("n=%d: key %d = %v, want %v", n, rec.Key, value(rec.Value), want[rec.Key])
+			}
+		}
+	}
+}

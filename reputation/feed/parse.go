@@ -1,14 +1,16 @@
 package feed
 
 import (
+	"bufio"
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -332,78 +334,284 @@ func parseJSON(r io.Reader, region string, st *Stats, fn func(Report, uint64), p
 // ftcColumns are the FTC layout's columns, lower-cased.
 var ftcColumns = []string{"company_phone_number", "created_date", "violation_date", "consumer_city", "consumer_state", "consumer_area_code", "subject", "recorded_message_or_robocall"}
 
-func parseFTC(r io.Reader, region string, st *Stats, fn func(Report, uint64), progress func(Stats)) error {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	cr.LazyQuotes = true
-	head, err := cr.Read()
-	if err == io.EOF {
-		return nil
-	}
+// ftcLayout is a parsed FTC header.
+type ftcLayout struct {
+	n       int // header fields
+	col     map[string]int
+	subj    int
+	hasSubj bool
+}
+
+func newFTCLayout(line string) (*ftcLayout, error) {
+	head, err := splitCSV(strings.TrimPrefix(line, "\ufeff"), nil)
 	if err != nil {
-		return fmt.Errorf("%w: header: %w", ErrSyntax, err)
+		return nil, fmt.Errorf("%w: header: %w", ErrSyntax, err)
 	}
-	head = slices.Clone(head) // the reader reuses its record
-	col := map[string]int{}
-	for i, h := range head {
-		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
+	l := &ftcLayout{n: len(head), col: map[string]int{}}
+	for i, name := range head {
+		l.col[strings.ToLower(strings.TrimSpace(name))] = i
 	}
 	for _, need := range []string{"company_phone_number", "created_date"} {
-		if _, ok := col[need]; !ok {
-			return fmt.Errorf("%w: header %q: no %s column (want the FTC layout: %s)", ErrSyntax, strings.Join(head, ","), need, strings.Join(ftcColumns, ", "))
+		if _, ok := l.col[need]; !ok {
+			return nil, fmt.Errorf("%w: header %q: no %s column (want the FTC layout: %s)", ErrSyntax, line, need, strings.Join(ftcColumns, ", "))
 		}
 	}
-	subj, hasSubj := col["subject"]
-	// get reads a column. A row with more fields than the header had
-	// commas in an unquoted subject: the subject takes the extra fields,
-	// and the columns after it are counted from the end.
-	get := func(rec []string, name string) string {
-		i, ok := col[name]
-		if !ok {
-			return ""
-		}
-		if extra := len(rec) - len(head); extra > 0 && hasSubj {
-			switch {
-			case i == subj:
-				return strings.Join(rec[subj:subj+extra+1], ",")
-			case i > subj:
-				i += extra
-			}
-		}
-		if i < len(rec) {
-			return rec[i]
-		}
+	l.subj, l.hasSubj = l.col["subject"]
+	return l, nil
+}
+
+// get reads a column. A row with more fields than the header had commas
+// in an unquoted subject: the subject takes the extra fields, and the
+// columns after it are counted from the end.
+func (l *ftcLayout) get(rec []string, name string) string {
+	i, ok := l.col[name]
+	if !ok {
 		return ""
 	}
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			return nil
+	if extra := len(rec) - l.n; extra > 0 && l.hasSubj {
+		switch {
+		case i == l.subj:
+			return strings.Join(rec[l.subj:l.subj+extra+1], ",")
+		case i > l.subj:
+			i += extra
 		}
-		var pe *csv.ParseError
-		if errors.As(err, &pe) && !errors.Is(err, io.ErrUnexpectedEOF) {
-			st.reject(pe.Line, pe.Err)
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrSyntax, err)
-		}
-		line, _ := cr.FieldPos(0)
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue
-		}
-		rep, key, err := row(region, get(rec, "company_phone_number"), get(rec, "created_date"), get(rec, "violation_date"),
-			get(rec, "consumer_state"), get(rec, "subject"), get(rec, "recorded_message_or_robocall"))
-		if err != nil {
-			st.reject(line, err)
+	}
+	if i < len(rec) {
+		return rec[i]
+	}
+	return ""
+}
+
+// ftcBlock is a run of whole lines for one parse worker.
+type ftcBlock struct {
+	seq       int
+	firstLine int
+	data      []byte
+}
+
+// ftcResult is what a worker found in a block.
+type ftcResult struct {
+	seq      int
+	reports  []Report
+	keys     []uint64
+	rejected []RowError
+	blank    int
+}
+
+func (l *ftcLayout) parseBlock(b ftcBlock, region string) ftcResult {
+	res := ftcResult{seq: b.seq}
+	var fields []string
+	data := b.data
+	for ln := b.firstLine; len(data) > 0; ln++ {
+		i := bytes.IndexByte(data, '\n')
+		var raw []byte
+		if i < 0 {
+			raw, data = data, nil
 		} else {
-			st.Rows++
-			st.Accepted++
-			fn(rep, key)
+			raw, data = data[:i], data[i+1:]
 		}
-		if progress != nil && st.Rows%progressEvery == 0 {
-			progress(*st)
+		raw = bytes.TrimRight(raw, "\r")
+		if len(bytes.TrimSpace(raw)) == 0 {
+			res.blank++
+			continue
+		}
+		line := string(raw)
+		var err error
+		fields, err = splitCSV(line, fields[:0])
+		if err != nil {
+			res.rejected = append(res.rejected, RowError{Line: ln, Err: err})
+			continue
+		}
+		rep, key, err := row(region, l.get(fields, "company_phone_number"), l.get(fields, "created_date"), l.get(fields, "violation_date"),
+			l.get(fields, "consumer_state"), l.get(fields, "subject"), l.get(fields, "recorded_message_or_robocall"))
+		if err != nil {
+			res.rejected = append(res.rejected, RowError{Line: ln, Err: err})
+			continue
+		}
+		res.reports = append(res.reports, rep)
+		res.keys = append(res.keys, key)
+	}
+	return res
+}
+
+// ftcBlockSize is how much input one parse job carries.
+const ftcBlockSize = 1 << 20
+
+// parseFTC reads the FTC CSV: the header here, then blocks of whole lines
+// parsed by one worker per CPU, their results passed to fn in input order.
+func parseFTC(r io.Reader, region string, st *Stats, fn func(Report, uint64), progress func(Stats)) error {
+	br := bufio.NewReaderSize(r, 256<<10)
+	head, err := br.ReadString('\n')
+	if err != nil && err != io.EOF {
+		return fmt.Errorf("%w: header: %w", ErrSyntax, err)
+	}
+	if strings.TrimSpace(head) == "" {
+		return nil // empty file
+	}
+	layout, err := newFTCLayout(strings.TrimRight(head, "\r\n"))
+	if err != nil {
+		return err
+	}
+	workers := max(1, min(runtime.GOMAXPROCS(0), 8))
+	jobs := make(chan ftcBlock, workers)
+	results := make(chan ftcResult, workers)
+	readErr := make(chan error, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+
+	// The reader cuts the input into blocks of whole lines.
+	go func() {
+		defer close(jobs)
+		line, seq := 2, 0
+		var carry []byte
+		for {
+			buf := make([]byte, len(carry), ftcBlockSize+len(carry))
+			copy(buf, carry)
+			n, err := io.ReadFull(br, buf[len(carry):cap(buf)])
+			buf = buf[:len(carry)+n]
+			last := err == io.EOF || err == io.ErrUnexpectedEOF
+			if err != nil && !last {
+				readErr <- fmt.Errorf("%w: %w", ErrSyntax, err)
+				return
+			}
+			carry = nil
+			if !last {
+				if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+					carry, buf = append(carry, buf[i+1:]...), buf[:i+1]
+				} else {
+					carry, buf = buf, nil // a line longer than a block: keep reading
+				}
+			}
+			if len(buf) > 0 {
+				select {
+				case jobs <- ftcBlock{seq: seq, firstLine: line, data: buf}:
+				case <-stop:
+					return
+				}
+				seq++
+				line += bytes.Count(buf, []byte{'\n'})
+			}
+			if last {
+				readErr <- nil
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range jobs {
+				select {
+				case results <- layout.parseBlock(b, region):
+				case <-stop:
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+	// Hand results on in input order.
+	pending := map[int]ftcResult{}
+	next := 0
+	for res := range results {
+		pending[res.seq] = res
+		for {
+			r, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			for _, e := range r.rejected {
+				st.reject(e.Line, e.Err)
+			}
+			for i := range r.reports {
+				st.Rows++
+				st.Accepted++
+				fn(r.reports[i], r.keys[i])
+			}
+			if progress != nil {
+				progress(*st)
+			}
+		}
+	}
+	if err := <-readErr; err != nil {
+		return err
+	}
+	// Rejections were counted block by block: put them in line order.
+	slices.SortFunc(st.Errors, func(a, b RowError) int { return a.Line - b.Line })
+	return nil
+}
+
+// errQuote reports a quoted field that does not end on its line.
+var errQuote = errors.New("unterminated quoted field")
+
+// splitCSV splits one CSV line into fields, appending to dst. Lines
+// without quotes (nearly all) are split on commas at once; quoted fields
+// follow RFC 4180 within the line ("" is a quote). A quoted field that
+// runs past the end of the line is an error: the row is rejected.
+func splitCSV(line string, dst []string) ([]string, error) {
+	if strings.IndexByte(line, '"') < 0 {
+		for {
+			i := strings.IndexByte(line, ',')
+			if i < 0 {
+				return append(dst, line), nil
+			}
+			dst = append(dst, line[:i])
+			line = line[i+1:]
+		}
+	}
+	var b strings.Builder
+	for {
+		if len(line) == 0 || line[0] != '"' {
+			i := strings.IndexByte(line, ',')
+			if i < 0 {
+				return append(dst, line), nil
+			}
+			dst = append(dst, line[:i])
+			line = line[i+1:]
+			continue
+		}
+		// Quoted field.
+		b.Reset()
+		line = line[1:]
+		for {
+			i := strings.IndexByte(line, '"')
+			if i < 0 {
+				return dst, errQuote
+			}
+			b.WriteString(line[:i])
+			line = line[i+1:]
+			if len(line) > 0 && line[0] == '"' {
+				b.WriteByte('"')
+				line = line[1:]
+				continue
+			}
+			break
+		}
+		dst = append(dst, b.String())
+		switch {
+		case len(line) == 0:
+			return dst, nil
+		case line[0] == ',':
+			line = line[1:]
+			if len(line) == 0 {
+				return append(dst, ""), nil
+			}
+		default:
+			// Text after the closing quote: keep it, as lazy readers do.
+			i := strings.IndexByte(line, ',')
+			if i < 0 {
+				dst[len(dst)-1] += line
+				return dst, nil
+			}
+			dst[len(dst)-1] += line[:i]
+			line = line[i+1:]
 		}
 	}
 }

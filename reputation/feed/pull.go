@@ -48,6 +48,14 @@ var defaultClient = &http.Client{Transport: &http.Transport{
 	IdleConnTimeout:       90 * time.Second,
 }}
 
+// sizedReader is a body whose size the server announced, for sizeHint.
+type sizedReader struct {
+	io.Reader
+	n int
+}
+
+func (s *sizedReader) Len() int { return s.n }
+
 // errTooLarge reports a body over MaxBytes.
 var errTooLarge = errors.New("feed body larger than the limit")
 
@@ -142,7 +150,11 @@ func (f *Feed) Pull(ctx context.Context, o PullOptions) (Stats, error) {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return Stats{}, fmt.Errorf("feed: pull: %w: %s", ErrHTTP, resp.Status)
 	}
-	st, err := f.doImport(ctx, &limitedReader{r: resp.Body, left: o.MaxBytes}, ImportOptions{Format: o.Format, Tenant: o.Tenant}, false)
+	body := io.Reader(resp.Body)
+	if resp.ContentLength > 0 {
+		body = &sizedReader{Reader: body, n: int(min(resp.ContentLength, o.MaxBytes))}
+	}
+	st, err := f.doImport(ctx, &limitedReader{r: body, left: o.MaxBytes}, ImportOptions{Format: o.Format, Tenant: o.Tenant}, false)
 	if err != nil {
 		f.metrics.Pulls.WithLabelValues("error").Inc()
 		return st, fmt.Errorf("feed: pull: %w", err)

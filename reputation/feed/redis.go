@@ -11,22 +11,21 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/callscreen/callscreen/reputation/lists/numset"
 )
 
 // RedisStore keeps the feed in Redis, shared by every instance.
 //
-// Keys:
+// A tenant's whole feed is a few packed chunks (12 bytes a number, see
+// chunk.go) replaced together in one MULTI/EXEC, so an instance never
+// loads half an import. Every key carries the {feed} hash tag: on Redis
+// Cluster they live on one node, which MULTI needs.
 //
-//	callscreen:feed:<tenant>:<bucket>  hash    E.164 number → packed value (decimal)
-//	callscreen:feed:tenants            set     tenants with data
-//	callscreen:feed:version            string  bumped by every write
-//	callscreen:feed:lock               string  the importer's lock
-//
-// Numbers are spread over Buckets hashes per tenant so a Redis Cluster
-// spreads them over its nodes and no one hash grows huge. Writes are
-// multi-field HSET/HDEL commands (1,000 fields each) sent in pipelines.
+//	callscreen:{feed}:version           string  bumped by every import
+//	callscreen:{feed}:tenants           set     tenants with a feed
+//	callscreen:{feed}:t:<tenant>:n      string  how many chunks
+//	callscreen:{feed}:t:<tenant>:<i>    string  chunk i
+//	callscreen:{feed}:lock              string  the importer's lock
+//	callscreen:{feed}:pulled:<day>      string  the day's scheduled pull is done
 type RedisStore struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -37,21 +36,21 @@ var (
 	_ Locker = (*RedisStore)(nil)
 )
 
-// Buckets is how many hashes hold one tenant's numbers.
-const Buckets = 64
-
-// NewRedisStore returns a RedisStore on rdb; prefix "" is "callscreen:feed".
+// NewRedisStore returns a RedisStore on rdb; prefix "" is
+// "callscreen:{feed}".
 func NewRedisStore(rdb redis.UniversalClient, prefix string) *RedisStore {
 	if prefix == "" {
-		prefix = "callscreen:feed"
+		prefix = "callscreen:{feed}"
 	}
 	return &RedisStore{rdb: rdb, prefix: prefix}
 }
 
-func bucketOf(k uint64) int { return int((k * 0x9E3779B97F4A7C15) >> 58) } // top 6 bits: 64 buckets
-
-func (s *RedisStore) bucketKey(tenant string, b int) string {
-	return s.prefix + ":" + url.QueryEscape(tenant) + ":" + strconv.Itoa(b)
+func (s *RedisStore) tenantKey(tenant string) string {
+	return s.prefix + ":t:" + url.QueryEscape(tenant)
+}
+func (s *RedisStore) countKey(tenant string) string { return s.tenantKey(tenant) + ":n" }
+func (s *RedisStore) chunkKey(tenant string, i int) string {
+	return s.tenantKey(tenant) + ":" + strconv.Itoa(i)
 }
 func (s *RedisStore) tenantsKey() string { return s.prefix + ":tenants" }
 func (s *RedisStore) versionKey() string { return s.prefix + ":version" }
@@ -69,114 +68,110 @@ func (s *RedisStore) Version(ctx context.Context) (string, error) {
 	return v, nil
 }
 
-// Load implements Store. The version is read first, so a write racing the
-// load makes the next Version differ and the data load again.
+// Load implements Store: one transaction reads the version and every
+// chunk, so the records and the version belong together.
 func (s *RedisStore) Load(ctx context.Context, fn func(string, Record) error) (string, error) {
-	version, err := s.Version(ctx)
-	if err != nil {
-		return "", err
-	}
-	tenants, err := s.rdb.SMembers(ctx, s.tenantsKey()).Result()
-	if err != nil {
-		return "", fmt.Errorf("feed load: %w", err)
-	}
-	for _, t := range tenants {
-		for b := range Buckets {
-			key := s.bucketKey(t, b)
-			var cursor uint64
-			for {
-				kv, next, err := s.rdb.HScan(ctx, key, cursor, "", 10000).Result()
-				if err != nil {
-					return "", fmt.Errorf("feed load %s: %w", key, err)
+	for attempt := 0; ; attempt++ {
+		version, tenants, chunks, err := s.read(ctx)
+		if errors.Is(err, errRace) && attempt < 5 {
+			continue // an import committed between the two reads
+		}
+		if err != nil {
+			return "", fmt.Errorf("feed load: %w", err)
+		}
+		for i, t := range tenants {
+			for _, c := range chunks[i] {
+				if err := unchunk(c, func(r Record) error { return fn(t, r) }); err != nil {
+					return "", fmt.Errorf("feed load: tenant %q: %w", t, err)
 				}
-				for i := 0; i+1 < len(kv); i += 2 {
-					k, ok := numset.Encode(kv[i])
-					v, err := strconv.ParseUint(kv[i+1], 10, 32)
-					if !ok || err != nil || !value(v).valid() {
-						continue // damaged: skip
-					}
-					if err := fn(t, Record{k, uint32(v)}); err != nil {
-						return "", err
-					}
-				}
-				if next == 0 {
-					break
-				}
-				cursor = next
 			}
 		}
+		return version, nil
 	}
-	return version, nil
 }
 
-// Pipelining: fields per command, commands per round trip.
-const (
-	writeFields   = 1000
-	writeCommands = 32
-)
+var errRace = errors.New("feed changed while loading")
 
-// Write implements Store.
-func (s *RedisStore) Write(ctx context.Context, tenant string, puts []Record, dels []uint64) (string, error) {
-	var putsBy [Buckets][]any
-	var delsBy [Buckets][]string
-	pipe := s.rdb.Pipeline()
-	queued := 0
-	send := func() error {
-		if queued == 0 {
-			return nil
-		}
-		_, err := pipe.Exec(ctx)
-		queued = 0
-		return err
+func (s *RedisStore) read(ctx context.Context) (string, []string, [][][]byte, error) {
+	// First the tenants and their chunk counts, then everything in one
+	// transaction that also re-reads the counts to detect a change.
+	tenants, err := s.rdb.SMembers(ctx, s.tenantsKey()).Result()
+	if err != nil {
+		return "", nil, nil, err
 	}
-	queue := func(cmd func()) error {
-		cmd()
-		if queued++; queued >= writeCommands {
-			return send()
+	counts := make([]int, len(tenants))
+	if len(tenants) > 0 {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.StringCmd, len(tenants))
+		for i, t := range tenants {
+			cmds[i] = pipe.Get(ctx, s.countKey(t))
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return "", nil, nil, err
+		}
+		for i, c := range cmds {
+			counts[i], _ = c.Int()
+		}
+	}
+	var verCmd *redis.StringCmd
+	countCmds := make([]*redis.StringCmd, len(tenants))
+	chunkCmds := make([][]*redis.StringCmd, len(tenants))
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		verCmd = p.Get(ctx, s.versionKey())
+		for i, t := range tenants {
+			countCmds[i] = p.Get(ctx, s.countKey(t))
+			for j := range counts[i] {
+				chunkCmds[i] = append(chunkCmds[i], p.Get(ctx, s.chunkKey(t, j)))
+			}
 		}
 		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", nil, nil, err
 	}
-	num := make([]byte, 0, 16)
-	for _, r := range puts {
-		b := bucketOf(r.Key)
-		num = append(num[:0], numset.Decode(r.Key)...)
-		putsBy[b] = append(putsBy[b], string(num), strconv.FormatUint(uint64(r.Value), 10))
-		if len(putsBy[b]) == 2*writeFields {
-			args := putsBy[b]
-			putsBy[b] = make([]any, 0, 2*writeFields)
-			if err := queue(func() { pipe.HSet(ctx, s.bucketKey(tenant, b), args...) }); err != nil {
-				return "", fmt.Errorf("feed write: %w", err)
+	version := verCmd.Val()
+	if version == "" {
+		version = "0"
+	}
+	out := make([][][]byte, len(tenants))
+	for i := range tenants {
+		if n, _ := countCmds[i].Int(); n != counts[i] {
+			return "", nil, nil, errRace
+		}
+		for _, c := range chunkCmds[i] {
+			b, err := c.Bytes()
+			if err != nil {
+				return "", nil, nil, errRace // a chunk vanished: an import replaced it
 			}
+			out[i] = append(out[i], b)
 		}
 	}
-	for _, k := range dels {
-		b := bucketOf(k)
-		delsBy[b] = append(delsBy[b], numset.Decode(k))
-		if len(delsBy[b]) == writeFields {
-			fields := delsBy[b]
-			delsBy[b] = nil
-			if err := queue(func() { pipe.HDel(ctx, s.bucketKey(tenant, b), fields...) }); err != nil {
-				return "", fmt.Errorf("feed write: %w", err)
-			}
-		}
+	return version, tenants, out, nil
+}
+
+// Replace implements Store: the new chunks, the removal of chunks the old
+// feed had beyond them, the count and the version in one MULTI/EXEC.
+func (s *RedisStore) Replace(ctx context.Context, tenant string, recs []Record) (string, error) {
+	old, err := s.rdb.Get(ctx, s.countKey(tenant)).Int()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", fmt.Errorf("feed replace: %w", err)
 	}
-	for b := range Buckets {
-		if args := putsBy[b]; len(args) > 0 {
-			if err := queue(func() { pipe.HSet(ctx, s.bucketKey(tenant, b), args...) }); err != nil {
-				return "", fmt.Errorf("feed write: %w", err)
-			}
+	cs := chunks(recs)
+	var ver *redis.IntCmd
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range cs {
+			p.Set(ctx, s.chunkKey(tenant, i), c, 0)
 		}
-		if fields := delsBy[b]; len(fields) > 0 {
-			if err := queue(func() { pipe.HDel(ctx, s.bucketKey(tenant, b), fields...) }); err != nil {
-				return "", fmt.Errorf("feed write: %w", err)
-			}
+		for i := len(cs); i < old; i++ {
+			p.Unlink(ctx, s.chunkKey(tenant, i))
 		}
-	}
-	pipe.SAdd(ctx, s.tenantsKey(), tenant)
-	ver := pipe.Incr(ctx, s.versionKey())
-	queued++
-	if err := send(); err != nil {
-		return "", fmt.Errorf("feed write: %w", err)
+		p.Set(ctx, s.countKey(tenant), len(cs), 0)
+		p.SAdd(ctx, s.tenantsKey(), tenant)
+		ver = p.Incr(ctx, s.versionKey())
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("feed replace: %w", err)
 	}
 	return strconv.FormatInt(ver.Val(), 10), nil
 }

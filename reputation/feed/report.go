@@ -67,12 +67,55 @@ func parseDate(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
+	if t, ok := fastDate(s); ok {
+		return t, nil
+	}
 	for _, l := range dateLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t.UTC(), nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("%w: %q", ErrBadDate, s)
+}
+
+// fastDate reads "YYYY-MM-DD" and "YYYY-MM-DD HH:MM:SS", the forms nearly
+// every row uses, without time.Parse.
+func fastDate(s string) (time.Time, bool) {
+	if len(s) != 10 && len(s) != 19 {
+		return time.Time{}, false
+	}
+	num := func(from, to int) (int, bool) {
+		n := 0
+		for i := from; i < to; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	y, ok1 := num(0, 4)
+	m, ok2 := num(5, 7)
+	d, ok3 := num(8, 10)
+	if !ok1 || !ok2 || !ok3 || s[4] != '-' || s[7] != '-' || m < 1 || m > 12 || d < 1 || d > 31 {
+		return time.Time{}, false
+	}
+	var hh, mm, ss int
+	if len(s) == 19 {
+		var ok4, ok5, ok6 bool
+		hh, ok4 = num(11, 13)
+		mm, ok5 = num(14, 16)
+		ss, ok6 = num(17, 19)
+		if s[10] != ' ' || s[13] != ':' || s[16] != ':' || !ok4 || !ok5 || !ok6 || hh > 23 || mm > 59 || ss > 59 {
+			return time.Time{}, false
+		}
+	}
+	t := time.Date(y, time.Month(m), d, hh, mm, ss, 0, time.UTC)
+	if t.Day() != d { // 2026-02-30
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // parseYesNo reads a robocall flag: yes/no, y/n, true/false, 1/0.

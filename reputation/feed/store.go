@@ -25,9 +25,10 @@ type Store interface {
 	// Load calls fn with every record of every tenant, and returns the
 	// version it loaded.
 	Load(ctx context.Context, fn func(tenant string, r Record) error) (string, error)
-	// Write stores puts (added or replaced) and removes dels for tenant,
-	// then changes the version, which it returns.
-	Write(ctx context.Context, tenant string, puts []Record, dels []uint64) (string, error)
+	// Replace makes recs the whole of tenant's feed, atomically: a reader
+	// sees all of the old or all of the new. It changes the version and
+	// returns it.
+	Replace(ctx context.Context, tenant string, recs []Record) (string, error)
 }
 
 // Locker is a Store several instances share.
@@ -95,24 +96,18 @@ func (s *MemStore) Load(ctx context.Context, fn func(string, Record) error) (str
 	return v, nil
 }
 
-// Write implements Store.
-func (s *MemStore) Write(_ context.Context, tenant string, puts []Record, dels []uint64) (string, error) {
+// Replace implements Store.
+func (s *MemStore) Replace(_ context.Context, tenant string, recs []Record) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.Fail != nil {
 		return "", s.Fail
 	}
-	m := s.m[tenant]
-	if m == nil {
-		m = map[uint64]uint32{}
-		s.m[tenant] = m
-	}
-	for _, r := range puts {
+	m := make(map[uint64]uint32, len(recs))
+	for _, r := range recs {
 		m[r.Key] = r.Value
 	}
-	for _, k := range dels {
-		delete(m, k)
-	}
+	s.m[tenant] = m
 	s.version++
 	return strconv.Itoa(s.version), nil
 }
