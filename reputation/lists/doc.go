@@ -26,12 +26,25 @@
 // reloads on SIGHUP and when a file changes (fsnotify, on the directory, so
 // editors that rename a new file into place are seen).
 //
+// Entries added at run time (Apply, Add, Remove; `callscreen lists
+// import|add|remove`) carry a tenant, an optional expiry, a note and who
+// added them, and live in a Store: RedisStore (shared; a change log lets
+// every instance apply another's change within a second), BoltStore
+// (data_dir/lists.db without Redis; seen on SIGHUP or restart) or MemStore.
+// In memory, exact numbers of each tenant and list sit in a compact set
+// (package numset, about 9 bytes a number) with a small copy-on-write
+// overlay of recent changes; prefixes, ranges and patterns in maps. ReadCSV
+// and WriteCSV read and write the native CSV layout and the FreePBX
+// Blacklist export.
+//
 // Use:
 //
-//	l, err := lists.New(lists.Options{AllowFile: "allow.txt", BlockFile: "block.txt", Region: "US", Logger: log})
+//	l, err := lists.New(lists.Options{AllowFile: "allow.txt", BlockFile: "block.txt",
+//		Region: "US", Store: lists.NewRedisStore(rdb, lists.RedisOptions{}), Logger: log})
 //	go l.Watch(ctx)
 //	chain := reputation.Chain{{Name: lists.SourceName, Source: l}, ...}
 //
 // The package must never block a call: Lookup does no I/O and never fails,
-// and a broken file never empties a list that loaded before.
+// and a broken file or an unreachable store never empties a list that
+// loaded before.
 package lists
