@@ -539,6 +539,16 @@ func (l *Lists) Watch(ctx context.Context) error {
 	}
 }
 
+// FollowStore only follows a shared store's changes (no file watching, no
+// SIGHUP), until ctx ends; it returns at once for a store that cannot
+// report changes. Use it instead of Watch when the list files are not to
+// be watched: other instances' changes still arrive within a second.
+func (l *Lists) FollowStore(ctx context.Context) {
+	if f, ok := l.store.(Follower); ok {
+		l.follow(ctx, f)
+	}
+}
+
 // follow applies a shared store's changes until ctx ends, loading
 // everything again whenever the change log cannot be followed.
 func (l *Lists) follow(ctx context.Context, f Follower) {

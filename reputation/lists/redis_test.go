@@ -162,3 +162,20 @@ func TestRedisStartsDown(t *testing.T) {
 	}
 	waitFor(t, "the store to load once Redis is up", func() bool { return blockedFor(l, "", "+12125550105") })
 }
+
+func TestFollowStoreOnly(t *testing.T) {
+	_, rdb := newRedis(t)
+	a, _ := New(Options{Store: NewRedisStore(rdb, RedisOptions{})})
+	b, _ := New(Options{Store: NewRedisStore(rdb, RedisOptions{Block: 100 * time.Millisecond})})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { b.FollowStore(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if err := a.Add(context.Background(), mustEntry(t, "+12125550199", Block, "")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the change to arrive without Watch", func() bool { return blockedFor(b, "", "+12125550199") })
+	// A store without a change log: returns at once.
+	m, _ := New(Options{})
+	m.FollowStore(context.Background())
+}
