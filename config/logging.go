@@ -33,7 +33,7 @@ func NewLogger(l Log, w io.Writer) *slog.Logger {
 		text = isTerminal(w)
 	}
 	if text {
-		return slog.New(tint.NewHandler(w, &tint.Options{
+		return slog.New(tint.NewTextHandler(w, &tint.Options{
 			Level:      level,
 			TimeFormat: time.TimeOnly,
 			NoColor:    !isTerminal(w),
