@@ -343,6 +343,21 @@ func TestExampleContext(t *testing.T) {
 	}
 }
 
+// TestFreePBXContext: the trunk context for FreePBX screens, then enters
+// from-pstn with the dialed number.
+func TestFreePBXContext(t *testing.T) {
+	plan := parse(t, "callscreen.conf")
+	for result, end := range map[string]string{"allow": "Goto(from-pstn,15551230000,1)", "block": "Hangup(21)"} {
+		c := newChannel(nil, func(string) map[string]string {
+			return map[string]string{"AGISTATUS": "SUCCESS", "CALLSCREEN_RESULT": result}
+		})
+		c.gosub(t, plan, "from-pstn-callscreen", "_.", "")
+		if c.end != end {
+			t.Fatalf("%s: ended %q; want %q\n%s", result, c.end, end, strings.Join(c.apps, "\n"))
+		}
+	}
+}
+
 // TestContract checks the file against the variables the flow sets: every
 // routing variable is documented in the header, the result values it
 // branches on are the policy's, and every result other than allow is
