@@ -140,6 +140,11 @@ func TestAGITranscripts(t *testing.T) {
 			vars: map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_ACTION": "challenge", "CALLSCREEN_CHALLENGE": "passed"},
 		},
 		{
+			name: "agi-challenge-barge-in",
+			call: agitest.Call{CallerID: "+12125551234", CallingPres: 35, Caller: agitest.Caller{Barge: []string{"", "4"}, Keys: []string{"72"}}},
+			vars: map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_CHALLENGE": "passed"},
+		},
+		{
 			name: "agi-challenge-hangup",
 			call: agitest.Call{CallerID: "+12125551234", CallingPres: 35, Caller: agitest.Caller{HangupAfter: 4}},
 			vars: map[string]string{"CALLSCREEN_RESULT": "block", "CALLSCREEN_CHALLENGE": "abandoned"},

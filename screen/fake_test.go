@@ -24,6 +24,9 @@ type fakeChannel struct {
 	Fail map[string]error
 	// Block makes the named operation wait for ctx.
 	Block string
+	// Barge is the key the caller presses while digits are said; it
+	// interrupts when the interrupt keys allow it.
+	Barge string
 
 	ops      []string
 	said     string
@@ -82,6 +85,9 @@ func (f *fakeChannel) SayDigits(ctx context.Context, digits, interrupt string) (
 	f.mu.Lock()
 	f.said = digits
 	f.mu.Unlock()
+	if f.Barge != "" && strings.Contains(interrupt, f.Barge) {
+		return f.Barge, nil
+	}
 	return "", nil
 }
 

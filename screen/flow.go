@@ -31,6 +31,8 @@ const (
 	finishTimeout = 2 * time.Second
 	// silentSound is what ReadDigits is asked to play: nothing.
 	silentSound = ""
+	// dtmfDigits are the keys that interrupt the digits being said.
+	dtmfDigits = "0123456789"
 )
 
 // Profiles names the policies a flow may apply. *config.Config implements
@@ -536,12 +538,18 @@ func (f *Flow) challenge(ctx context.Context, ch Channel, c *call) (policy.Outco
 			return stop(err)
 		}
 		want := digitsFn(cs.Digits)
-		if _, err := ch.SayDigits(ctx, want, ""); err != nil {
-			return stop(err)
-		}
-		got, err := ch.ReadDigits(ctx, silentSound, cs.Timeout, cs.Digits)
+		// A caller who types along stops the digits being said; the key
+		// pressed counts as the first of the entry.
+		got, err := ch.SayDigits(ctx, want, dtmfDigits)
 		if err != nil {
 			return stop(err)
+		}
+		if len(got) < cs.Digits {
+			rest, err := ch.ReadDigits(ctx, silentSound, cs.Timeout, cs.Digits-len(got))
+			if err != nil {
+				return stop(err)
+			}
+			got += rest
 		}
 		if got == want {
 			f.markVerified(ctx, c)

@@ -753,3 +753,19 @@ func TestExplainSource(t *testing.T) {
 		t.Fatalf("Run asked the counting source %d times; want 1", counted)
 	}
 }
+
+// TestChallengeBargeIn: a caller who types along while the digits are said
+// interrupts them; that key is the first of the entry.
+func TestChallengeBargeIn(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	ch := newFake()
+	ch.Barge = "4"
+	ch.Keys = []string{"72"}
+	r := e.flow.Run(context.Background(), ch, info("anonymous"))
+	if r.Challenge != policy.OutcomePassed || r.WrongEntries != 0 {
+		t.Fatalf("challenge %s, wrong %d\n%s", r.Challenge, r.WrongEntries, ch.allOps())
+	}
+	if got := ch.opsWith("ReadDigits"); len(got) != 1 || got[0] != "ReadDigits  5s 2" {
+		t.Fatalf("reads %q; want one read of the 2 remaining digits", got)
+	}
+}
