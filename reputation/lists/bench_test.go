@@ -70,19 +70,18 @@ func BenchmarkLookup(b *testing.B) {
 			b.Run(name, func(b *testing.B) {
 				l := benchListsOf(b, n)
 				r := rand.New(rand.NewPCG(1, 2))
-				qs := make([]reputation.Query, 4096)
-				for i := range qs {
-					e164 := genNumber(r.IntN(n))
+				nums := make([]string, 1<<16)
+				for i := range nums {
+					nums[i] = genNumber(r.IntN(n))
 					if !hit {
-						e164 = "+1" + strconv.Itoa(2_000_000_000+r.IntN(999_999_999)) // a different spread: (almost) never listed
+						nums[i] = "+1" + strconv.Itoa(2_000_000_000+r.IntN(999_999_999)) // a different spread: (almost) never listed
 					}
-					qs[i] = reputation.Query{Caller: number.Number{E164: e164, Kind: number.Valid, CountryCode: 1}}
 				}
 				ctx := context.Background()
 				b.ResetTimer()
 				b.ReportMetric(heapPer[n], "heap-bytes/number")
 				for i := 0; i < b.N; i++ {
-					l.Lookup(ctx, qs[i&4095])
+					l.Lookup(ctx, reputation.Query{Caller: number.Number{E164: nums[i&(1<<16-1)], Kind: number.Valid, CountryCode: 1}})
 				}
 			})
 		}

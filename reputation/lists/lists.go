@@ -58,8 +58,8 @@ type Lists struct {
 
 	mu         sync.Mutex // serialises changes to everything below
 	files      map[List]fileState
-	fileTables map[List]*table
-	tenants    map[string]map[List]*table
+	fileTables pair
+	tenants    map[string]pair
 	problems   []LineError
 	loaded     bool   // the store has been loaded
 	pos        string // change-log position (Follower stores)
@@ -77,9 +77,20 @@ type fileState struct {
 // snapshot is everything Lookup reads, swapped atomically.
 type snapshot struct {
 	// files holds the list-file entries, which apply to every tenant.
-	files map[List]*table
+	files pair
 	// tenants holds the stored entries of each tenant.
-	tenants map[string]map[List]*table
+	tenants map[string]pair
+}
+
+// pair holds one scope's two tables, indexed by List.index: allow, block.
+type pair [2]*table
+
+// index is the list's place in a pair.
+func (l List) index() int {
+	if l == Block {
+		return 1
+	}
+	return 0
 }
 
 // SourceName is the name the lists report under in a chain.
@@ -101,14 +112,13 @@ func New(opts Options) (*Lists, error) {
 		opts.LoadTimeout = 30 * time.Second
 	}
 	l := &Lists{
-		opts:       opts,
-		store:      opts.Store,
-		log:        opts.Logger,
-		metrics:    opts.Metrics,
-		now:        opts.Now,
-		files:      map[List]fileState{},
-		fileTables: map[List]*table{},
-		tenants:    map[string]map[List]*table{},
+		opts:    opts,
+		store:   opts.Store,
+		log:     opts.Logger,
+		metrics: opts.Metrics,
+		now:     opts.Now,
+		files:   map[List]fileState{},
+		tenants: map[string]pair{},
 	}
 	if l.store == nil {
 		l.store = NewMemStore()
@@ -160,7 +170,7 @@ func (l *Lists) reloadFiles() error {
 		for i := range bad {
 			l.log.Warn("lists: bad line skipped", "list", f.list, "file", f.path, "line", bad[i].Line, "err", bad[i].Err)
 		}
-		l.fileTables[f.list] = buildTable(f.list, "", func(yield func(*Entry) bool) {
+		l.fileTables[f.list.index()] = buildTable(f.list, "", func(yield func(*Entry) bool) {
 			for i := range entries {
 				if !yield(&entries[i]) {
 					return
@@ -185,20 +195,17 @@ func (l *Lists) reloadFiles() error {
 // publish swaps in a snapshot of the current tables and updates the size
 // metrics. l.mu held.
 func (l *Lists) publish() {
-	s := &snapshot{files: maps.Clone(l.fileTables), tenants: make(map[string]map[List]*table, len(l.tenants))}
-	for t, m := range l.tenants {
-		s.tenants[t] = maps.Clone(m)
-	}
+	s := &snapshot{files: l.fileTables, tenants: maps.Clone(l.tenants)}
 	l.snap.Store(s)
 	bytes := 0
 	for _, list := range []List{Allow, Block} {
-		sum := l.fileTables[list].counts()
-		bytes += l.fileTables[list].bytes()
+		sum := l.fileTables[list.index()].counts()
+		bytes += l.fileTables[list.index()].bytes()
 		for _, m := range l.tenants {
-			for k, n := range m[list].counts() {
+			for k, n := range m[list.index()].counts() {
 				sum[k] += n
 			}
-			bytes += m[list].bytes()
+			bytes += m[list.index()].bytes()
 		}
 		for k, n := range sum {
 			l.metrics.Entries.WithLabelValues(string(list), string(k)).Set(float64(n))
@@ -222,7 +229,7 @@ func (l *Lists) Sync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("lists: sync: %w", err)
 	}
-	loaded := make(map[string]map[List]*table, len(tenants))
+	loaded := make(map[string]pair, len(tenants))
 	for _, t := range tenants {
 		m, err := l.loadTenant(ctx, t)
 		if err != nil {
@@ -239,7 +246,7 @@ func (l *Lists) Sync(ctx context.Context) error {
 }
 
 // loadTenant reads one tenant's entries from the store into new tables.
-func (l *Lists) loadTenant(ctx context.Context, tenant string) (map[List]*table, error) {
+func (l *Lists) loadTenant(ctx context.Context, tenant string) (pair, error) {
 	allow, block := newTableBuilder(Allow, tenant), newTableBuilder(Block, tenant)
 	now := l.now()
 	err := l.store.Load(ctx, tenant, func(e Entry) error {
@@ -253,9 +260,9 @@ func (l *Lists) loadTenant(ctx context.Context, tenant string) (map[List]*table,
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("load tenant %q: %w", tenant, err)
+		return pair{}, fmt.Errorf("load tenant %q: %w", tenant, err)
 	}
-	return map[List]*table{Allow: allow.build(), Block: block.build()}, nil
+	return pair{allow.build(), block.build()}, nil
 }
 
 // Apply stores the changes and applies them here at once; other instances
@@ -304,15 +311,13 @@ func (l *Lists) applyLocal(changes []Change) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, s := range order {
-		m := l.tenants[s.tenant]
-		if m == nil {
-			m = map[List]*table{
-				Allow: buildTable(Allow, s.tenant, nil),
-				Block: buildTable(Block, s.tenant, nil),
-			}
-			l.tenants[s.tenant] = m
+		m, ok := l.tenants[s.tenant]
+		if !ok {
+			m = pair{buildTable(Allow, s.tenant, nil), buildTable(Block, s.tenant, nil)}
 		}
-		m[s.list] = m[s.list].with(byScope[s])
+		i := s.list.index()
+		m[i] = m[i].with(byScope[s])
+		l.tenants[s.tenant] = m
 	}
 	l.publish()
 }
@@ -331,10 +336,10 @@ func (l *Lists) Entries(tenant string) iter.Seq[*Entry] {
 	return func(yield func(*Entry) bool) {
 		var tables []*table
 		if tenant == "" {
-			tables = append(tables, s.files[Allow], s.files[Block])
+			tables = append(tables, s.files[0], s.files[1])
 		}
-		if m := s.tenants[tenant]; m != nil {
-			tables = append(tables, m[Allow], m[Block])
+		if m, ok := s.tenants[tenant]; ok {
+			tables = append(tables, m[0], m[1])
 		}
 		for _, t := range tables {
 			for e := range t.all() {
@@ -352,7 +357,7 @@ func (l *Lists) Allowed(tenant string, n number.Number) bool {
 	s := l.snap.Load()
 	c := &clock{now: l.now}
 	key := newNumberKey(n.Key())
-	return s.files[Allow].matchNumber(key, c) != nil || s.tenants[tenant][Allow].matchNumber(key, c) != nil
+	return s.files[0].matchNumber(key, c) != nil || s.tenants[tenant][0].matchNumber(key, c) != nil
 }
 
 // Lookup checks the caller against the list files and the caller's
@@ -375,8 +380,8 @@ func (l *Lists) Lookup(_ context.Context, q reputation.Query) (reputation.Verdic
 		name = strings.ToUpper(strings.TrimSpace(q.Name))
 	}
 	tenant := s.tenants[q.Tenant]
-	for _, list := range [2]List{Allow, Block} {
-		scopes := [2]*table{s.files[list], tenant[list]}
+	for li := range 2 { // allow first: must-pass wins
+		scopes := [2]*table{s.files[li], tenant[li]}
 		for _, t := range scopes {
 			if e := t.matchNumber(key, &c); e != nil {
 				return l.hit(e), nil

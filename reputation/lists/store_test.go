@@ -132,7 +132,7 @@ func TestCompaction(t *testing.T) {
 	if err := l.Apply(ctx, dels); err != nil {
 		t.Fatal(err)
 	}
-	tbl := l.snap.Load().tenants["t"][Block]
+	tbl := l.snap.Load().tenants["t"][Block.index()]
 	if tbl.base.Len() == 0 {
 		t.Fatal("never compacted")
 	}
