@@ -213,6 +213,12 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 		if err != nil {
 			return fmt.Errorf("decision log: %w", err)
 		}
+		defer func() {
+			// On an error path before the drain closed it.
+			if s.audit != nil {
+				_ = s.audit.Close(context.Background())
+			}
+		}()
 		recs = append(recs, s.audit)
 	}
 	recs = append(recs, recent, s.behavior)
@@ -343,6 +349,7 @@ loop:
 		if err := s.audit.Close(sctx); err != nil {
 			s.log.Error("decision log close", "err", err)
 		}
+		s.audit = nil
 	}
 	s.log.Info("callscreen stopped")
 	return runErr
