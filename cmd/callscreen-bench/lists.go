@@ -57,7 +57,8 @@ func runListsBench(ctx context.Context, args []string, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, *limit)
 	defer cancel()
 
-	fmt.Fprintf(out, "lists bench: %s/%s, %d CPUs\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	fmt.Fprintf(out, "lists bench: %s/%s, %d CPUs; one dependent memory read in an 80 MB array (the floor for a cold lookup at 10M numbers): %d ns\n",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), lbMemoryLatency().Nanoseconds())
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
@@ -97,6 +98,26 @@ func runListsBench(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	return lbBehavior(ctx, out, rdb, addr, *calls)
+}
+
+// lbMemoryLatency measures one dependent read from memory: a random cycle
+// through an 80 MB array, each read waiting for the one before.
+func lbMemoryLatency() time.Duration {
+	n := 80 << 20 / 8
+	a := make([]uint64, n)
+	perm := rand.Perm(n)
+	for i := range n {
+		a[perm[i]] = uint64(perm[(i+1)%n])
+	}
+	const reads = 2_000_000
+	x := uint64(0)
+	t0 := time.Now()
+	for range reads {
+		x = a[x]
+	}
+	d := time.Since(t0) / reads
+	runtime.KeepAlive(x)
+	return d
 }
 
 // lbNumber is the i-th generated NANP number, spread over the plan.
