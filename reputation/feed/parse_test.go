@@ -53,9 +53,10 @@ func TestParseJSON(t *testing.T) {
 {"number":"2125550003","created_date":"yesterday"},
 {"number":"2125550004"},
 "not an object",
-{"number":"+442079460000","violation_date":"2026-03-01T09:00:00Z","robocall":true}
+{"number":"+442079460000","violation_date":"2026-03-01T09:00:00Z","robocall":true},
+{"number":"011 44 20 7946 0001","created_date":"2026-03-01"}
 ]`,
-			numbers: []string{"+12125550001", "+12125550002", "+442079460000"},
+			numbers: []string{"+12125550001", "+12125550002", "+442079460000", "+442079460001"},
 			bad:     []int{4, 5, 6, 7, 8},
 		},
 		{

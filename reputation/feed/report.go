@@ -37,6 +37,12 @@ func normNumber(s, region string) (string, uint64, error) {
 		return "", 0, ErrNoNumber
 	}
 	e164, ok := lists.FastNANP(s, region)
+	if !ok && (lists.NANPShaped(s, region) || s[0] != '+' && !strings.HasPrefix(s, "011") && lists.NANPRegion(region)) {
+		// A North American number with an impossible area code or
+		// exchange, or a national number of the wrong length (not dialled
+		// abroad with 011): no need for the (much slower) full parser.
+		return "", 0, fmt.Errorf("%w: %q", ErrBadNumber, s)
+	}
 	if !ok {
 		n := number.Parse(s, region)
 		if n.Kind != number.Valid {

@@ -181,6 +181,19 @@ func normNumber(s, region string) (string, error) {
 // the usual punctuation. NPA and NXX must start with 2–9. It reports false
 // for anything else, which then needs the full parser.
 func FastNANP(s, region string) (string, bool) {
+	e, ok, _ := fastNANP(s, region)
+	return e, ok
+}
+
+// NANPShaped reports whether s is written as a North American number
+// (FastNANP's forms, whatever the NPA and NXX): when FastNANP declines such
+// a number it is not a valid one, and the slow parser need not be asked.
+func NANPShaped(s, region string) bool {
+	_, _, shaped := fastNANP(s, region)
+	return shaped
+}
+
+func fastNANP(s, region string) (e164 string, ok, shaped bool) {
 	var d [16]byte
 	n := 0
 	plus := false
@@ -189,7 +202,7 @@ func FastNANP(s, region string) (string, bool) {
 		switch {
 		case c >= '0' && c <= '9':
 			if n == len(d) {
-				return "", false
+				return "", false, false
 			}
 			d[n] = c
 			n++
@@ -197,7 +210,7 @@ func FastNANP(s, region string) (string, bool) {
 			plus = true
 		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
 		default:
-			return "", false
+			return "", false, false
 		}
 	}
 	digits := d[:n]
@@ -206,16 +219,20 @@ func FastNANP(s, region string) (string, bool) {
 		digits = digits[1:]
 	case n == 10 && !plus:
 	default:
-		return "", false
+		return "", false, false
 	}
 	if !plus && !nanpRegion(region) {
-		return "", false
+		return "", false, false
 	}
 	if digits[0] < '2' || digits[3] < '2' {
-		return "", false
+		return "", false, true
 	}
-	return "+1" + string(digits), true
+	return "+1" + string(digits), true, true
 }
+
+// NANPRegion reports whether region (ISO 3166) is in the North American
+// Numbering Plan, where a national number is always ten digits.
+func NANPRegion(region string) bool { return nanpRegion(region) }
 
 func nanpRegion(region string) bool {
 	switch region {

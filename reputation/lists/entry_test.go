@@ -82,6 +82,19 @@ func TestFastNANPAgreesWithParser(t *testing.T) {
 			t.Fatalf("FastNANP(%q) = %q, parser says %q", in, fast, slow.E164)
 		}
 	}
+	for _, in := range []string{"0125551234", "2120551234", "+11125551234"} {
+		if !NANPShaped(in, "US") {
+			t.Fatalf("NANPShaped(%q) = false", in)
+		}
+		if n := number.Parse(in, "US"); n.Kind == number.Valid {
+			t.Fatalf("%q is NANP-shaped, declined, yet valid to the parser", in)
+		}
+	}
+	for _, in := range []string{"5551234", "+442079460000", "911", "212555123a"} {
+		if NANPShaped(in, "US") {
+			t.Fatalf("NANPShaped(%q) = true", in)
+		}
+	}
 	for _, in := range []string{"5551234", "0125551234", "2120551234", "+442079460000", "911", "212555123a", "2125551234", "+1212555123"} {
 		region := "US"
 		if in == "2125551234" {
