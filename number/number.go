@@ -8,6 +8,7 @@
 package number
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -119,20 +120,61 @@ func Parse(raw, region string) Number {
 	if len(digits) == 0 || len(digits) > maxDigits {
 		return n
 	}
-	pn, err := phonenumbers.Parse(raw, region)
-	if err != nil {
-		return n
+	pn, ok := nanpFast(raw, digits, region)
+	if !ok || !fastPath {
+		var err error
+		if pn, err = phonenumbers.Parse(raw, region); err != nil {
+			return n
+		}
 	}
 	if !phonenumbers.IsPossibleNumber(pn) {
 		return n
 	}
 	n.CountryCode = int(pn.GetCountryCode())
 	n.E164 = phonenumbers.Format(pn, phonenumbers.E164)
+	// Asking the default region first avoids a search through every region
+	// sharing the country code (25 for NANP) on the common path.
+	if n.CountryCode == phonenumbers.GetCountryCodeForRegion(region) && phonenumbers.IsValidNumberForRegion(pn, region) {
+		n.Region, n.Kind = region, Valid
+		return n
+	}
 	n.Region = phonenumbers.GetRegionCodeForNumber(pn)
-	if phonenumbers.IsValidNumber(pn) {
+	if n.Region != "" && phonenumbers.IsValidNumberForRegion(pn, n.Region) {
 		n.Kind = Valid
 	}
 	return n
+}
+
+// fastPath is switched off by tests to compare against the general parser.
+var fastPath = true
+
+// nanpFast builds the parsed form of the commonest caller ID shapes without
+// the general parser: "+1" and ten digits, or, in a NANP region, ten digits
+// or "1" and ten digits, with nothing but digits written. Anything else is
+// left to phonenumbers.Parse. A test checks both ways agree.
+func nanpFast(raw, digits, region string) (*phonenumbers.PhoneNumber, bool) {
+	var national string
+	switch {
+	case len(raw) == 12 && raw[0] == '+' && raw[1] == '1' && len(digits) == 11:
+		national = digits[1:]
+	case raw != digits || phonenumbers.GetCountryCodeForRegion(region) != 1:
+		return nil, false
+	case len(digits) == 10:
+		national = digits
+	case len(digits) == 11 && digits[0] == '1':
+		national = digits[1:]
+	default:
+		return nil, false
+	}
+	if national[0] < '2' { // NANP area codes never start with 0 or 1
+		return nil, false
+	}
+	nn, err := strconv.ParseUint(national, 10, 64)
+	if err != nil {
+		return nil, false
+	}
+	cc := int32(1)
+	return &phonenumbers.PhoneNumber{CountryCode: &cc, NationalNumber: &nn}, true
 }
 
 // cleanDigits returns the digits of s, accepting only the punctuation people

@@ -1,6 +1,10 @@
 package number
 
-import "testing"
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
 
 func TestParse(t *testing.T) {
 	tests := []struct {
@@ -77,5 +81,39 @@ func FuzzParse(f *testing.F) {
 func BenchmarkParse(b *testing.B) {
 	for b.Loop() {
 		Parse("+12125551234", "US")
+	}
+}
+
+// slowParse is Parse without the NANP fast path: the reference it must match.
+func slowParse(raw, region string) Number {
+	saved := fastPath
+	fastPath = false
+	defer func() { fastPath = saved }()
+	return Parse(raw, region)
+}
+
+func TestFastPathAgrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	shapes := []func(string) string{
+		func(d string) string { return "+1" + d },
+		func(d string) string { return d },
+		func(d string) string { return "1" + d },
+	}
+	for i := 0; i < 3000; i++ {
+		d := fmt.Sprintf("%010d", rng.Uint64N(10_000_000_000))
+		for _, shape := range shapes {
+			raw := shape(d)
+			for _, region := range []string{"US", "CA", "GB"} {
+				if fast, slow := Parse(raw, region), slowParse(raw, region); fast != slow {
+					t.Fatalf("Parse(%q, %q):\nfast %+v\nslow %+v", raw, region, fast, slow)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkParseNational(b *testing.B) {
+	for b.Loop() {
+		Parse("(212) 555-1234", "US")
 	}
 }
