@@ -207,9 +207,6 @@ func TestARIEndToEnd(t *testing.T) {
 			vars:      map[string]string{},
 			playbacks: []string{"sound:callscreen/intro"},
 			gone:      true,
-			// The flow reports the routing variables it could not write
-			// on the gone channel.
-			allowed: []string{"screen: cannot set routing variables"},
 		},
 		{
 			name:    "monitor mode",

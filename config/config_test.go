@@ -24,6 +24,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"allow_cidr.yaml", "agi.allow[0] \"10.0.0.0/33\": want an IP address or CIDR prefix"},
 		{"ari_profile.yaml", "ari.servers[0].profile \"nosuch\": no such profile"},
 		{"ari_url.yaml", "ari.servers[0].url \"pbx.example.com\": want an http or https URL"},
+		{"ari_tenant.yaml", "ari.servers[0].tenant \"acme corp\": want 1 to 64 letters, digits, '.', '_' or '-'"},
 		{"challenge_timeout.yaml", "profiles.default.challenge.timeout 100ms: want 500ms to 1m"},
 		{"did_number.yaml", "dids key \"sales-line\": want a number or prefix, E.164 or national"},
 		{"did_profile.yaml", "dids key \"+15551230000\": profile \"nosuch\": no such profile"},

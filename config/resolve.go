@@ -453,6 +453,9 @@ func (c *Config) resolveARI() error {
 		if s.App == "" {
 			s.App = "callscreen"
 		}
+		if s.Tenant != "" && !validTenant(s.Tenant) {
+			return fmt.Errorf("%s.tenant %q: want 1 to 64 letters, digits, '.', '_' or '-'", key, s.Tenant)
+		}
 		if s.Profile != "" {
 			s.Profile = strings.ToLower(s.Profile)
 			if _, ok := c.resolved[s.Profile]; !ok {
@@ -788,6 +791,23 @@ func soundName(s string) bool {
 	for _, c := range []byte(s) {
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '/' || c == '_' || c == '-' || c == '.'
 		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// validTenant accepts the tenant names the ARI transport accepts: they end
+// up in Redis keys and metric labels.
+func validTenant(t string) bool {
+	if len(t) == 0 || len(t) > 64 {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+		default:
 			return false
 		}
 	}

@@ -609,6 +609,12 @@ func (f *Flow) setVars(ctx context.Context, ch Channel, c *call) {
 		defer cancel()
 	}
 	if err := ch.SetVariables(ctx, vars(c)); err != nil {
+		if errors.Is(err, ErrHangup) {
+			// The channel is gone (ARI drops it at hangup): there is no
+			// dialplan left to read the variables, so nothing failed.
+			c.log().Debug("screen: caller gone before the routing variables were set", "err", err)
+			return
+		}
 		f.Metrics.fail(failChannel)
 		if c.res.Error == "" {
 			c.res.Error = err.Error()
