@@ -163,9 +163,10 @@ func normNumber(s, region string) (string, error) {
 	switch {
 	case n.Kind == number.Valid:
 		return n.E164, nil
-	case n.E164 != "" && strings.HasPrefix(s, "+"):
+	case n.E164 != "" && strings.HasPrefix(s, "+") && number.Parse(n.E164, region).E164 == n.E164:
 		// Written in E.164 by the operator: take it even if the numbering
-		// plan metadata does not know the range yet.
+		// plan metadata does not know the range yet, as long as it reads
+		// back the same (a caller with these digits gets the same key).
 		return n.E164, nil
 	case n.E164 == "" && n.Digits != "" && len(n.Digits) >= 2 && len(n.Digits) <= 6 && n.Digits == s:
 		return n.Digits, nil
