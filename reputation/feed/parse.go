@@ -208,6 +208,24 @@ func row(region, num, created, violation, state, subject, robocall string) (Repo
 var arrayKeys = map[string]bool{"data": true, "reports": true, "results": true, "items": true, "complaints": true}
 
 func parseJSON(r io.Reader, region string, st *Stats, fn func(Report, uint64), progress func(Stats)) error {
+	// A top-level array (the common case) goes to the parallel reader.
+	br := bufio.NewReaderSize(r, 256<<10)
+	for i := 1; i <= 64<<10; i++ {
+		b, err := br.Peek(i)
+		if err != nil {
+			break
+		}
+		if c := b[i-1]; c == '[' {
+			return parseJSONArray(br, region, st, fn, progress)
+		} else if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			break
+		}
+	}
+	return parseJSONStream(br, region, st, fn, progress)
+}
+
+// parseJSONStream reads any JSON layout with encoding/json's decoder.
+func parseJSONStream(r io.Reader, region string, st *Stats, fn func(Report, uint64), progress func(Stats)) error {
 	lc := &lineCounter{r: r}
 	dec := json.NewDecoder(lc)
 	syntax := func(err error) error {
