@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strconv"
 	"sync"
 	"unicode/utf8"
 )
@@ -398,7 +397,7 @@ func readFlat(b []byte, j *jsonRow, top bool) bool {
 		if p >= len(b) {
 			return false
 		}
-		var val string
+		var val []byte
 		switch c := b[p]; {
 		case c == '"':
 			v, n, ok := readString(b[p:])
@@ -407,7 +406,7 @@ func readFlat(b []byte, j *jsonRow, top bool) bool {
 			}
 			val, p = v, p+n
 		case c == '{':
-			if !top || key != "attributes" {
+			if !top || !eqFold(key, "attributes") {
 				return false
 			}
 			end := matchBrace(b[p:])
@@ -425,13 +424,13 @@ func readFlat(b []byte, j *jsonRow, top bool) bool {
 			for q < len(b) && b[q] != ',' && b[q] != '}' && b[q] != ' ' && b[q] != '\t' && b[q] != '\n' && b[q] != '\r' {
 				q++
 			}
-			lit := string(b[p:q])
-			switch {
-			case lit == "true" || lit == "false":
-			case lit == "null":
-				lit = ""
+			lit := b[p:q]
+			switch string(lit) {
+			case "true", "false":
+			case "null":
+				lit = nil
 			default:
-				if _, err := strconv.ParseFloat(lit, 64); err != nil || !json.Valid(b[p:q]) {
+				if !json.Valid(lit) || lit[0] == '[' || lit[0] == '"' {
 					return false
 				}
 			}
@@ -458,8 +457,8 @@ func readFlat(b []byte, j *jsonRow, top bool) bool {
 }
 
 // set stores a field the way encoding/json would (keys match without
-// regard to case); unknown keys are ignored.
-func (j *jsonRow) set(key, val string) bool {
+// regard to case); unknown keys are ignored without copying their values.
+func (j *jsonRow) set(key, val []byte) bool {
 	var dst *flexString
 	switch {
 	case eqFold(key, "number"):
@@ -499,7 +498,8 @@ func (j *jsonRow) set(key, val string) bool {
 	return true
 }
 
-func eqFold(a, b string) bool {
+// eqFold reports whether a, lower-cased in ASCII, is b.
+func eqFold(a []byte, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -515,20 +515,21 @@ func eqFold(a, b string) bool {
 	return true
 }
 
-// readString reads a JSON string at the start of b; it returns the text,
-// the bytes taken, and false when b does not start with a valid string.
-func readString(b []byte) (string, int, bool) {
+// readString reads a JSON string at the start of b; it returns the text
+// (a slice of b when there are no escapes), the bytes taken, and false
+// when b does not start with a valid string.
+func readString(b []byte) ([]byte, int, bool) {
 	if len(b) == 0 || b[0] != '"' {
-		return "", 0, false
+		return nil, 0, false
 	}
 	for i := 1; i < len(b); i++ {
 		switch c := b[i]; {
 		case c == '"':
 			s := b[1:i]
 			if !utf8.Valid(s) {
-				return "", 0, false
+				return nil, 0, false
 			}
-			return string(s), i + 1, true
+			return s, i + 1, true
 		case c == '\\':
 			// Escapes: let encoding/json decode this string.
 			end := i
@@ -543,18 +544,18 @@ func readString(b []byte) (string, int, bool) {
 				end++
 			}
 			if end >= len(b) {
-				return "", 0, false
+				return nil, 0, false
 			}
 			var s string
 			if err := json.Unmarshal(b[:end+1], &s); err != nil {
-				return "", 0, false
+				return nil, 0, false
 			}
-			return s, end + 1, true
+			return []byte(s), end + 1, true
 		case c < 0x20:
-			return "", 0, false
+			return nil, 0, false
 		}
 	}
-	return "", 0, false
+	return nil, 0, false
 }
 
 // matchBrace returns the length of the object at the start of b, -1 if it
