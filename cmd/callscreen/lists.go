@@ -270,6 +270,8 @@ func listsImport(ctx context.Context, store lists.Store, where, path string, opt
 	}
 	defer closeIn()
 	p := newProgress(stderr, "lists import")
+	rejected := 0
+	opts.OnBad = func(lists.LineError) { rejected++ }
 	var batch []lists.Change
 	stored := 0
 	flush := func() error {
@@ -289,7 +291,7 @@ func listsImport(ctx context.Context, store lists.Store, where, path string, opt
 	layout, bad, err := lists.ReadCSV(in, opts, func(e lists.Entry) error {
 		rows++
 		batch = append(batch, lists.Change{Entry: e})
-		p.update(rows, 0)
+		p.update(rows+rejected, rejected)
 		if len(batch) == importBatch {
 			return flush()
 		}

@@ -42,6 +42,9 @@ type CSVOptions struct {
 	Added   time.Time
 	// Origin is recorded on every entry; "" is "csv".
 	Origin string
+	// OnBad, when set, is told of each bad row as it is found (for
+	// progress); the bad rows are also returned at the end.
+	OnBad func(LineError)
 }
 
 // maxCSVField bounds one CSV field.
@@ -78,6 +81,9 @@ func ReadCSV(r io.Reader, opts CSVOptions, fn func(Entry) error) (layout string,
 		var perr *csv.ParseError
 		if errors.As(rerr, &perr) {
 			bad = append(bad, LineError{File: "csv", Line: perr.Line, Err: perr.Err})
+			if opts.OnBad != nil {
+				opts.OnBad(bad[len(bad)-1])
+			}
 			continue
 		}
 		if rerr != nil {
@@ -103,6 +109,9 @@ func ReadCSV(r io.Reader, opts CSVOptions, fn func(Entry) error) (layout string,
 		e, err := rowEntry(rec, cols, layout, &opts)
 		if err != nil {
 			bad = append(bad, LineError{File: "csv", Line: line, Err: err})
+			if opts.OnBad != nil {
+				opts.OnBad(bad[len(bad)-1])
+			}
 			continue
 		}
 		if err := fn(e); err != nil {

@@ -80,7 +80,12 @@ func TestReadCSV(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := tt.opts
 			opts.AddedBy, opts.Added = "csv-user", added
+			told := 0
+			opts.OnBad = func(LineError) { told++ }
 			layout, got, bad := readAll(t, tt.in, opts)
+			if told != len(bad) {
+				t.Fatalf("OnBad told of %d bad rows, %d returned", told, len(bad))
+			}
 			if layout != tt.layout {
 				t.Fatalf("layout = %s, want %s", layout, tt.layout)
 			}
