@@ -861,10 +861,19 @@ func TestAppShutdown(t *testing.T) {
 	}
 	h.shutdown(t)
 	for _, ch := range chans {
+		// Run returns once every continue was accepted; Asterisk (and
+		// the fake) carries a continue out asynchronously, on the
+		// channel's own queue: wait for the channel to leave Stasis.
+		if ch.ContinueRequests() != 1 {
+			t.Errorf("%s: %d continue requests before Run returned; want 1", ch.ID(), ch.ContinueRequests())
+		}
+		waitDone(t, ch)
 		if ch.Continued() != 1 {
 			t.Errorf("%s: continued %d on shutdown", ch.ID(), ch.Continued())
 		}
 	}
+	// Run closed the event connection; the server notices on its own.
+	waitCtx(t, func(ctx context.Context) error { return srv.WaitDisconnected(ctx, appName) })
 	if _, err := srv.StartCall(appName, aritest.CallSpec{}); !errors.Is(err, aritest.ErrNotConnected) {
 		t.Errorf("application still registered after Run returned: %v", err)
 	}
