@@ -51,7 +51,6 @@ type Session struct {
 	// cancelled receives once from the context.AfterFunc that expired
 	// the connection's deadline, so a command can wait for it.
 	cancelled chan struct{}
-	wbuf      []byte
 }
 
 // aLongTimeAgo is a deadline in the past: setting it wakes a blocked read.

@@ -22,10 +22,9 @@ var _ Counter = (*MemoryCounter)(nil)
 type key struct{ tenant, number string }
 
 type callerState struct {
-	calls    []int64 // unix ms, oldest first, at most the burst cap
-	flags    []int64 // unix ms, oldest first, at most maxFlags
-	hpUntil  int64   // unix ms
-	flagKeep int64   // ms
+	calls   []int64 // unix ms, oldest first, at most the burst cap
+	flags   []int64 // unix ms, oldest first, at most maxFlags
+	hpUntil int64   // unix ms
 }
 
 type floodState struct {

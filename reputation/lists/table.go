@@ -283,11 +283,6 @@ func newNumberKey(s string) numberKey {
 	return numberKey{s: s, k: k, enc: ok}
 }
 
-// empty reports whether t holds nothing.
-func (t *table) empty() bool {
-	return t == nil || (t.base.Len() == 0 && len(t.overlay) == 0 && len(t.prefixes) == 0 && len(t.ranges) == 0 && len(t.names) == 0)
-}
-
 // matchNumber returns the unexpired entry matching key: exact first, then
 // the longest prefix, then ranges. nil when none does.
 func (t *table) matchNumber(key numberKey, c *clock) *Entry {
