@@ -2,19 +2,27 @@
 // behave like reputation providers, well and badly: slow, 5xx, 429 with
 // Retry-After, invalid JSON, a 10 MB body, a body that trickles, a port
 // where nothing listens. Provider adapter tests and the provider stage
-// tests share it.
+// tests share it, and ReadmeExamples checks the example answers of a
+// provider's README against the adapter.
 //
 // It is for tests only and must never be imported by production code.
 package httpsourcetest
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/callscreen/callscreen/number"
+	"github.com/callscreen/callscreen/policy"
+	"github.com/callscreen/callscreen/reputation"
 )
 
 // Server is an httptest.Server that counts the requests it receives.
@@ -174,5 +182,47 @@ func Faults(budget time.Duration, okBody string) []Fault {
 		{"10 MB body", Huge(10 << 20)},
 		{"body that trickles", Trickle(50*time.Millisecond, okBody)},
 		{"connection refused", nil},
+	}
+}
+
+// readmeExample is a JSON answer in a README followed by the verdict it
+// gives.
+var readmeExample = regexp.MustCompile("(?s)```json\n(.*?)\n```\n\ngives tier `([A-Z]+)`, reasons `([a-z._,]*)`")
+
+// ReadmeExamples runs every example answer of the README file at path
+// through a source that newSource builds against a server giving that
+// answer, and checks the verdict the README promises. A README with fewer
+// than two examples fails the test.
+func ReadmeExamples(t *testing.T, path string, newSource func(url string) (reputation.Source, error)) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples := readmeExample.FindAllStringSubmatch(string(b), -1)
+	if len(examples) < 2 {
+		t.Fatalf("%s has %d tested examples; want at least 2", path, len(examples))
+	}
+	for _, ex := range examples {
+		body, tier, reasons := ex[1], policy.Tier(ex[2]), ex[3]
+		t.Run(string(tier)+" "+reasons, func(t *testing.T) {
+			srv := Start(t, JSON(body))
+			src, err := newSource(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := reputation.Query{Caller: number.Parse("+12125551234", "US"), Profile: policy.Default()}
+			v, err := src.Lookup(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]string, len(v.Reasons))
+			for i, r := range v.Reasons {
+				got[i] = string(r)
+			}
+			if v.Tier != tier || strings.Join(got, ",") != reasons {
+				t.Fatalf("%s example gives tier %s reasons %s; the README says %s %s", path, v.Tier, strings.Join(got, ","), tier, reasons)
+			}
+		})
 	}
 }
