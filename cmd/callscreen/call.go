@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -23,7 +25,7 @@ func init() {
 func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("callscreen call", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("agi", "127.0.0.1:4573", "FastAGI server `host:port`")
+	addr := fs.String("agi", agiDialAddr(os.Getenv("CALLSCREEN_AGI_LISTEN")), "FastAGI server `host:port` (default: $CALLSCREEN_AGI_LISTEN, as serve reads it, else 127.0.0.1:4573)")
 	from := fs.String("from", "", "caller `number` (agi_callerid); empty is \"unknown\"")
 	to := fs.String("to", "15551230000", "dialed `number` (agi_dnid and agi_extension)")
 	name := fs.String("name", "", "caller ID `name`")
@@ -114,4 +116,20 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// agiDialAddr is the address `callscreen call` dials for a server
+// listening on listen (agi.listen, as $CALLSCREEN_AGI_LISTEN sets it for
+// serve): a wildcard or empty host is this machine's loopback; an empty
+// or unusable listen is the default 127.0.0.1:4573.
+func agiDialAddr(listen string) string {
+	const def = "127.0.0.1:4573"
+	host, port, err := net.SplitHostPort(strings.TrimSpace(listen))
+	if err != nil || port == "" || port == "0" {
+		return def
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,4 +117,42 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
+}
+
+func TestAGIDialAddr(t *testing.T) {
+	tests := []struct{ listen, want string }{
+		{"", "127.0.0.1:4573"},
+		{"127.0.0.1:14573", "127.0.0.1:14573"},
+		{"0.0.0.0:4574", "127.0.0.1:4574"},
+		{"[::]:4575", "127.0.0.1:4575"},
+		{":4576", "127.0.0.1:4576"},
+		{"10.0.0.5:4573", "10.0.0.5:4573"},
+		{"[::1]:4577", "[::1]:4577"},
+		{"127.0.0.1:0", "127.0.0.1:4573"},
+		{"not an address", "127.0.0.1:4573"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.listen, func(t *testing.T) {
+			if got := agiDialAddr(tt.listen); got != tt.want {
+				t.Fatalf("agiDialAddr(%q) = %q; want %q", tt.listen, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestCallFollowsAGIListen: without --agi, call dials the address serve
+// would listen on, from $CALLSCREEN_AGI_LISTEN.
+func TestCallFollowsAGIListen(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nobody listens there now: the call fails, naming the address
+	t.Setenv("CALLSCREEN_AGI_LISTEN", addr)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"call", "--from", "+12125551234", "--timeout", "5s"}, &out, &errb)
+	if code != 1 || out.String() != "AGISTATUS=FAILURE\n" || !strings.Contains(errb.String(), addr) {
+		t.Fatalf("exit %d out %q err %q; want a failure dialling %s", code, out.String(), errb.String(), addr)
+	}
 }
