@@ -46,7 +46,7 @@ func (c Config) Enabled() bool { return c.Key != "" }
 // Client looks callers up at CallerAPI.
 type Client struct {
 	base   string
-	key    string
+	header http.Header // the key
 	client *http.Client
 	now    func() time.Time
 }
@@ -58,15 +58,12 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Key == "" {
 		return nil, errors.New("providers.callerapi.key: empty: set it (CALLSCREEN_PROVIDERS_CALLERAPI_KEY) to use CallerAPI")
 	}
-	base := cfg.URL
-	if base == "" {
-		base = DefaultURL
+	base, err := httpsource.BaseURL("providers.callerapi.url", cfg.URL, DefaultURL)
+	if err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("providers.callerapi.url: %q: want an absolute http or https URL", cfg.URL)
-	}
-	c := &Client{base: strings.TrimRight(base, "/"), key: cfg.Key, client: cfg.Client, now: cfg.Now}
+	c := &Client{base: base, header: http.Header{}, client: cfg.Client, now: cfg.Now}
+	c.header.Set("X-Auth", cfg.Key)
 	if c.client == nil {
 		c.client = httpsource.NewClient()
 	}
@@ -84,14 +81,8 @@ func (c *Client) Lookup(ctx context.Context, q reputation.Query) (reputation.Ver
 	if q.Caller.E164 == "" {
 		return reputation.Verdict{}, reputation.ErrNotCovered
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/lookup/"+url.PathEscape(q.Caller.E164), nil)
-	if err != nil {
-		return reputation.Verdict{}, fmt.Errorf("callerapi: %w", err)
-	}
-	req.Header.Set("X-Auth", c.key)
-	req.Header.Set("Accept", "application/json")
 	var resp Response
-	if err := httpsource.Do(ctx, c.client, Name, req, &resp); err != nil {
+	if err := httpsource.Get(ctx, c.client, Name, c.base+"/api/lookup/"+url.PathEscape(q.Caller.E164), c.header, &resp); err != nil {
 		return reputation.Verdict{}, err
 	}
 	if s := strings.ToLower(strings.TrimSpace(resp.Status)); s != "" && s != "success" && s != "ok" {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,39 @@ func NewClient() *http.Client {
 		// following it somewhere else with our key.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// BaseURL returns a provider's base URL: raw, or def when raw is "",
+// without trailing slashes. Anything but an absolute http or https URL is
+// an error naming the setting key.
+func BaseURL(key, raw, def string) (string, error) {
+	base := raw
+	if base == "" {
+		base = def
+	}
+	if u, err := url.Parse(base); err != nil || !absoluteHTTP(u) {
+		return "", fmt.Errorf("%s: %q: want an absolute http or https URL", key, raw)
+	}
+	return strings.TrimRight(base, "/"), nil
+}
+
+func absoluteHTTP(u *url.URL) bool {
+	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// Get sends a GET of url with header and "Accept: application/json", and
+// decodes the answer into out as Do does. header is not changed.
+func Get(ctx context.Context, c *http.Client, provider, url string, header http.Header, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", provider, err)
+	}
+	req.Header = header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	req.Header.Set("Accept", "application/json")
+	return Do(ctx, c, provider, req, out)
 }
 
 // Do sends req with ctx and decodes a 2xx JSON body into out. Every

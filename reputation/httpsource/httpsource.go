@@ -60,7 +60,7 @@ func checkURL(key, raw string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %q: %w", key, raw, err)
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if !absoluteHTTP(u) {
 		return fmt.Errorf("%s: %q: want an absolute http or https URL", key, raw)
 	}
 	return nil

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
@@ -43,9 +41,9 @@ func (c Config) Enabled() bool { return c.Key != "" }
 
 // Client looks callers up at YouMail.
 type Client struct {
-	base     string
-	sid, key string
-	client   *http.Client
+	base   string
+	header http.Header // the credentials
+	client *http.Client
 }
 
 var _ reputation.Source = (*Client)(nil)
@@ -58,15 +56,13 @@ func New(cfg Config) (*Client, error) {
 	case cfg.SID == "":
 		return nil, errors.New("providers.youmail.sid: empty: YouMail needs both sid and key")
 	}
-	base := cfg.URL
-	if base == "" {
-		base = DefaultURL
+	base, err := httpsource.BaseURL("providers.youmail.url", cfg.URL, DefaultURL)
+	if err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("providers.youmail.url: %q: want an absolute http or https URL", cfg.URL)
-	}
-	c := &Client{base: strings.TrimRight(base, "/"), sid: cfg.SID, key: cfg.Key, client: cfg.Client}
+	c := &Client{base: base, header: http.Header{}, client: cfg.Client}
+	c.header.Set("DataApiSid", cfg.SID)
+	c.header.Set("DataApiKey", cfg.Key)
 	if c.client == nil {
 		c.client = httpsource.NewClient()
 	}
@@ -87,15 +83,8 @@ func (c *Client) Lookup(ctx context.Context, q reputation.Query) (reputation.Ver
 		return reputation.Verdict{}, reputation.ErrNotCovered
 	}
 	national := q.Caller.E164[2:]
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v2/phone/"+national, nil)
-	if err != nil {
-		return reputation.Verdict{}, fmt.Errorf("youmail: %w", err)
-	}
-	req.Header.Set("DataApiSid", c.sid)
-	req.Header.Set("DataApiKey", c.key)
-	req.Header.Set("Accept", "application/json")
 	var resp Response
-	if err := httpsource.Do(ctx, c.client, Name, req, &resp); err != nil {
+	if err := httpsource.Get(ctx, c.client, Name, c.base+"/api/v2/phone/"+national, c.header, &resp); err != nil {
 		return reputation.Verdict{}, err
 	}
 	v, err := resp.Verdict()
