@@ -377,35 +377,6 @@ func TestReload(t *testing.T) {
 	}
 }
 
-// TestDrainOnSIGTERM: a call in progress when SIGTERM arrives completes,
-// with its variables, and serve exits 0.
-func TestDrainOnSIGTERM(t *testing.T) {
-	p := startServe(t, baseConfig, baseFiles)
-	done := make(chan *agitest.Transcript, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		tr, _ := agitest.Dial(ctx, p.agi, agitest.Call{CallerID: "anonymous", Latency: 300 * time.Millisecond, Caller: agitest.Caller{Auto: true}})
-		done <- tr
-	}()
-	// Wait until the call is in the flow (in its challenge: each media
-	// command takes 300ms).
-	deadline := time.Now().Add(10 * time.Second)
-	for p.metric(t, "callscreen_screen_sessions_in_flight") != "1" {
-		if time.Now().After(deadline) {
-			t.Fatal("the call never reached the flow")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	p.signal(t, syscall.SIGTERM)
-	tr := <-done
-	if tr == nil || tr.Vars["CALLSCREEN_CHALLENGE"] != "passed" || tr.Vars["CALLSCREEN_RESULT"] != "allow" {
-		t.Fatalf("call cut by shutdown: %+v", tr)
-	}
-	p.stop(t)
-	p.logs.waitFor(t, "callscreen stopped", 5*time.Second)
-}
-
 // TestNoConfiguration: with no configuration at all, serve listens on
 // 127.0.0.1:4573 and answers a session.
 func TestNoConfiguration(t *testing.T) {

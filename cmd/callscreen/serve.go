@@ -187,6 +187,10 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 	}
 	if cfg.Lists.Watch {
 		s.watch(watchCtx, "lists watcher", s.lists.Watch)
+	} else {
+		// The files are read at start and on SIGHUP only, but a shared
+		// store's changes (other instances, the admin API) still apply.
+		s.watch(watchCtx, "lists store follower", func(ctx context.Context) error { s.lists.FollowStore(ctx); return nil })
 	}
 	s.feed = newFeed(ctx, cfg, s.redis, s.log, feed.NewMetrics(s.reg))
 	s.watch(watchCtx, "feed watcher", func(ctx context.Context) error { s.feed.Watch(ctx); return nil })
@@ -274,8 +278,13 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 		go func() { adminDone <- adminSrv.Serve(serveCtx, al) }()
 	}
 
-	// ARI: one Stasis application per configured Asterisk server.
+	// ARI: one Stasis application per configured Asterisk server. They
+	// run until the drain is over (their calls in flight need the event
+	// connection); the gate stops them screening new calls meanwhile.
 	var ariApps sync.WaitGroup
+	ariCalls := newGate()
+	appCtx, stopApps := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopApps()
 	ariMetrics := ari.NewMetrics(s.reg)
 	for i, as := range cfg.ARI.Servers {
 		client, err := ari.NewClient(ari.ClientConfig{URL: as.URL, Username: as.Username, Password: as.Password, Metrics: ariMetrics})
@@ -285,13 +294,13 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 		}
 		app := &ari.App{
 			Client: client, Name: as.App, Tenant: as.Tenant, Profile: as.Profile,
-			Handler: bridge.ARIHandler(s.flow.Load), Recover: bridge.ARIRecover(),
+			Handler: drainingARIHandler(ariCalls, bridge.ARIHandler(s.flow.Load), bridge.ARIRecover()), Recover: bridge.ARIRecover(),
 			Logger: s.log, Metrics: ariMetrics, CallTimeout: cfg.AGI.SessionTimeout,
 		}
 		ariApps.Add(1)
 		go func() {
 			defer ariApps.Done()
-			if err := app.Run(serveCtx); err != nil && serveCtx.Err() == nil {
+			if err := app.Run(appCtx); err != nil && appCtx.Err() == nil {
 				s.log.Error("ari application stopped", "server", as.URL, "app", as.App, "err", err)
 			}
 		}()
@@ -327,17 +336,24 @@ loop:
 		}
 	}
 
-	// Drain: stop accepting, give the calls in progress shutdown_timeout.
+	// Drain: stop taking calls on both transports, give the calls in
+	// progress shutdown_timeout, then cut off whatever is left.
 	s.log.Info("callscreen draining", "timeout", s.current().ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), s.current().ShutdownTimeout)
 	defer cancel()
-	if err := agiSrv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		s.log.Warn("agi shutdown", "err", err)
-	} else if err != nil {
+	agiDrained := make(chan error, 1)
+	go func() { agiDrained <- agiSrv.Shutdown(sctx) }()
+	ariErr := ariCalls.drain(sctx)
+	stopApps() // ARI calls still running see their context end and go back to the dialplan
+	ariApps.Wait()
+	agiErr := <-agiDrained
+	switch {
+	case agiErr != nil && !errors.Is(agiErr, context.DeadlineExceeded):
+		s.log.Warn("agi shutdown", "err", agiErr)
+	case agiErr != nil || ariErr != nil:
 		s.log.Warn("calls still running at shutdown_timeout were cut off")
 	}
-	stopServing() // admin and ARI applications
-	ariApps.Wait()
+	stopServing() // admin API
 	stopWatching()
 	s.mu.Lock()
 	if s.sources.providers != nil {
