@@ -14,6 +14,7 @@ import (
 
 	"github.com/callscreen/callscreen/ari"
 	"github.com/callscreen/callscreen/ari/aritest"
+	"github.com/callscreen/callscreen/internal/timingtest"
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -572,7 +573,7 @@ func TestAppTenants(t *testing.T) {
 	if n := h.logs.count(slog.LevelWarn, "Stasis argument ignored"); n != 2 {
 		t.Errorf("%d warnings about arguments, want 2", n)
 	}
-	waitFor(t, func() bool {
+	timingtest.WaitFor(t, "the continued call to be counted", func() bool {
 		return h.metric("callscreen_ari_calls_total", "tenant", "acme", "outcome", "continued") == 1
 	})
 }
@@ -671,7 +672,7 @@ func TestAppLeftoverChannels(t *testing.T) {
 	for range 2 {
 		before := srv.Dials()
 		srv.DropConnections()
-		waitFor(t, func() bool { return srv.Dials() > before && srv.Connected(appName) })
+		timingtest.WaitFor(t, "a new connection", func() bool { return srv.Dials() > before && srv.Connected(appName) })
 		time.Sleep(recoverDelay + 100*time.Millisecond)
 	}
 	if n := left.ContinueRequests(); n != 1 {
@@ -703,7 +704,7 @@ func TestAppInFlightNotALeftover(t *testing.T) {
 	<-started
 	before := srv.Dials()
 	srv.DropConnections()
-	waitFor(t, func() bool { return srv.Dials() > before && srv.Connected(appName) })
+	timingtest.WaitFor(t, "a new connection", func() bool { return srv.Dials() > before && srv.Connected(appName) })
 	time.Sleep(recoverDelay + 100*time.Millisecond)
 	if n := ch.ContinueRequests(); n != 0 {
 		t.Fatalf("in-flight call continued %d times by the reconnect", n)
@@ -723,7 +724,7 @@ func TestAppLoginRefused(t *testing.T) {
 	srv.SetPassword("rotated")
 	began := time.Now()
 	h := start(t, srv, ari.HandlerFunc(func(context.Context, *ari.Call) {}), nil)
-	waitFor(t, func() bool { return srv.Dials() >= 4 })
+	timingtest.WaitFor(t, "4 dials", func() bool { return srv.Dials() >= 4 })
 	// Three waits of at least AuthRetry/2 each: not a tight loop.
 	if elapsed := time.Since(began); elapsed < 150*time.Millisecond {
 		t.Errorf("4 attempts in %s: retrying too fast", elapsed)
@@ -742,7 +743,7 @@ func TestAppBackoff(t *testing.T) {
 	srv := newServer(t, aritest.Config{})
 	srv.Refuse(http.StatusServiceUnavailable)
 	h := start(t, srv, ari.HandlerFunc(func(context.Context, *ari.Call) {}), nil)
-	waitFor(t, func() bool { return srv.Dials() >= 5 })
+	timingtest.WaitFor(t, "5 dials", func() bool { return srv.Dials() >= 5 })
 	if n := h.logs.count(slog.LevelWarn, "cannot connect"); n != 1 {
 		t.Errorf("connect failure warned %d times, want once", n)
 	}
@@ -754,7 +755,7 @@ func TestAppBackoff(t *testing.T) {
 		t.Errorf("websocket_up %v while refused", got)
 	}
 	srv.Refuse(0)
-	waitFor(t, func() bool { return h.metric("callscreen_ari_websocket_up", "server", h.app.Client.Server()) == 1 })
+	timingtest.WaitFor(t, "the websocket_up gauge", func() bool { return h.metric("callscreen_ari_websocket_up", "server", h.app.Client.Server()) == 1 })
 }
 
 func TestAppReplaced(t *testing.T) {
@@ -769,7 +770,7 @@ func TestAppReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.CloseNow()
-	waitFor(t, func() bool { return h.logs.count(slog.LevelError, "another connection registered") == 1 })
+	timingtest.WaitFor(t, "the replaced-application error", func() bool { return h.logs.count(slog.LevelError, "another connection registered") == 1 })
 	dials := srv.Dials()
 	time.Sleep(100 * time.Millisecond)
 	if srv.Dials() != dials {
@@ -878,7 +879,7 @@ func TestAppShutdown(t *testing.T) {
 		t.Errorf("application still registered after Run returned: %v", err)
 	}
 	srv.Close()
-	waitFor(t, func() bool { return runtime.NumGoroutine() <= before+2 })
+	timingtest.WaitFor(t, "the goroutines to end", func() bool { return runtime.NumGoroutine() <= before+2 })
 }
 
 func TestAppRunRejects(t *testing.T) {

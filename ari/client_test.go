@@ -10,6 +10,7 @@ import (
 
 	"github.com/callscreen/callscreen/ari"
 	"github.com/callscreen/callscreen/ari/aritest"
+	"github.com/callscreen/callscreen/internal/timingtest"
 )
 
 const (
@@ -290,7 +291,7 @@ func TestClientErrors(t *testing.T) {
 		if _, err := c.Play(ctx, ch.ID(), "q", []string{"sound:x"}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, ch.Playing)
+		timingtest.WaitFor(t, "the playback to start", ch.Playing)
 		// A digits: playback cannot be stopped while it plays.
 		err := c.StopPlayback(ctx, "d")
 		var ae *ari.Error
@@ -308,16 +309,4 @@ func TestClientErrors(t *testing.T) {
 			t.Errorf("get playing: %v", err)
 		}
 	})
-}
-
-// waitFor polls cond until it holds, failing the test after 10s.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/callscreen/callscreen/ari"
 	"github.com/callscreen/callscreen/ari/aritest"
+	"github.com/callscreen/callscreen/internal/timingtest"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 )
 
@@ -15,7 +16,7 @@ func TestMetricsLint(t *testing.T) {
 	ch := mustStart(t, srv, aritest.CallSpec{})
 	waitDone(t, ch)
 	srv.DropConnections()
-	waitFor(t, func() bool { return h.metric("callscreen_ari_reconnects_total", "server", h.app.Client.Server()) == 1 })
+	timingtest.WaitFor(t, "a reconnect", func() bool { return h.metric("callscreen_ari_reconnects_total", "server", h.app.Client.Server()) == 1 })
 
 	mfs, err := h.reg.Gather()
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/callscreen/callscreen/agi"
 	"github.com/callscreen/callscreen/agi/agitest"
 	"github.com/callscreen/callscreen/bridge"
+	"github.com/callscreen/callscreen/internal/timingtest"
 	"github.com/callscreen/callscreen/screen"
 )
 
@@ -51,7 +52,7 @@ func TestDiskFullCallsStillDecided(t *testing.T) {
 	if v := call(0); v[screen.VarResult] != "allow" {
 		t.Fatalf("call before the disk fills: %v", v)
 	}
-	waitFor(t, "first record", func() bool { return l.Written() == 1 })
+	timingtest.WaitFor(t, "first record", func() bool { return l.Written() == 1 })
 
 	fs.writeErr.Store(errp(syscall.ENOSPC))
 	for i := 1; i <= 5; i++ {
@@ -59,13 +60,13 @@ func TestDiskFullCallsStillDecided(t *testing.T) {
 			t.Fatalf("call %d with the disk full was not decided: %v", i, v)
 		}
 	}
-	waitFor(t, "failing metric", func() bool { return testutil.ToFloat64(m.failing) == 1 })
+	timingtest.WaitFor(t, "failing metric", func() bool { return testutil.ToFloat64(m.failing) == 1 })
 	if testutil.ToFloat64(m.errorsWrite) == 0 || l.Written() != 1 {
 		t.Errorf("write errors %v, written %d", testutil.ToFloat64(m.errorsWrite), l.Written())
 	}
 
 	fs.writeErr.Store(nil)
-	waitFor(t, "catch up", func() bool { return l.Written() == 6 })
+	timingtest.WaitFor(t, "catch up", func() bool { return l.Written() == 6 })
 	closeLog(t, l)
 	if rep, err := Verify(mustFiles(t, dir), l.PublicKey()); err != nil || rep.Records != 6 {
 		t.Fatalf("log after the disk recovered: %+v, %v", rep, err)

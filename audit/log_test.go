@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/callscreen/callscreen/internal/timingtest"
 	"github.com/callscreen/callscreen/screen"
 )
 
@@ -284,17 +285,6 @@ func (f *faultFile) Sync() error {
 
 func errp(err error) *error { return &err }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // TestDiskFull: writes fail with ENOSPC. Record still returns at once, the
 // failure is counted and flagged, records beyond the queue are dropped and
 // counted, and what was held in memory is written once space returns.
@@ -312,8 +302,8 @@ func TestDiskFull(t *testing.T) {
 	for range 40 {
 		l.Record(r) // must return: never blocks a call
 	}
-	waitFor(t, "failing gauge", func() bool { return testutil.ToFloat64(m.failing) == 1 })
-	waitFor(t, "drops", func() bool { return testutil.ToFloat64(m.droppedFull) > 0 })
+	timingtest.WaitFor(t, "failing gauge", func() bool { return testutil.ToFloat64(m.failing) == 1 })
+	timingtest.WaitFor(t, "drops", func() bool { return testutil.ToFloat64(m.droppedFull) > 0 })
 	if got := testutil.ToFloat64(m.errorsWrite); got == 0 {
 		t.Error("write errors not counted")
 	}
@@ -323,7 +313,7 @@ func TestDiskFull(t *testing.T) {
 	written := testutil.ToFloat64(m.droppedFull)
 
 	fs.writeErr.Store(nil)
-	waitFor(t, "recovery", func() bool { return testutil.ToFloat64(m.failing) == 0 && testutil.ToFloat64(m.queue) == 0 })
+	timingtest.WaitFor(t, "recovery", func() bool { return testutil.ToFloat64(m.failing) == 0 && testutil.ToFloat64(m.queue) == 0 })
 	closeLog(t, l)
 	rep, err := Verify(mustFiles(t, dir), l.PublicKey())
 	if err != nil {
@@ -351,9 +341,9 @@ func TestSyncErrorRewrites(t *testing.T) {
 	for i := range 10 {
 		l.Record(result(4 + i))
 	}
-	waitFor(t, "sync errors", func() bool { return testutil.ToFloat64(m.errorsSync) >= 2 })
+	timingtest.WaitFor(t, "sync errors", func() bool { return testutil.ToFloat64(m.errorsSync) >= 2 })
 	fs.syncErr.Store(nil)
-	waitFor(t, "written", func() bool { return l.Written() == 13 })
+	timingtest.WaitFor(t, "written", func() bool { return l.Written() == 13 })
 	closeLog(t, l)
 	if rep, err := Verify(mustFiles(t, dir), l.PublicKey()); err != nil || rep.Records != 13 {
 		t.Fatalf("verify: %+v, %v", rep, err)
@@ -410,7 +400,7 @@ func TestCloseGivesUpOnAFailingDisk(t *testing.T) {
 		_, err := l.Append(ctx, result(3))
 		errc <- err
 	}()
-	waitFor(t, "failing", func() bool { return testutil.ToFloat64(m.failing) == 1 })
+	timingtest.WaitFor(t, "failing", func() bool { return testutil.ToFloat64(m.failing) == 1 })
 	cctx, ccancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer ccancel()
 	err := l.Close(cctx)

@@ -3,16 +3,14 @@ package redisconn
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/callscreen/callscreen/internal/redistest"
+	"github.com/callscreen/callscreen/internal/timingtest"
 )
 
 func TestValidate(t *testing.T) {
@@ -182,40 +180,14 @@ func TestKilledAndRestarted(t *testing.T) {
 // TestSilentServer is a Redis that accepts connections and never answers:
 // a command gives up after the read timeout, once, not after retries.
 func TestSilentServer(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c) // held open, never answered
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-
 	const readTimeout = 150 * time.Millisecond
-	c, err := New(Options{Addrs: []string{l.Addr().String()}, ReadTimeout: readTimeout})
+	c, err := New(Options{Addrs: []string{timingtest.Silent(t)}, ReadTimeout: readTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	// One read timeout for the handshake; a retry would double it.
-	if over := overrun(readTimeout, readTimeout-10*time.Millisecond, func() { err = Check(context.Background(), c) }); over != "" {
+	if over := timingtest.Overrun(readTimeout, readTimeout-10*time.Millisecond, func() { err = Check(context.Background(), c) }); over != "" {
 		t.Fatalf("Check %s; want about one read timeout, no retries", over)
 	}
 	if err == nil {
@@ -224,30 +196,10 @@ func TestSilentServer(t *testing.T) {
 	// The caller's deadline wins when it is shorter.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	if over := overrun(30*time.Millisecond, 20*time.Millisecond, func() { err = Check(ctx, c) }); over != "" {
+	if over := timingtest.Overrun(30*time.Millisecond, 20*time.Millisecond, func() { err = Check(ctx, c) }); over != "" {
 		t.Fatalf("Check with a 30ms deadline %s; want the deadline to win", over)
 	}
 	if err == nil {
 		t.Fatal("Check against a silent server succeeded")
 	}
-}
-
-// overrun runs f and says how it overran limit + slack, or "" when it did
-// not. A bare timer of limit, started at the same moment, measures what
-// the scheduler of a loaded machine adds on its own; only time beyond that
-// counts against the code.
-func overrun(limit, slack time.Duration, f func()) string {
-	bare := make(chan time.Duration, 1)
-	start := time.Now()
-	go func() {
-		<-time.After(limit)
-		bare <- time.Since(start)
-	}()
-	f()
-	elapsed := time.Since(start)
-	noise := max(<-bare-limit, 0)
-	if elapsed <= limit+noise+slack {
-		return ""
-	}
-	return fmt.Sprintf("took %s; limit %s + slack %s + scheduler noise %s", elapsed, limit, slack, noise)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/callscreen/callscreen/internal/redistest"
+	"github.com/callscreen/callscreen/internal/timingtest"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/redisconn"
@@ -161,7 +162,7 @@ func TestFaults(t *testing.T) {
 						reputation.Provider{Name: a.name, Source: a.new(t, url)})
 					chain := reputation.Chain{{Name: "providers", Source: s.p}}
 					var err error
-					over := overrun(budget, func() { v, err = chain.Lookup(context.Background(), q) })
+					over := timingtest.Overrun(budget, 5*time.Millisecond, func() { v, err = chain.Lookup(context.Background(), q) })
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -200,26 +201,6 @@ func TestFaults(t *testing.T) {
 			})
 		}
 	}
-}
-
-// overrun runs decide and says how it overran budget + 5ms, or "" when it
-// did not. A bare timer of the same budget, started at the same moment,
-// measures what the scheduler of a loaded machine adds on its own; only
-// time beyond that counts against the code.
-func overrun(budget time.Duration, decide func()) string {
-	bare := make(chan time.Duration, 1)
-	start := time.Now()
-	go func() {
-		<-time.After(budget)
-		bare <- time.Since(start)
-	}()
-	decide()
-	elapsed := time.Since(start)
-	noise := <-bare - budget
-	if elapsed <= budget+max(noise, 0)+5*time.Millisecond {
-		return ""
-	}
-	return fmt.Sprintf("took %s (a bare %s timer took %s)", elapsed, budget, budget+noise)
 }
 
 func TestLateAnswerFillsCache(t *testing.T) {
@@ -331,7 +312,7 @@ func TestParallelProvidersPartial(t *testing.T) {
 	q := query(caller)
 	var v reputation.Verdict
 	var err error
-	if over := overrun(80*time.Millisecond, func() { v, err = s.p.Lookup(context.Background(), q) }); over != "" {
+	if over := timingtest.Overrun(80*time.Millisecond, 5*time.Millisecond, func() { v, err = s.p.Lookup(context.Background(), q) }); over != "" {
 		t.Errorf("decision not within the budget + 5ms: %s", over)
 	}
 	if err != nil {

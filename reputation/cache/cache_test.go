@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/callscreen/callscreen/internal/redistest"
+	"github.com/callscreen/callscreen/internal/timingtest"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/redisconn"
 	"github.com/callscreen/callscreen/reputation"
@@ -355,7 +355,7 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 	srv.Kill()
 	for range 10 {
 		var ok bool
-		if over := overrun(DefaultL2Timeout, 5*time.Millisecond, func() { _, ok = get1(c, "", "p") }); over != "" {
+		if over := timingtest.Overrun(DefaultL2Timeout, 5*time.Millisecond, func() { _, ok = get1(c, "", "p") }); over != "" {
 			t.Fatalf("Get with Redis dead: %s; want at most the L2 timeout", over)
 		}
 		if ok {
@@ -382,37 +382,12 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 // TestSilentRedis: a Redis that accepts and never answers costs one
 // L2Timeout per read, then the breaker skips it.
 func TestSilentRedis(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			cn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, cn)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for _, cn := range conns {
-			cn.Close()
-		}
-		mu.Unlock()
-	})
 	m := NewMetrics(nil)
 	const timeout = 40 * time.Millisecond
-	c := newRedisCache(t, l.Addr().String(), Options{Metrics: m, L2Timeout: timeout, L2Failures: 2})
+	c := newRedisCache(t, timingtest.Silent(t), Options{Metrics: m, L2Timeout: timeout, L2Failures: 2})
 	for i := range 4 {
 		var ok bool
-		if over := overrun(timeout, 5*time.Millisecond, func() { _, ok = get1(c, "", "p") }); over != "" {
+		if over := timingtest.Overrun(timeout, 5*time.Millisecond, func() { _, ok = get1(c, "", "p") }); over != "" {
 			t.Fatalf("read %d: %s; want at most the L2 timeout", i, over)
 		}
 		if ok {
@@ -445,24 +420,4 @@ func TestMetricsLint(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("metric %s: %s", p.Metric, p.Text)
 	}
-}
-
-// overrun runs f and says how it overran limit + slack, or "" when it did
-// not. A bare timer of limit, started at the same moment, measures what
-// the scheduler of a loaded machine adds on its own; only time beyond that
-// counts against the code.
-func overrun(limit, slack time.Duration, f func()) string {
-	bare := make(chan time.Duration, 1)
-	start := time.Now()
-	go func() {
-		<-time.After(limit)
-		bare <- time.Since(start)
-	}()
-	f()
-	elapsed := time.Since(start)
-	noise := max(<-bare-limit, 0)
-	if elapsed <= limit+noise+slack {
-		return ""
-	}
-	return fmt.Sprintf("took %s; limit %s + slack %s + scheduler noise %s", elapsed, limit, slack, noise)
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/callscreen/callscreen/internal/timingtest"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
@@ -41,7 +41,7 @@ func TestDoClassifies(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodGet, url, nil)
 			var out map[string]any
 			var err error
-			if over := overrun(budget, 5*time.Millisecond, func() { err = Do(ctx, NewClient(), "test", req, &out) }); over != "" {
+			if over := timingtest.Overrun(budget, 5*time.Millisecond, func() { err = Do(ctx, NewClient(), "test", req, &out) }); over != "" {
 				t.Errorf("Do %s; want it bounded by the context", over)
 			}
 			var pe *reputation.ProviderError
@@ -291,24 +291,4 @@ func TestSourceAnswers(t *testing.T) {
 			}
 		})
 	}
-}
-
-// overrun runs f and says how it overran limit + slack, or "" when it did
-// not. A bare timer of limit, started at the same moment, measures what
-// the scheduler of a loaded machine adds on its own; only time beyond that
-// counts against the code.
-func overrun(limit, slack time.Duration, f func()) string {
-	bare := make(chan time.Duration, 1)
-	start := time.Now()
-	go func() {
-		<-time.After(limit)
-		bare <- time.Since(start)
-	}()
-	f()
-	elapsed := time.Since(start)
-	noise := max(<-bare-limit, 0)
-	if elapsed <= limit+noise+slack {
-		return ""
-	}
-	return fmt.Sprintf("took %s; limit %s + slack %s + scheduler noise %s", elapsed, limit, slack, noise)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
+	"github.com/callscreen/callscreen/internal/timingtest"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
@@ -214,17 +215,6 @@ func TestExpiry(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestWatch(t *testing.T) {
 	l, _, block, _ := newLists(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -255,7 +245,7 @@ func TestWatch(t *testing.T) {
 	if err := os.WriteFile(block, []byte("+12125556666\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "in-place write", blocked("+12125556666"))
+	timingtest.WaitFor(t, "in-place write", blocked("+12125556666"))
 	if blocked("+12125557777")() {
 		t.Fatal("old entry still blocked after rewrite")
 	}
@@ -265,7 +255,7 @@ func TestWatch(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "SIGHUP reload", func() bool { return testutil.ToFloat64(l.metrics.Reloads.WithLabelValues("ok")) > before })
+	timingtest.WaitFor(t, "SIGHUP reload", func() bool { return testutil.ToFloat64(l.metrics.Reloads.WithLabelValues("ok")) > before })
 }
 
 func TestMetricsLint(t *testing.T) {

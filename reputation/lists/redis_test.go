@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/callscreen/callscreen/internal/redistest"
+	"github.com/callscreen/callscreen/internal/timingtest"
 	"github.com/callscreen/callscreen/policy"
 )
 
@@ -55,7 +56,7 @@ func TestRedisTwoInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	watching(t, b)
-	waitFor(t, "b to follow", func() bool {
+	timingtest.WaitFor(t, "b to follow", func() bool {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		return b.loaded
@@ -98,7 +99,7 @@ func TestRedisTwoInstances(t *testing.T) {
 	if err := a.Apply(ctx, bulk); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "bulk change on the other instance", func() bool { return blockedFor(b, "bulk", "+13135550599") })
+	timingtest.WaitFor(t, "bulk change on the other instance", func() bool { return blockedFor(b, "bulk", "+13135550599") })
 	if blockedFor(b, "bulk", "+13135550007") {
 		t.Fatal("bulk delete after put not applied in order")
 	}
@@ -142,7 +143,7 @@ func TestRedisDownAndBack(t *testing.T) {
 	if err := a.Add(ctx, mustEntry(t, "+12125550104", Block, "")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the follower to reload after Redis came back empty", func() bool {
+	timingtest.WaitFor(t, "the follower to reload after Redis came back empty", func() bool {
 		return blockedFor(b, "", "+12125550104") && !blockedFor(b, "", "+12125550102")
 	})
 }
@@ -160,7 +161,7 @@ func TestRedisStartsDown(t *testing.T) {
 	if err := other.Apply(context.Background(), []Change{{Entry: mustEntry(t, "+12125550105", Block, "")}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the store to load once Redis is up", func() bool { return blockedFor(l, "", "+12125550105") })
+	timingtest.WaitFor(t, "the store to load once Redis is up", func() bool { return blockedFor(l, "", "+12125550105") })
 }
 
 func TestFollowStoreOnly(t *testing.T) {
@@ -174,7 +175,7 @@ func TestFollowStoreOnly(t *testing.T) {
 	if err := a.Add(context.Background(), mustEntry(t, "+12125550199", Block, "")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the change to arrive without Watch", func() bool { return blockedFor(b, "", "+12125550199") })
+	timingtest.WaitFor(t, "the change to arrive without Watch", func() bool { return blockedFor(b, "", "+12125550199") })
 	// A store without a change log: returns at once.
 	m, _ := New(Options{})
 	m.FollowStore(context.Background())
