@@ -28,6 +28,35 @@ lint: vet
 clean:
 	rm -rf bin
 
+# Every native fuzz target, one after the other, FUZZTIME each.
+# FUZZ=FuzzParseEnv runs one target only.
+FUZZTIME ?= 30s
+FUZZ     ?=
+fuzz:
+	@n=0; for f in $$(find . -name '*_test.go' -not -path '*/testdata/*' | sort); do \
+	  for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    if [ -n "$(FUZZ)" ] && [ "$(FUZZ)" != "$$t" ]; then continue; fi; \
+	    n=$$((n+1)); \
+	    echo "$(GO) test -run '^$$' -fuzz '^$$t\$$' -fuzztime $(FUZZTIME) $$(dirname $$f)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$(dirname $$f) || exit 1; \
+	  done; \
+	done; \
+	if [ $$n -eq 0 ]; then echo "make fuzz: no fuzz target $(FUZZ)" >&2; exit 1; fi
+
+# The load tests of cmd/callscreen-bench, one after the other, with short
+# bounded runs (a few minutes in all); BENCHES picks some, BENCH_<name>
+# replaces a run's flags. `callscreen-bench NAME -h` lists them.
+BENCHES          ?= agi flow reputation audit ari lists
+BENCH_agi        ?= -c 1,8 -n 5000 -duration 2s -idle 500
+BENCH_flow       ?= -c 1,8 -n 5000 -duration 2s
+BENCH_reputation ?= -n 5000 -misses 50 -flood 200 -max 20s
+BENCH_audit      ?= -n 5000 -rate 1000 -max 20s
+BENCH_ari        ?= -n 200 -timeout 1m
+BENCH_lists      ?= -sizes 1000000 -lookups 200000 -feed-rows 100000 -calls 200 -max 2m
+bench:
+	$(GO) build -o bin/callscreen-bench ./cmd/callscreen-bench
+	$(foreach b,$(BENCHES),./bin/callscreen-bench $(b) $(BENCH_$(b)) &&) true
+
 # Regenerate the voice prompts (needs espeak-ng and sox); see sounds/README.md.
 .PHONY: sounds
 sounds:
