@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/callscreen/callscreen/internal/redistest"
 	"github.com/callscreen/callscreen/internal/timingtest"
@@ -545,28 +543,6 @@ func TestRedisKilledMidRun(t *testing.T) {
 			t.Fatal("the cache did not write to Redis again within 10s of its restart")
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func TestMetricsLint(t *testing.T) {
-	reg := prometheus.NewPedanticRegistry()
-	m := reputation.NewMetrics(reg)
-	m.Lookups.WithLabelValues("p", "answered")
-	m.RequestSeconds.WithLabelValues("p")
-	m.Errors.WithLabelValues("p", "timeout")
-	m.BreakerState.WithLabelValues("p")
-	m.Shared.WithLabelValues("p")
-	m.LateFills.WithLabelValues("p")
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("metric %s: %s", p.Metric, p.Text)
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"github.com/callscreen/callscreen/reputation"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 )
 
 var monday10 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
@@ -606,7 +605,6 @@ func TestMetrics(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
-	_ = promlint.Problem{}
 }
 
 func TestNewID(t *testing.T) {

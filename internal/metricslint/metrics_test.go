@@ -19,7 +19,9 @@ import (
 	"github.com/callscreen/callscreen/audit"
 	"github.com/callscreen/callscreen/config"
 	"github.com/callscreen/callscreen/reputation"
+	"github.com/callscreen/callscreen/reputation/behavior"
 	"github.com/callscreen/callscreen/reputation/cache"
+	"github.com/callscreen/callscreen/reputation/feed"
 	"github.com/callscreen/callscreen/reputation/feedback"
 	"github.com/callscreen/callscreen/reputation/lists"
 	"github.com/callscreen/callscreen/screen"
@@ -34,7 +36,9 @@ var packages = map[string]func(prometheus.Registerer){
 	"audit":               func(r prometheus.Registerer) { audit.NewMetrics(r) },
 	"config":              func(r prometheus.Registerer) { config.NewMetrics(r) },
 	"reputation":          func(r prometheus.Registerer) { reputation.NewMetrics(r) },
+	"reputation/behavior": func(r prometheus.Registerer) { behavior.NewMetrics(r) },
 	"reputation/cache":    func(r prometheus.Registerer) { cache.NewMetrics(r) },
+	"reputation/feed":     func(r prometheus.Registerer) { feed.NewMetrics(r) },
 	"reputation/feedback": func(r prometheus.Registerer) { feedback.NewMetrics(r) },
 	"reputation/lists":    func(r prometheus.Registerer) { lists.NewMetrics(r) },
 	"screen":              func(r prometheus.Registerer) { screen.NewMetrics(r) },
@@ -268,8 +272,11 @@ func TestGrafanaDashboard(t *testing.T) {
 		}
 	}
 	sort.Strings(areas)
+	// Areas the dashboard does not show (yet): reload state, the ARI
+	// transport, the daily feed and the behaviour checks.
+	unshown := []string{"config", "ari", "feed", "behavior"}
 	for _, area := range areas {
-		if area == "config" || area == "ari" {
+		if slices.Contains(unshown, area) {
 			continue
 		}
 		found := false

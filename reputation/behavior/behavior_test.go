@@ -9,9 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/callscreen/callscreen/internal/redistest"
@@ -448,23 +446,5 @@ func TestVerifier(t *testing.T) {
 	}
 	if err := v.MarkVerified(ctx, "", caller, time.Hour); err == nil {
 		t.Fatal("MarkVerified with Redis down: want an error")
-	}
-}
-
-func TestMetricsLint(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := NewMetrics(reg)
-	m.Signals.WithLabelValues("velocity.caller_burst").Inc()
-	m.Flags.WithLabelValues("ok").Inc()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("metric %s: %s", p.Metric, p.Text)
 	}
 }

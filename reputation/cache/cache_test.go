@@ -9,9 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/callscreen/callscreen/internal/redistest"
 	"github.com/callscreen/callscreen/internal/timingtest"
@@ -399,25 +397,5 @@ func TestSilentRedis(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.L2Breaker); got != 2 {
 		t.Fatalf("breaker state gauge = %v; want 2 (open)", got)
-	}
-}
-
-func TestMetricsLint(t *testing.T) {
-	reg := prometheus.NewPedanticRegistry()
-	m := NewMetrics(reg)
-	m.Hits.WithLabelValues("l1")
-	m.Misses.WithLabelValues("l1")
-	m.Errors.WithLabelValues("get")
-	m.Writes.WithLabelValues("spam")
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("metric %s: %s", p.Metric, p.Text)
 	}
 }

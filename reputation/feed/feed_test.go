@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/callscreen/callscreen/internal/redistest"
@@ -235,25 +233,6 @@ func TestRedisDown(t *testing.T) {
 	srv.Restart()
 	if err := g.Refresh(context.Background()); err != nil || !g.Loaded() {
 		t.Fatalf("refresh after Redis came back: %v", err)
-	}
-}
-
-func TestMetricsLint(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := NewMetrics(reg)
-	m.Hits.WithLabelValues("feed.daily_report").Inc()
-	m.Rows.WithLabelValues("accepted").Inc()
-	m.Pulls.WithLabelValues("ok").Inc()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("metric %s: %s", p.Metric, p.Text)
 	}
 }
 

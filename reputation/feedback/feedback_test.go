@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/callscreen/callscreen/internal/redistest"
 	"github.com/callscreen/callscreen/number"
@@ -356,18 +354,5 @@ func TestExport(t *testing.T) {
 	}
 	if err := Export(&b, rs, "xml"); err == nil || err.Error() != `export format "xml": want csv or jsonl` {
 		t.Fatalf("Export(xml) = %v", err)
-	}
-}
-
-func TestMetricsLint(t *testing.T) {
-	reg := prometheus.NewPedanticRegistry()
-	m := NewMetrics(reg)
-	m.Lookups.WithLabelValues("spam")
-	mfs, err := reg.Gather()
-	must(t, err)
-	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
-	must(t, err)
-	for _, p := range problems {
-		t.Errorf("metric %s: %s", p.Metric, p.Text)
 	}
 }

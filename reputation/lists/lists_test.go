@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/callscreen/callscreen/internal/timingtest"
 	"github.com/callscreen/callscreen/number"
@@ -256,23 +255,4 @@ func TestWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	timingtest.WaitFor(t, "SIGHUP reload", func() bool { return testutil.ToFloat64(l.metrics.Reloads.WithLabelValues("ok")) > before })
-}
-
-func TestMetricsLint(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := NewMetrics(reg)
-	m.Hits.WithLabelValues("list.block").Inc()
-	m.Entries.WithLabelValues("block", "number").Set(1)
-	m.Reloads.WithLabelValues("ok").Inc()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("metric %s: %s", p.Metric, p.Text)
-	}
 }
