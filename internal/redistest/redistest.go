@@ -8,7 +8,9 @@ package redistest
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -20,11 +22,13 @@ import (
 
 // Server is a running redis-server.
 type Server struct {
-	t    testing.TB
-	bin  string
-	dir  string
-	port int
-	cmd  *exec.Cmd
+	t      testing.TB
+	bin    string
+	dir    string
+	port   int
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has exited
+	out    bytes.Buffer  // what the server printed; read once exited
 }
 
 // Start starts a redis-server for the test and stops it when the test ends.
@@ -57,17 +61,29 @@ func (s *Server) start() {
 		"--protected-mode", "no",
 		"--loglevel", "warning",
 	)
-	s.cmd.Stdout = nil
-	s.cmd.Stderr = nil
+	s.out.Reset()
+	s.cmd.Stdout = &s.out
+	s.cmd.Stderr = &s.out
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("start redis-server: %v", err)
 	}
+	exited := make(chan struct{})
+	s.exited = exited
+	go func(cmd *exec.Cmd) {
+		_ = cmd.Wait()
+		close(exited)
+	}(s.cmd)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if s.ping() {
 			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-exited:
+			s.cmd = nil
+			s.t.Fatalf("redis-server on %s exited before answering PING:\n%s", s.Addr(), s.out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	s.t.Fatalf("redis-server on %s did not answer PING within 10s", s.Addr())
 }
@@ -93,7 +109,7 @@ func (s *Server) Kill() {
 		return
 	}
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.exited
 	s.cmd = nil
 }
 
@@ -124,12 +140,42 @@ func (s *Server) Do(args ...string) (string, error) {
 	return bufio.NewReader(c).ReadString('\n')
 }
 
+// freePort returns a free port below the kernel's ephemeral range. A port
+// from that range (what listening on port 0 gives) can be taken, while the
+// server is down for a Restart, as the local end of any outgoing
+// connection on the machine; redis-server then cannot bind it again.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	lo := ephemeralLow()
+	for range 100 {
+		port := minPort + rand.IntN(lo-minPort)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			l.Close()
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("free port: none found in 100 tries between %d and %d", minPort, lo)
+	return 0
+}
+
+// minPort is the lowest port freePort chooses.
+const minPort = 10000
+
+// ephemeralLow is the first port of the range the kernel hands out to
+// outgoing connections and port-0 listeners (32768 when it cannot tell).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil || lo <= minPort+1000 {
+		return 32768
+	}
+	return lo
 }

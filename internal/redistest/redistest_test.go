@@ -19,3 +19,14 @@ func TestStartKillRestart(t *testing.T) {
 		t.Fatalf("restarted server GET = %q, %v; want empty", r, err)
 	}
 }
+
+// TestPortOutsideEphemeralRange: the port is never one the kernel could
+// hand to an outgoing connection while the server is down for a Restart.
+func TestPortOutsideEphemeralRange(t *testing.T) {
+	lo := ephemeralLow()
+	for range 20 {
+		if p := freePort(t); p < minPort || p >= lo {
+			t.Fatalf("port %d outside [%d, %d)", p, minPort, lo)
+		}
+	}
+}
