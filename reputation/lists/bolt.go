@@ -2,14 +2,14 @@ package lists
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/callscreen/callscreen/internal/boltfile"
 )
 
 // BoltStore is a Store in a bbolt file in the data directory, for running
@@ -40,22 +40,7 @@ func tenantBucket(tenant string) []byte { return []byte("t:" + tenant) }
 
 // open opens the file; readOnly on a missing file returns (nil, nil).
 func (s *BoltStore) open(ctx context.Context, readOnly bool) (*bolt.DB, error) {
-	if readOnly {
-		if _, err := os.Stat(s.path); errors.Is(err, os.ErrNotExist) {
-			return nil, nil
-		}
-	} else if err := os.MkdirAll(filepath.Dir(s.path), 0o750); err != nil {
-		return nil, err
-	}
-	timeout := s.timeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, max(time.Until(dl), time.Millisecond))
-	}
-	db, err := bolt.Open(s.path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: readOnly})
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", s.path, err)
-	}
-	return db, nil
+	return boltfile.Open(ctx, s.path, readOnly, s.timeout)
 }
 
 // Tenants implements Store.
