@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"slices"
 	"syscall"
 	"time"
 
@@ -157,25 +156,18 @@ func (r auditResult) print(out io.Writer, name string, rate int) {
 		pace = fmt.Sprintf("%d/s offered", rate)
 	}
 	fmt.Fprintf(out, "\n%s (%s): %d records, %d dropped, %.2fs\n", name, pace, r.records, r.dropped, r.elapsed.Seconds())
+	const unit = 100 * time.Nanosecond
+	q := percentiles(r.record, 50, 99, 99.9, 100)
 	fmt.Fprintf(out, "  Record() per call:   p50 %s  p99 %s  p99.9 %s  max %s\n",
-		pct(r.record, 50), pct(r.record, 99), pct(r.record, 99.9), pct(r.record, 100))
-	fmt.Fprintf(out, "  Record -> durable:   p50 %s  p99 %s  max %s\n", pct(r.commit, 50), pct(r.commit, 99), pct(r.commit, 100))
+		q[0].Round(unit), q[1].Round(unit), q[2].Round(unit), q[3].Round(unit))
+	q = percentiles(r.commit, 50, 99, 100)
+	fmt.Fprintf(out, "  Record -> durable:   p50 %s  p99 %s  max %s\n", q[0].Round(unit), q[1].Round(unit), q[2].Round(unit))
 	if r.durableAt > 0 {
 		fmt.Fprintf(out, "  durable throughput:  %.0f records/s\n", float64(r.records)/r.durableAt.Seconds())
 	}
 	if r.records > 0 {
 		fmt.Fprintf(out, "  process CPU:         %s total, %s per record\n", r.cpu.Round(time.Millisecond), (r.cpu / time.Duration(r.records)).Round(100*time.Nanosecond))
 	}
-}
-
-func pct(d []time.Duration, p float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := int(float64(len(s)-1) * p / 100)
-	return s[i].Round(time.Microsecond / 10)
 }
 
 func cpuTime() time.Duration {

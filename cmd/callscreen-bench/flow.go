@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -358,12 +357,10 @@ func flowClient(ctx context.Context, addr string, conns, n, callers int, d time.
 	}
 	wg.Wait()
 	el := time.Since(start)
-	slices.Sort(all)
 	res := flowClientResult{Sessions: len(all), Errors: int(errs.Load()), Seconds: el.Seconds()}
-	if len(all) > 0 {
-		res.P50Micros = float64(all[len(all)/2].Nanoseconds()) / 1000
-		res.P99Micros = float64(all[len(all)*99/100].Nanoseconds()) / 1000
-	}
+	q := percentiles(all, 50, 99)
+	res.P50Micros = float64(q[0].Nanoseconds()) / 1000
+	res.P99Micros = float64(q[1].Nanoseconds()) / 1000
 	return json.NewEncoder(out).Encode(res)
 }
 
@@ -432,10 +429,6 @@ func (l *latencies) reset() {
 func (l *latencies) percentiles() (p50, p99 time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.d) == 0 {
-		return 0, 0
-	}
-	s := slices.Clone(l.d)
-	slices.Sort(s)
-	return s[len(s)/2], s[len(s)*99/100]
+	q := percentiles(l.d, 50, 99)
+	return q[0], q[1]
 }

@@ -10,7 +10,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
 	"runtime"
@@ -71,7 +70,7 @@ func runListsBench(ctx context.Context, args []string, out io.Writer) error {
 	if *feedRows <= 0 {
 		return nil
 	}
-	addr, stop, err := lbStartRedis(*redisBin)
+	addr, stop, err := startRedis(*redisBin, "-feed-rows 0 to skip the Redis part")
 	if err != nil {
 		return err
 	}
@@ -233,44 +232,6 @@ func lbMemory(ctx context.Context, out io.Writer, n, lookups int) error {
 	fmt.Fprintf(out, "  compact set alone, %d numbers: %.2f bytes/number, Get miss %d ns, hit %d ns\n",
 		n, float64(set.Bytes())/float64(set.Len()), setNS(mk).Nanoseconds(), setNS(hk).Nanoseconds())
 	return nil
-}
-
-func lbStartRedis(bin string) (string, func(), error) {
-	path, err := exec.LookPath(bin)
-	if err != nil {
-		return "", nil, fmt.Errorf("%s not found (install redis-server, or -feed-rows 0 to skip the Redis part): %w", bin, err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	dir, err := os.MkdirTemp("", "callscreen-bench-lists")
-	if err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning")
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	stop := func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		os.RemoveAll(dir)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	defer rdb.Close()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if rdb.Ping(context.Background()).Err() == nil {
-			return addr, stop, nil
-		}
-	}
-	stop()
-	return "", nil, fmt.Errorf("redis-server on %s did not answer PING within 10s", addr)
 }
 
 var lbRPS = regexp.MustCompile(`SET: ([0-9.]+) requests per second`)

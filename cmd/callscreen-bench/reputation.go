@@ -1,20 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,12 +88,12 @@ func runReputationBench(ctx context.Context, args []string, out io.Writer) error
 	if err != nil {
 		return fmt.Errorf("l1-hit: %w", err)
 	}
-	l1p50 := repPct(lat, 50)
+	l1p50 := percentiles(lat, 50)[0]
 	repPrint(out, "l1-hit", lat, "")
 
 	// L2 hit: L1 off, every lookup a Redis MGET.
 	if *redisBin != "" {
-		addr, stop, err := repStartRedis(*redisBin)
+		addr, stop, err := startRedis(*redisBin, `-redis-server "" to skip the L2 scenario`)
 		if err != nil {
 			return fmt.Errorf("l2-hit: %w", err)
 		}
@@ -121,7 +115,7 @@ func runReputationBench(ctx context.Context, args []string, out io.Writer) error
 		if err != nil {
 			return fmt.Errorf("l2-hit: %w", err)
 		}
-		repPrint(out, "l2-hit", lat, fmt.Sprintf("L2 adds %s at p50 over an L1 hit", repRound(repPct(lat, 50)-l1p50)))
+		repPrint(out, "l2-hit", lat, fmt.Sprintf("L2 adds %s at p50 over an L1 hit", repRound(percentiles(lat, 50)[0]-l1p50)))
 	}
 
 	// Miss: every lookup a new number, answered by the provider.
@@ -250,18 +244,9 @@ func repFlood(ctx context.Context, p *reputation.Providers, n int) ([]time.Durat
 }
 
 func repPrint(out io.Writer, name string, lat []time.Duration, note string) {
+	q := percentiles(lat, 50, 90, 99, 100)
 	fmt.Fprintf(out, "%-12s %8d %10s %10s %10s %10s  %s\n", name, len(lat),
-		repRound(repPct(lat, 50)), repRound(repPct(lat, 90)), repRound(repPct(lat, 99)), repRound(repPct(lat, 100)), note)
-}
-
-func repPct(lat []time.Duration, p float64) time.Duration {
-	if len(lat) == 0 {
-		return 0
-	}
-	s := slices.Clone(lat)
-	slices.Sort(s)
-	i := int(float64(len(s)-1) * p / 100)
-	return s[i]
+		repRound(q[0]), repRound(q[1]), repRound(q[2]), repRound(q[3]), note)
 }
 
 func repRound(d time.Duration) time.Duration {
@@ -272,56 +257,4 @@ func repRound(d time.Duration) time.Duration {
 		return d.Round(100 * time.Nanosecond)
 	}
 	return d
-}
-
-// repStartRedis runs redis-server on a free loopback port, persisting
-// nothing, until stop is called.
-func repStartRedis(bin string) (addr string, stop func(), err error) {
-	path, err := exec.LookPath(bin)
-	if err != nil {
-		return "", nil, fmt.Errorf("%s not found (install redis-server, or -redis-server \"\" to skip the L2 scenario): %w", bin, err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	dir, err := os.MkdirTemp("", "callscreen-bench-redis-")
-	if err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning")
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	stop = func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		os.RemoveAll(dir)
-	}
-	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if repPing(addr) {
-			return addr, stop, nil
-		}
-	}
-	stop()
-	return "", nil, fmt.Errorf("redis-server on %s did not answer PING within 10s", addr)
-}
-
-func repPing(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return false
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && strings.HasPrefix(line, "+PONG")
 }
