@@ -3,7 +3,6 @@ package loadtest
 import (
 	"bufio"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"sync/atomic"
@@ -26,34 +25,14 @@ func HoldHandler(held *atomic.Int64) agi.Handler {
 
 // ServeMinimalHold is ServeMinimal holding each session on WAIT FOR DIGIT.
 func ServeMinimalHold(l net.Listener, held *atomic.Int64) error {
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return err
+	return serveMinimal(l, func(c net.Conn, r *bufio.Reader) {
+		if _, err := io.WriteString(c, "WAIT FOR DIGIT -1\n"); err != nil {
+			return
 		}
-		go func() {
-			defer c.Close()
-			r := bufio.NewReader(c)
-			for {
-				line, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if line == "\n" {
-					break
-				}
-			}
-			if _, err := io.WriteString(c, "WAIT FOR DIGIT -1\n"); err != nil {
-				return
-			}
-			held.Add(1)
-			_, _ = r.ReadString('\n')
-			held.Add(-1)
-		}()
-	}
+		held.Add(1)
+		_, _ = r.ReadString('\n')
+		held.Add(-1)
+	})
 }
 
 // CountingListener counts accepted connections.

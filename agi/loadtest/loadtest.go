@@ -46,6 +46,25 @@ func Handler() agi.Handler {
 // no metrics. It sends the same three commands as Handler. It returns when
 // l is closed.
 func ServeMinimal(l net.Listener) error {
+	return serveMinimal(l, func(c net.Conn, r *bufio.Reader) {
+		for _, cmd := range []string{
+			"GET VARIABLE " + varID + "\n",
+			"SET VARIABLE " + varResult + " \"allow\"\n",
+			"SET VARIABLE " + varAction + " \"allow\"\n",
+		} {
+			if _, err := io.WriteString(c, cmd); err != nil {
+				return
+			}
+			if _, err := r.ReadString('\n'); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// serveMinimal accepts connections on l until it is closed, reads each
+// one's environment block and runs session on it, then closes it.
+func serveMinimal(l net.Listener, session func(c net.Conn, r *bufio.Reader)) error {
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -66,18 +85,7 @@ func ServeMinimal(l net.Listener) error {
 					break
 				}
 			}
-			for _, cmd := range []string{
-				"GET VARIABLE " + varID + "\n",
-				"SET VARIABLE " + varResult + " \"allow\"\n",
-				"SET VARIABLE " + varAction + " \"allow\"\n",
-			} {
-				if _, err := io.WriteString(c, cmd); err != nil {
-					return
-				}
-				if _, err := r.ReadString('\n'); err != nil {
-					return
-				}
-			}
+			session(c, r)
 		}()
 	}
 }
