@@ -18,10 +18,13 @@ func ARI(c *ari.Call) screen.Channel { return &ariChannel{c: c} }
 // ARIInfo returns what the StasisStart says about the call. ARI's channel
 // has no caller presentation: Presentation stays "" and PresentationCode
 // -1, and the flow reads CALLERID(num-pres) through Variable. Dialed is
-// the extension (ARI has no DNID field).
+// the extension (ARI has no DNID field). A Stasis argument screened=ID
+// (the dialplan include passes ${CALLSCREEN_ID}) hands the flow
+// CALLSCREEN_ID without a variable read; without it the flow reads the
+// variable.
 func ARIInfo(c *ari.Call) screen.CallInfo {
 	ch := c.Channel
-	return screen.CallInfo{
+	info := screen.CallInfo{
 		ID:               ch.ID,
 		Channel:          ch.Name,
 		CallerNumber:     ch.Caller.Number,
@@ -35,6 +38,10 @@ func ARIInfo(c *ari.Call) screen.CallInfo {
 		Language:         ch.Language,
 		Transport:        "ari",
 	}
+	if v, ok := c.Params["screened"]; ok {
+		info.Screened, info.ScreenedKnown = v, true
+	}
+	return info
 }
 
 // ARIHandler returns an ari.Handler that screens every call with the flow

@@ -367,21 +367,88 @@ func TestARIReconnectMidChallenge(t *testing.T) {
 	}
 }
 
-func TestARIInfo(t *testing.T) {
-	c := &ari.Call{
-		Channel: ari.Channel{
-			ID: "1.2", Name: "PJSIP/trunk-1", Caller: ari.CallerID{Name: "J", Number: goodCall}, Language: "en",
-			Dialplan: ari.DialplanCEP{Context: "from-trunk", Exten: "15551230000", AppName: "Stasis", AppData: "callscreen,profile=sales"},
-		},
-		Tenant: "acme", Profile: "sales",
+// TestARIScreenedArgument: the Stasis argument screened=${CALLSCREEN_ID}
+// hands the flow the earlier decision id, so it reads no variable for it;
+// a channel entering Stasis without the argument still works, the flow
+// reading CALLSCREEN_ID itself.
+func TestARIScreenedArgument(t *testing.T) {
+	const earlier = "01EARLIERSCREENING"
+	tests := []struct {
+		name   string
+		args   []string
+		vars   map[string]string
+		result string
+		reason string
+		id     string // CALLSCREEN_ID after; "" is a new decision id
+		reads  int    // GETs of CALLSCREEN_ID
+	}{
+		{"handed over", []string{"tenant=acme", "screened=" + earlier}, map[string]string{"CALLSCREEN_ID": earlier}, "allow", "loop.already_screened", earlier, 0},
+		{"handed over empty", []string{"tenant=acme", "screened="}, nil, "block", "list.block", "", 0},
+		{"no argument, screened before", []string{"tenant=acme"}, map[string]string{"CALLSCREEN_ID": earlier}, "allow", "loop.already_screened", earlier, 1},
+		{"no argument, first screening", []string{"tenant=acme"}, nil, "block", "list.block", "", 1},
 	}
-	want := screen.CallInfo{
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			logs := &records{}
+			srv := ariServer(t, ariFlow(logs, nil), "", aritest.Config{}, logs)
+			ch := call(t, srv, aritest.CallSpec{CallerNumber: acmeSpam, Args: tt.args, Vars: tt.vars})
+			settled(t, ch)
+			v := ch.Vars()
+			if v[screen.VarResult] != tt.result || v[screen.VarReasons] != tt.reason {
+				t.Errorf("result %q reasons %q; want %q %q (all: %v)", v[screen.VarResult], v[screen.VarReasons], tt.result, tt.reason, v)
+			}
+			if tt.id != "" && v[screen.VarID] != tt.id {
+				t.Errorf("%s = %q; want the earlier %q", screen.VarID, v[screen.VarID], tt.id)
+			}
+			if tt.id == "" && (len(v[screen.VarID]) != screen.IDLen || v[screen.VarID] == earlier) {
+				t.Errorf("%s = %q; want a new decision id", screen.VarID, v[screen.VarID])
+			}
+			reads := 0
+			for _, r := range srv.Requests() {
+				if r.Method == http.MethodGet && strings.HasSuffix(r.Path, "/variable") && r.Query.Get("variable") == screen.VarID {
+					reads++
+				}
+			}
+			if reads != tt.reads {
+				t.Errorf("%d reads of %s; want %d", reads, screen.VarID, tt.reads)
+			}
+			if p := logs.problems(); len(p) > 0 {
+				t.Errorf("unexpected logs: %v", p)
+			}
+		})
+	}
+}
+
+func TestARIInfo(t *testing.T) {
+	channel := ari.Channel{
+		ID: "1.2", Name: "PJSIP/trunk-1", Caller: ari.CallerID{Name: "J", Number: goodCall}, Language: "en",
+		Dialplan: ari.DialplanCEP{Context: "from-trunk", Exten: "15551230000", AppName: "Stasis", AppData: "callscreen,profile=sales"},
+	}
+	base := screen.CallInfo{
 		ID: "1.2", Channel: "PJSIP/trunk-1", CallerNumber: goodCall, CallerName: "J", PresentationCode: -1,
 		Dialed: "15551230000", Context: "from-trunk", Extension: "15551230000", Profile: "sales", Tenant: "acme",
 		Language: "en", Transport: "ari",
 	}
-	if got := bridge.ARIInfo(c); got != want {
-		t.Errorf("ARIInfo\n got %+v\nwant %+v", got, want)
+	tests := []struct {
+		name     string
+		params   map[string]string
+		screened string
+		known    bool
+	}{
+		{"no screened argument: the flow reads the variable", map[string]string{"profile": "sales"}, "", false},
+		{"screened handed over", map[string]string{"profile": "sales", "screened": "01ABC"}, "01ABC", true},
+		{"screened handed over empty", map[string]string{"screened": ""}, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &ari.Call{Channel: channel, Params: tt.params, Tenant: "acme", Profile: "sales"}
+			want := base
+			want.Screened, want.ScreenedKnown = tt.screened, tt.known
+			if got := bridge.ARIInfo(c); got != want {
+				t.Errorf("ARIInfo\n got %+v\nwant %+v", got, want)
+			}
+		})
 	}
 }
 
@@ -406,7 +473,7 @@ func TestARIDialplan(t *testing.T) {
 	body := strings.Join(code, "\n")
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`Set\(LOCAL\(app\)=\$\{IF\(\$\["\$\{CALLSCREEN_ARI_APP\}" = ""\]\?` + ariApp + `:`),
-		regexp.MustCompile(`Stasis\(\$\{app\},profile=\$\{ARG1\},tenant=\$\{ARG2\}\)`),
+		regexp.MustCompile(`Stasis\(\$\{app\},profile=\$\{ARG1\},tenant=\$\{ARG2\},screened=\$\{CALLSCREEN_ID\}\)`),
 		regexp.MustCompile(`GotoIf\(\$\["\$\{STASISSTATUS\}" != "SUCCESS"\]\?failopen\)`),
 		regexp.MustCompile(`GotoIf\(\$\["\$\{CALLSCREEN_RESULT\}" = "block"\]\?block\)`),
 		regexp.MustCompile(`GotoIf\(\$\["\$\{CALLSCREEN_RESULT\}" = "voicemail"\]\?voicemail\)`),

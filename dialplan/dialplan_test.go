@@ -1,15 +1,19 @@
-// Package dialplan holds the Asterisk dialplan include (callscreen.conf)
-// and its tests: a small interpreter for the dialplan subset the include
-// uses runs the [callscreen] routine against scripted AGI outcomes and
-// against the real screening flow over FastAGI.
+// Package dialplan holds the Asterisk dialplan includes (callscreen.conf
+// for FastAGI, callscreen-ari.conf for ARI) and their tests: a small
+// interpreter for the dialplan subset the includes use runs the
+// [callscreen] and [callscreen-ari] routines against scripted AGI and
+// Stasis outcomes and against the real screening flow over FastAGI and
+// ARI.
 package dialplan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"regexp"
@@ -20,6 +24,8 @@ import (
 
 	"github.com/callscreen/callscreen/agi"
 	"github.com/callscreen/callscreen/agi/agitest"
+	"github.com/callscreen/callscreen/ari"
+	"github.com/callscreen/callscreen/ari/aritest"
 	"github.com/callscreen/callscreen/bridge"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
@@ -94,10 +100,14 @@ func parse(t *testing.T, path string) map[string]map[string][]step {
 type channel struct {
 	vars map[string]string
 	// agi runs AGI(url): it returns the variables the AGI set and AGISTATUS.
-	agi     func(url string) map[string]string
-	apps    []string // every application run, with its substituted data
-	agiArgs []string // the AGI() arguments after the URL
-	end     string   // how the routine ended: Return, Hangup(21), VoiceMail(...), Goto(...)
+	agi func(url string) map[string]string
+	// stasis runs Stasis(app,args...): it returns the variables the
+	// application set and STASISSTATUS.
+	stasis     func(app string, args []string) map[string]string
+	apps       []string // every application run, with its substituted data
+	agiArgs    []string // the AGI() arguments after the URL
+	stasisArgs []string // the Stasis() arguments after the application
+	end        string   // how the routine ended: Return, Hangup(21), VoiceMail(...), Goto(...)
 }
 
 // subst expands ${VAR}, ${FUNC(args)} and $[expr] as the dialplan does,
@@ -163,22 +173,26 @@ func (c *channel) expr(t *testing.T, e string) string {
 	return ""
 }
 
-// gosub runs context,exten with ARG1 until Return, Hangup or Goto.
-func (c *channel) gosub(t *testing.T, plan map[string]map[string][]step, ctx, exten, arg1 string) {
+// gosub runs context,exten with ARG1, ARG2... until Return, Hangup or
+// Goto.
+func (c *channel) gosub(t *testing.T, plan map[string]map[string][]step, ctx, exten string, args ...string) {
 	t.Helper()
 	steps := plan[ctx][exten]
 	if len(steps) == 0 {
 		t.Fatalf("no %s,%s in the dialplan", ctx, exten)
 	}
-	saved, hadArg := c.vars["ARG1"]
-	c.vars["ARG1"] = arg1
-	defer func() {
-		if hadArg {
-			c.vars["ARG1"] = saved
-		} else {
-			delete(c.vars, "ARG1")
-		}
-	}()
+	for i, a := range args {
+		name := fmt.Sprintf("ARG%d", i+1)
+		saved, had := c.vars[name]
+		c.vars[name] = a
+		defer func() {
+			if had {
+				c.vars[name] = saved
+			} else {
+				delete(c.vars, name)
+			}
+		}()
+	}
 	goTo := func(label string) int {
 		for i, s := range steps {
 			if s.label == label {
@@ -223,10 +237,16 @@ func (c *channel) gosub(t *testing.T, plan map[string]map[string][]step, ctx, ex
 			for k, v := range c.agi(url) {
 				c.vars[k] = v
 			}
+		case "Stasis":
+			app, args, _ := strings.Cut(data, ",")
+			c.stasisArgs = strings.Split(args, ",")
+			for k, v := range c.stasis(app, c.stasisArgs) {
+				c.vars[k] = v
+			}
 		case "Gosub":
 			target, arg, _ := strings.Cut(data, "(")
 			parts := strings.Split(target, ",")
-			c.gosub(t, plan, parts[0], parts[1], strings.TrimSuffix(arg, ")"))
+			c.gosub(t, plan, parts[0], parts[1], strings.Split(strings.TrimSuffix(arg, ")"), ",")...)
 			if c.end != "Return" {
 				return
 			}
@@ -472,6 +492,147 @@ func TestRoutineWithRealFlow(t *testing.T) {
 			c.gosub(t, plan, "callscreen", "s", "default")
 			if c.end != tt.end {
 				t.Fatalf("ended %q; want %q\n%s", c.end, tt.end, fmt.Sprint(strings.Join(c.apps, "\n")))
+			}
+		})
+	}
+}
+
+// TestARIRoutine runs the [callscreen-ari] routine against every Stasis
+// outcome, and checks what it hands the application.
+func TestARIRoutine(t *testing.T) {
+	plan := parse(t, "callscreen-ari.conf")
+	ok := func(result string) map[string]string {
+		return map[string]string{"STASISSTATUS": "SUCCESS", "CALLSCREEN_RESULT": result, "CALLSCREEN_ID": "01ABC", "CALLSCREEN_REASONS": "list.block"}
+	}
+	tests := []struct {
+		name   string
+		vars   map[string]string
+		stasis map[string]string
+		app    string
+		end    string
+	}{
+		{"allow", nil, ok("allow"), "callscreen", "Return"},
+		{"block", nil, ok("block"), "callscreen", "Hangup(21)"},
+		{"voicemail to a mailbox", map[string]string{"CALLSCREEN_VOICEMAIL": "100@default"}, ok("voicemail"), "callscreen", "VoiceMail(100@default,u)"},
+		{"voicemail without a mailbox blocks", nil, ok("voicemail"), "callscreen", "Hangup(21)"},
+		{"application not connected", nil, map[string]string{"STASISSTATUS": "FAILED"}, "callscreen", "Return"},
+		{"not connected after a stale result", nil, map[string]string{"STASISSTATUS": "FAILED", "CALLSCREEN_RESULT": "block"}, "callscreen", "Return"},
+		{"another application name", map[string]string{"CALLSCREEN_ARI_APP": "screen2"}, ok("allow"), "screen2", "Return"},
+		{"screened before", map[string]string{"CALLSCREEN_ID": "01EARLIER"}, ok("allow"), "callscreen", "Return"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var app string
+			c := newChannel(tt.vars, nil)
+			c.stasis = func(a string, _ []string) map[string]string { app = a; return tt.stasis }
+			c.gosub(t, plan, "callscreen-ari", "s", "sales", "acme")
+			if c.end != tt.end {
+				t.Fatalf("ended %q; want %q\n%s", c.end, tt.end, strings.Join(c.apps, "\n"))
+			}
+			if app != tt.app {
+				t.Fatalf("Stasis application %q; want %q", app, tt.app)
+			}
+			want := []string{"profile=sales", "tenant=acme", "screened=" + tt.vars["CALLSCREEN_ID"]}
+			if !slices.Equal(c.stasisArgs, want) {
+				t.Fatalf("Stasis arguments %q; want %q", c.stasisArgs, want)
+			}
+			if tt.stasis["STASISSTATUS"] == "SUCCESS" && c.vars["__CALLSCREEN_ID"] != tt.stasis["CALLSCREEN_ID"] {
+				t.Fatalf("CALLSCREEN_ID not made inheritable: %v", c.vars)
+			}
+		})
+	}
+}
+
+// TestARIRoutineWithRealFlow runs the [callscreen-ari] routine with
+// Stasis() entering a real ari.App running the screening flow, on a fake
+// Asterisk.
+func TestARIRoutineWithRealFlow(t *testing.T) {
+	plan := parse(t, "callscreen-ari.conf")
+	flow := &screen.Flow{
+		Source: reputation.SourceFunc(func(_ context.Context, q reputation.Query) (reputation.Verdict, error) {
+			var v reputation.Verdict
+			if q.Caller.E164 == "+12125550666" {
+				v.Tier, v.Reasons, v.Final = policy.TierSpam, []policy.Reason{policy.ListBlock}, true
+			}
+			return v, nil
+		}),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	srv := aritest.NewServer(aritest.Config{Username: "callscreen", Password: "pw", SoundDuration: 10 * time.Millisecond, DigitDuration: time.Millisecond})
+	t.Cleanup(srv.Close)
+	client, err := ari.NewClient(ari.ClientConfig{URL: srv.URL, Username: "callscreen", Password: "pw", Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &ari.App{Client: client, Name: "callscreen", Handler: bridge.ARIHandler(func() *screen.Flow { return flow }),
+		Recover: bridge.ARIRecover(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = app.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := srv.WaitConnected(wctx, "callscreen"); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name, caller string
+		vars         map[string]string
+		end          string
+	}{
+		{"unknown caller rings", "+12125551234", nil, "Return"},
+		{"must-block is rejected", "+12125550666", nil, "Hangup(21)"},
+		{"a forwarded call is not screened twice", "+12125550666", map[string]string{"CALLSCREEN_ID": "01EARLIERSCREENING"}, "Return"},
+		{"application not connected rings", "+12125550666", map[string]string{"CALLSCREEN_ARI_APP": "elsewhere"}, "Return"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newChannel(tt.vars, nil)
+			var ch *aritest.Channel
+			c.stasis = func(app string, args []string) map[string]string {
+				vars := map[string]string{}
+				if id := tt.vars["CALLSCREEN_ID"]; id != "" {
+					vars["CALLSCREEN_ID"] = id
+				}
+				var err error
+				ch, err = srv.StartCall(app, aritest.CallSpec{CallerNumber: tt.caller, Args: args, Vars: vars})
+				if errors.Is(err, aritest.ErrNotConnected) {
+					return map[string]string{"STASISSTATUS": "FAILED"}
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case <-ch.Done():
+				case <-time.After(10 * time.Second):
+					t.Fatal("the channel never left the application")
+				}
+				out := map[string]string{"STASISSTATUS": "SUCCESS"}
+				for k, v := range ch.Vars() {
+					if slices.Contains(screen.RoutingVars, k) {
+						out[k] = v
+					}
+				}
+				return out
+			}
+			c.gosub(t, plan, "callscreen-ari", "s", "default", "")
+			if c.end != tt.end {
+				t.Fatalf("ended %q; want %q\n%s", c.end, tt.end, strings.Join(c.apps, "\n"))
+			}
+			if ch == nil {
+				return
+			}
+			for _, r := range srv.Requests() {
+				if r.Method == http.MethodGet && strings.HasPrefix(r.Path, "/channels/"+ch.ID()+"/variable") && r.Query.Get("variable") == screen.VarID {
+					t.Errorf("the flow read %s although the include handed it over", screen.VarID)
+				}
 			}
 		})
 	}

@@ -78,7 +78,8 @@ type CallInfo struct {
 	// Transport is "agi" or "ari".
 	Transport string
 	// Screened is CALLSCREEN_ID as the dialplan handed it over with the
-	// call (the include passes it as the AGI argument screened=ID), and
+	// call (the includes pass it as the AGI or Stasis argument
+	// screened=ID), and
 	// ScreenedKnown says it was handed over, empty or not. When it was,
 	// the flow does not read CALLSCREEN_ID from the channel: one round
 	// trip less.
