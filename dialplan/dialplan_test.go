@@ -1,9 +1,3 @@
-// Package dialplan holds the Asterisk dialplan includes (callscreen.conf
-// for FastAGI, callscreen-ari.conf for ARI) and their tests: a small
-// interpreter for the dialplan subset the includes use runs the
-// [callscreen] and [callscreen-ari] routines against scripted AGI and
-// Stasis outcomes and against the real screening flow over FastAGI and
-// ARI.
 package dialplan
 
 import (

@@ -1,10 +1,3 @@
-// Package number turns the caller ID text a PBX hands over into a typed,
-// normalised telephone number.
-//
-// Normalisation uses libphonenumber's numbering-plan metadata
-// (github.com/nyaruka/phonenumbers). The package is pure: no I/O, no clock,
-// no global state beyond the library's read-only metadata, and it never
-// panics on hostile input.
 package number
 
 import (

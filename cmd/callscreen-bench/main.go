@@ -1,10 +1,3 @@
-// Command callscreen-bench runs callscreen's load tests and measurements on
-// loopback, each bounded in count and time, and prints the numbers.
-//
-// Each benchmark lives in a file of its own and registers itself.
-//
-//	go run ./cmd/callscreen-bench LIST       # what there is
-//	go run ./cmd/callscreen-bench NAME [flags]
 package main
 
 import (

@@ -1,9 +1,3 @@
-// Package redistest runs a real redis-server for tests, on a free loopback
-// port, in a temporary directory, with nothing persisted.
-//
-// When redis-server is not installed the test is skipped with a loud
-// message, unless the CI environment variable is set: then it fails, so CI
-// can never silently skip the Redis paths.
 package redistest
 
 import (
