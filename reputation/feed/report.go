@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/callscreen/callscreen/number"
-	"github.com/callscreen/callscreen/reputation/lists"
 	"github.com/callscreen/callscreen/reputation/lists/numset"
 )
 
@@ -36,8 +35,8 @@ func normNumber(s, region string) (string, uint64, error) {
 	if s == "" {
 		return "", 0, ErrNoNumber
 	}
-	e164, ok := lists.FastNANP(s, region)
-	if !ok && (lists.NANPShaped(s, region) || s[0] != '+' && !strings.HasPrefix(s, "011") && lists.NANPRegion(region)) {
+	e164, ok := number.FastNANP(s, region)
+	if !ok && (number.NANPShaped(s, region) || s[0] != '+' && !strings.HasPrefix(s, "011") && number.NANPRegion(region)) {
 		// A North American number with an impossible area code or
 		// exchange, or a national number of the wrong length (not dialled
 		// abroad with 011): no need for the (much slower) full parser.

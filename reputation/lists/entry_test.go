@@ -4,8 +4,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
-	"github.com/callscreen/callscreen/number"
 )
 
 func TestParseEntry(t *testing.T) {
@@ -65,44 +63,6 @@ func TestParseEntry(t *testing.T) {
 				t.Fatalf("ParseEntry(%q) = %s %q %q, want %s %q %q", tt.in, e.Kind, e.Value, e.High, tt.kind, tt.value, tt.high)
 			}
 		})
-	}
-}
-
-func TestFastNANPAgreesWithParser(t *testing.T) {
-	for _, in := range []string{
-		"+12125551234", "2125551234", "12125551234", "(212) 555-1234", "1-212-555-1234", "212.555.1234",
-		"+1 212 555 1234", "+16135550123",
-	} {
-		fast, ok := FastNANP(in, "US")
-		if !ok {
-			t.Fatalf("FastNANP(%q) declined", in)
-		}
-		slow := number.Parse(in, "US")
-		if slow.E164 != fast {
-			t.Fatalf("FastNANP(%q) = %q, parser says %q", in, fast, slow.E164)
-		}
-	}
-	for _, in := range []string{"0125551234", "2120551234", "+11125551234"} {
-		if !NANPShaped(in, "US") {
-			t.Fatalf("NANPShaped(%q) = false", in)
-		}
-		if n := number.Parse(in, "US"); n.Kind == number.Valid {
-			t.Fatalf("%q is NANP-shaped, declined, yet valid to the parser", in)
-		}
-	}
-	for _, in := range []string{"5551234", "+442079460000", "911", "212555123a"} {
-		if NANPShaped(in, "US") {
-			t.Fatalf("NANPShaped(%q) = true", in)
-		}
-	}
-	for _, in := range []string{"5551234", "0125551234", "2120551234", "+442079460000", "911", "212555123a", "2125551234", "+1212555123"} {
-		region := "US"
-		if in == "2125551234" {
-			region = "GB"
-		}
-		if got, ok := FastNANP(in, region); ok {
-			t.Fatalf("FastNANP(%q, %s) = %q, want declined", in, region, got)
-		}
 	}
 }
 
