@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"sync"
 	"unicode/utf8"
 )
 
@@ -182,7 +181,6 @@ func parseJSONArray(br *bufio.Reader, region string, st *Stats, fn func(Report, 
 		bad     []RowError
 		err     error
 	}
-	results := make(chan result, workers)
 	stop := make(chan struct{})
 	defer close(stop)
 	splitErr := make(chan error, 1)
@@ -264,83 +262,57 @@ func parseJSONArray(br *bufio.Reader, region string, st *Stats, fn func(Report, 
 		splitErr <- nil
 	}()
 
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range jobs {
-				res := result{seq: b.seq}
-				for i, e := range b.elems {
-					j, err := readJSONRow(e)
-					if err != nil {
-						var se *json.SyntaxError
-						if errors.As(err, &se) {
-							res.err = fmt.Errorf("%w: line %d: %w", ErrSyntax, b.lines[i], err)
-							break
-						}
-						res.bad = append(res.bad, RowError{Line: b.lines[i], Err: fmt.Errorf("not a report object: %w", err)})
-						continue
-					}
-					num, created, violation, state, subject, robocall := j.fields()
-					rep, key, err := row(region, num, created, violation, state, subject, robocall)
-					if err != nil {
-						res.bad = append(res.bad, RowError{Line: b.lines[i], Err: err})
-						continue
-					}
-					res.reports = append(res.reports, rep)
-					res.keys = append(res.keys, key)
+	parse := func(b jsonBlock) result {
+		res := result{seq: b.seq}
+		for i, e := range b.elems {
+			j, err := readJSONRow(e)
+			if err != nil {
+				var se *json.SyntaxError
+				if errors.As(err, &se) {
+					res.err = fmt.Errorf("%w: line %d: %w", ErrSyntax, b.lines[i], err)
+					break
 				}
-				select {
-				case results <- res:
-				case <-stop:
-					return
-				}
-			}
-		}()
-	}
-	go func() {
-		wg.Wait()
-		close(results)
-	}()
-
-	pending := map[int]result{}
-	next := 0
-	var firstErr error
-	for res := range results {
-		pending[res.seq] = res
-		for {
-			r, ok := pending[next]
-			if !ok {
-				break
-			}
-			delete(pending, next)
-			next++
-			if firstErr != nil {
+				res.bad = append(res.bad, RowError{Line: b.lines[i], Err: fmt.Errorf("not a report object: %w", err)})
 				continue
 			}
-			// Rows before a syntax error in the same block are still
-			// counted, as the sequential reader would.
-			bi, ri := 0, 0
-			for bi < len(r.bad) || ri < len(r.reports) {
-				if bi < len(r.bad) {
-					st.reject(r.bad[bi].Line, r.bad[bi].Err)
-					bi++
-					continue
-				}
-				st.Rows++
-				st.Accepted++
-				fn(r.reports[ri], r.keys[ri])
-				ri++
+			num, created, violation, state, subject, robocall := j.fields()
+			rep, key, err := row(region, num, created, violation, state, subject, robocall)
+			if err != nil {
+				res.bad = append(res.bad, RowError{Line: b.lines[i], Err: err})
+				continue
 			}
-			if r.err != nil {
-				firstErr = r.err
-			}
-			if progress != nil {
-				progress(*st)
-			}
+			res.reports = append(res.reports, rep)
+			res.keys = append(res.keys, key)
 		}
+		return res
 	}
+	seq := func(r result) int { return r.seq }
+	var firstErr error
+	inOrder(workers, jobs, stop, parse, seq, func(r result) {
+		if firstErr != nil {
+			return
+		}
+		// Rows before a syntax error in the same block are still
+		// counted, as the sequential reader would.
+		bi, ri := 0, 0
+		for bi < len(r.bad) || ri < len(r.reports) {
+			if bi < len(r.bad) {
+				st.reject(r.bad[bi].Line, r.bad[bi].Err)
+				bi++
+				continue
+			}
+			st.Rows++
+			st.Accepted++
+			fn(r.reports[ri], r.keys[ri])
+			ri++
+		}
+		if r.err != nil {
+			firstErr = r.err
+		}
+		if progress != nil {
+			progress(*st)
+		}
+	})
 	if firstErr != nil {
 		return firstErr
 	}

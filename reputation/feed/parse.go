@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -472,7 +471,6 @@ func parseFTC(r io.Reader, region string, st *Stats, fn func(Report, uint64), pr
 	}
 	workers := max(1, min(runtime.GOMAXPROCS(0), 8))
 	jobs := make(chan ftcBlock, workers)
-	results := make(chan ftcResult, workers)
 	readErr := make(chan error, 1)
 	stop := make(chan struct{})
 	defer close(stop)
@@ -515,49 +513,21 @@ func parseFTC(r io.Reader, region string, st *Stats, fn func(Report, uint64), pr
 			}
 		}
 	}()
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range jobs {
-				select {
-				case results <- layout.parseBlock(b, region):
-				case <-stop:
-					return
-				}
-			}
-		}()
-	}
-	go func() {
-		wg.Wait()
-		close(results)
-	}()
-	// Hand results on in input order.
-	pending := map[int]ftcResult{}
-	next := 0
-	for res := range results {
-		pending[res.seq] = res
-		for {
-			r, ok := pending[next]
-			if !ok {
-				break
-			}
-			delete(pending, next)
-			next++
-			for _, e := range r.rejected {
-				st.reject(e.Line, e.Err)
-			}
-			for i := range r.reports {
-				st.Rows++
-				st.Accepted++
-				fn(r.reports[i], r.keys[i])
-			}
-			if progress != nil {
-				progress(*st)
-			}
+	parse := func(b ftcBlock) ftcResult { return layout.parseBlock(b, region) }
+	seq := func(r ftcResult) int { return r.seq }
+	inOrder(workers, jobs, stop, parse, seq, func(r ftcResult) {
+		for _, e := range r.rejected {
+			st.reject(e.Line, e.Err)
 		}
-	}
+		for i := range r.reports {
+			st.Rows++
+			st.Accepted++
+			fn(r.reports[i], r.keys[i])
+		}
+		if progress != nil {
+			progress(*st)
+		}
+	})
 	if err := <-readErr; err != nil {
 		return err
 	}
