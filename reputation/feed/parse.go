@@ -245,8 +245,8 @@ func parseJSONStream(r io.Reader, region string, st *Stats, fn func(Report, uint
 			progress(*st)
 		}
 	}
-	// elements reads the rest of an array, '[' already read.
-	elements := func() error {
+	// reports reads report objects until the array or the input ends.
+	reports := func() error {
 		for dec.More() {
 			var j jsonRow
 			if err := dec.Decode(&j); err != nil {
@@ -259,6 +259,13 @@ func parseJSONStream(r io.Reader, region string, st *Stats, fn func(Report, uint
 				return syntax(err)
 			}
 			one(&j)
+		}
+		return nil
+	}
+	// elements reads the rest of an array, '[' already read.
+	elements := func() error {
+		if err := reports(); err != nil {
+			return err
 		}
 		if _, err := dec.Token(); err != nil { // ']'
 			return syntax(err)
@@ -323,17 +330,8 @@ func parseJSONStream(r io.Reader, region string, st *Stats, fn func(Report, uint
 			} else {
 				one(&j)
 			}
-			for dec.More() {
-				var j jsonRow
-				if err := dec.Decode(&j); err != nil {
-					var te *json.UnmarshalTypeError
-					if errors.As(err, &te) {
-						st.reject(lc.lineAt(dec.InputOffset()), fmt.Errorf("not a report object: %w", err))
-						continue
-					}
-					return syntax(err)
-				}
-				one(&j)
+			if err := reports(); err != nil {
+				return err
 			}
 		}
 	default:
