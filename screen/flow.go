@@ -222,7 +222,8 @@ func (f *Flow) newResult(info CallInfo, start time.Time) *Result {
 	}
 }
 
-func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
+// begin reads the call's numbers and resolves its profile.
+func (f *Flow) begin(c *call) {
 	res := c.res
 	caller := f.parse(c.info.CallerNumber)
 	dialed := f.parse(c.info.Dialed)
@@ -235,9 +236,45 @@ func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
 		res.Dialed = dialed.Key()
 	}
 	c.pcall = policy.Call{Caller: caller, Name: res.CallerName, Dialed: dialed, Time: c.start}
+}
+
+// exempt reports whether the call is from or to an emergency or critical
+// number: never screened.
+func (f *Flow) exempt(c *call) bool {
+	return isEmergency(c.prof, c.pcall.Caller) || isEmergency(c.prof, c.pcall.Dialed) ||
+		f.critical(c.pcall.Caller) || f.critical(c.pcall.Dialed)
+}
+
+// query is the reputation question about the call.
+func (c *call) query() reputation.Query {
+	return reputation.Query{
+		CallID:  c.res.ID,
+		Tenant:  c.res.Tenant,
+		Caller:  c.pcall.Caller,
+		Name:    c.res.CallerName,
+		Dialed:  c.pcall.Dialed,
+		Profile: c.prof,
+		Time:    c.start,
+	}
+}
+
+// decide applies the policy to the verdict. A challenge, enforced or held,
+// is first checked against the callers who passed one recently.
+func (f *Flow) decide(ctx context.Context, c *call) policy.Decision {
+	d := policy.Decide(c.pcall, c.res.Verdict.Verdict, c.prof)
+	if (d.Action == policy.Challenge || d.Held == policy.Challenge) && f.verified(ctx, c) {
+		c.pcall.Verified = true
+		d = policy.Decide(c.pcall, c.res.Verdict.Verdict, c.prof)
+	}
+	return d
+}
+
+func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
+	res := c.res
+	f.begin(c)
 
 	// Emergency numbers first, before any I/O that could fail or hang.
-	if isEmergency(c.prof, caller) || isEmergency(c.prof, dialed) || f.critical(caller) || f.critical(dialed) {
+	if f.exempt(c) {
 		res.Decision = emergencyDecision(c.prof)
 		res.Result = policy.ResultAllow
 		res.DecisionLatency = f.now().Sub(c.start)
@@ -266,26 +303,13 @@ func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
 
 	c.pcall.Restricted = f.restricted(ctx, ch, c)
 
-	q := reputation.Query{
-		CallID:  res.ID,
-		Tenant:  res.Tenant,
-		Caller:  caller,
-		Name:    res.CallerName,
-		Dialed:  dialed,
-		Profile: c.prof,
-		Time:    c.start,
-	}
 	if !c.pcall.AlreadyScreened {
-		res.Verdict = f.lookup(ctx, q, c)
+		res.Verdict = f.lookup(ctx, c.query(), c)
 	} else {
 		res.Verdict.Tier = policy.TierUnknown
 	}
 
-	d := policy.Decide(c.pcall, res.Verdict.Verdict, c.prof)
-	if (d.Action == policy.Challenge || d.Held == policy.Challenge) && f.verified(ctx, c) {
-		c.pcall.Verified = true
-		d = policy.Decide(c.pcall, res.Verdict.Verdict, c.prof)
-	}
+	d := f.decide(ctx, c)
 	res.Decision = d
 	res.DecisionLatency = f.now().Sub(c.start)
 
@@ -628,9 +652,7 @@ func (f *Flow) setVars(ctx context.Context, ch Channel, c *call) {
 // failOpen turns the call into an allow after a panic and writes that.
 func (f *Flow) failOpen(ctx context.Context, ch Channel, c *call) {
 	reason := policy.InternalError
-	if isEmergency(c.prof, c.pcall.Caller) || isEmergency(c.prof, c.pcall.Dialed) ||
-		f.critical(c.pcall.Caller) || f.critical(c.pcall.Dialed) ||
-		rawEmergency(c.info.CallerNumber) || rawEmergency(c.info.Dialed) {
+	if f.exempt(c) || rawEmergency(c.info.CallerNumber) || rawEmergency(c.info.Dialed) {
 		reason = policy.EmergencyExempt
 	}
 	d := emergencyDecision(c.prof)
@@ -682,36 +704,19 @@ func (f *Flow) Explain(ctx context.Context, info CallInfo) (*Result, error) {
 	start := f.now()
 	res := f.newResult(info, start)
 	c := &call{res: res, info: info, start: start, base: f.logger()}
-	caller := f.parse(info.CallerNumber)
-	dialed := f.parse(info.Dialed)
-	c.prof = f.profile(info, dialed, f.logger())
-	res.Profile = c.prof.Name
-	if caller.Key() != "" {
-		res.Caller = caller.Key()
-	}
-	if dialed.Key() != "" {
-		res.Dialed = dialed.Key()
-	}
-	c.pcall = policy.Call{Caller: caller, Name: res.CallerName, Dialed: dialed, Time: start}
+	f.begin(c)
 	if info.PresentationCode >= 0 {
 		c.pcall.Restricted = info.PresentationCode&0x60 != 0
 	} else {
 		c.pcall.Restricted = RestrictedPresentation(info.Presentation)
 	}
-	if isEmergency(c.prof, caller) || isEmergency(c.prof, dialed) || f.critical(caller) || f.critical(dialed) {
+	if f.exempt(c) {
 		res.Decision = emergencyDecision(c.prof)
 		res.Result = policy.ResultAllow
 		return res, ctx.Err()
 	}
-	res.Verdict = f.lookupWith(ctx, f.explainSource(), reputation.Query{
-		CallID: res.ID, Tenant: res.Tenant, Caller: caller, Name: res.CallerName,
-		Dialed: dialed, Profile: c.prof, Time: start,
-	}, c)
-	d := policy.Decide(c.pcall, res.Verdict.Verdict, c.prof)
-	if (d.Action == policy.Challenge || d.Held == policy.Challenge) && f.verified(ctx, c) {
-		c.pcall.Verified = true
-		d = policy.Decide(c.pcall, res.Verdict.Verdict, c.prof)
-	}
+	res.Verdict = f.lookupWith(ctx, f.explainSource(), c.query(), c)
+	d := f.decide(ctx, c)
 	res.Decision = d
 	res.Result = d.Result(policy.OutcomeNone)
 	if d.Action == policy.Challenge {
