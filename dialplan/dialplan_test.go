@@ -410,12 +410,10 @@ func TestContract(t *testing.T) {
 	}
 }
 
-// TestRoutineWithRealFlow runs the routine with AGI() going to a real
-// FastAGI server running the screening flow, through the simulated
-// Asterisk.
-func TestRoutineWithRealFlow(t *testing.T) {
-	plan := parse(t, "callscreen.conf")
-	flow := &screen.Flow{
+// blockFlow is the screening flow the real-flow tests run: +12125550666
+// is on its block list, every other caller is unknown.
+func blockFlow() *screen.Flow {
+	return &screen.Flow{
 		Source: reputation.SourceFunc(func(_ context.Context, q reputation.Query) (reputation.Verdict, error) {
 			var v reputation.Verdict
 			if q.Caller.E164 == "+12125550666" {
@@ -425,6 +423,14 @@ func TestRoutineWithRealFlow(t *testing.T) {
 		}),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+}
+
+// TestRoutineWithRealFlow runs the routine with AGI() going to a real
+// FastAGI server running the screening flow, through the simulated
+// Asterisk.
+func TestRoutineWithRealFlow(t *testing.T) {
+	plan := parse(t, "callscreen.conf")
+	flow := blockFlow()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -542,16 +548,7 @@ func TestARIRoutine(t *testing.T) {
 // Asterisk.
 func TestARIRoutineWithRealFlow(t *testing.T) {
 	plan := parse(t, "callscreen-ari.conf")
-	flow := &screen.Flow{
-		Source: reputation.SourceFunc(func(_ context.Context, q reputation.Query) (reputation.Verdict, error) {
-			var v reputation.Verdict
-			if q.Caller.E164 == "+12125550666" {
-				v.Tier, v.Reasons, v.Final = policy.TierSpam, []policy.Reason{policy.ListBlock}, true
-			}
-			return v, nil
-		}),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
+	flow := blockFlow()
 	srv := aritest.NewServer(aritest.Config{Username: "callscreen", Password: "pw", SoundDuration: 10 * time.Millisecond, DigitDuration: time.Millisecond})
 	t.Cleanup(srv.Close)
 	client, err := ari.NewClient(ari.ClientConfig{URL: srv.URL, Username: "callscreen", Password: "pw", Timeout: 2 * time.Second})
