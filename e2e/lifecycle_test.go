@@ -91,10 +91,11 @@ func TestDrainOnSIGTERM(t *testing.T) {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			// Each prompt takes 1s to play: a challenge lasts about 4s.
+			// Each prompt takes 2s to play: a challenge lasts about 8s,
+			// time enough for all 50 to be in it at once on a busy machine.
 			tr, err := agitest.Dial(ctx, p.agi, agitest.Call{
 				CallerID: fmt.Sprintf("+1212555%04d", 2000+i), CallingPres: 35,
-				Latency: time.Second, Caller: agitest.Caller{Auto: true},
+				Latency: 2 * time.Second, Caller: agitest.Caller{Auto: true},
 			})
 			results <- result{tr, err}
 		}()
