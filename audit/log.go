@@ -53,7 +53,9 @@ const (
 	// maxBacklog is how much unwritten data the writer holds while the
 	// disk fails; beyond it, it stops taking records and the queue fills.
 	maxBacklog = 8 << 20
-	maxRetry   = 2 * time.Second
+	// takeInterval is how often the batch writer takes the queue.
+	takeInterval = 10 * time.Millisecond
+	maxRetry     = 2 * time.Second
 )
 
 var (
@@ -162,6 +164,7 @@ type Log struct {
 	mu       sync.RWMutex // guards closed against sends on queue
 	closed   bool
 	queue    chan *item
+	kick     chan struct{}
 	closeCtx context.Context
 	done     chan struct{}
 	closeErr error
@@ -235,6 +238,7 @@ func Open(opts Options) (*Log, error) {
 		key:   key,
 		keyID: KeyID(key.Public().(ed25519.PublicKey)),
 		queue: make(chan *item, opts.QueueSize),
+		kick:  make(chan struct{}, 1),
 		done:  make(chan struct{}),
 	}
 	if err := l.resume(); err != nil {
@@ -274,10 +278,22 @@ func (l *Log) Record(r *screen.Result) {
 	select {
 	case l.queue <- it:
 		l.mu.RUnlock()
+		if len(l.queue) >= cap(l.queue)/4 {
+			l.wake()
+		}
 	default:
 		l.mu.RUnlock()
 		l.m.droppedFull.Inc()
 		l.warnDrop()
+	}
+}
+
+// wake tells the writer to take the queue now rather than at its next
+// round.
+func (l *Log) wake() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -304,6 +320,7 @@ func (l *Log) Append(ctx context.Context, r *screen.Result) (uint64, error) {
 	select {
 	case l.queue <- it:
 		l.mu.RUnlock()
+		l.wake()
 	case <-ctx.Done():
 		l.mu.RUnlock()
 		return 0, fmt.Errorf("audit append: %w", ctx.Err())
@@ -333,6 +350,7 @@ func (l *Log) Close(ctx context.Context) error {
 	l.closeCtx = ctx
 	close(l.queue)
 	l.mu.Unlock()
+	l.wake()
 	select {
 	case <-l.done:
 		return l.closeErr
@@ -349,45 +367,55 @@ func (l *Log) Close(ctx context.Context) error {
 }
 
 // run is the writer goroutine.
+//
+// With batch fsync it does not wait on the queue: it takes what is queued
+// every takeInterval (or at once when the queue fills up, or an Append or
+// Close asks), so a call's Record is a channel send that wakes nobody. The
+// other policies take each record as it comes.
 func (l *Log) run() {
 	defer close(l.done)
 	tick := time.NewTicker(l.opts.FsyncInterval)
 	defer tick.Stop()
+	var rounds <-chan time.Time
+	lazy := l.opts.Fsync == FsyncBatch
+	if lazy {
+		t := time.NewTicker(min(takeInterval, l.opts.FsyncInterval))
+		defer t.Stop()
+		rounds = t.C
+	}
 	w := &l.w
 	w.cpAt = time.Now()
-	queue := l.queue
 	for {
-		in := queue
+		in := l.queue
 		if w.failing && len(w.buf) > maxBacklog {
 			in = nil // stop taking records; Record drops when the queue is full
 		}
+		eager := in
+		if lazy {
+			eager = nil
+		}
 		select {
-		case it, ok := <-in:
+		case it, ok := <-eager:
 			if !ok {
 				l.shutdown()
 				return
 			}
 			l.add(it)
-			// Take what else is queued: one write for the group.
-			for more := true; more && len(w.buf) < writeAt; {
-				select {
-				case it, ok := <-in:
-					if !ok {
-						l.shutdown()
-						return
-					}
-					l.add(it)
-				default:
-					more = false
-				}
+			if l.take(in) {
+				return
 			}
-			switch {
-			case l.opts.Fsync != FsyncBatch:
-				l.flush(true)
-			case len(w.buf)-w.written >= writeAt:
-				l.flush(false)
+		case <-rounds:
+			if l.take(in) {
+				return
+			}
+		case <-l.kick:
+			if l.take(in) {
+				return
 			}
 		case now := <-tick.C:
+			if l.take(in) {
+				return
+			}
 			if w.sinceCP > 0 && now.Sub(w.cpAt) >= l.opts.CheckpointInterval {
 				l.addCheckpoint()
 			}
@@ -398,6 +426,35 @@ func (l *Log) run() {
 		}
 		l.m.queue.Set(float64(len(l.queue)))
 	}
+}
+
+// take adds every record queued on in, one write for the group, and
+// flushes as the fsync policy says. It reports whether the queue was closed
+// and the log shut down.
+func (l *Log) take(in chan *item) bool {
+	w := &l.w
+	// At most a queue's worth per round, so a flood cannot keep the
+	// writer from its fsync tick.
+	for n := cap(l.queue); n > 0; n-- {
+		select {
+		case it, ok := <-in:
+			if !ok {
+				l.shutdown()
+				return true
+			}
+			l.add(it)
+			if len(w.buf)-w.written >= writeAt {
+				l.flush(l.opts.Fsync != FsyncBatch)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if l.opts.Fsync != FsyncBatch && len(w.buf) > w.written {
+		l.flush(true)
+	}
+	return false
 }
 
 // add encodes one record into the buffer.
