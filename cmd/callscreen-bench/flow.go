@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,15 +26,18 @@ import (
 
 	"github.com/callscreen/callscreen/agi"
 	"github.com/callscreen/callscreen/bridge"
+	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
 	"github.com/callscreen/callscreen/reputation/behavior"
+	"github.com/callscreen/callscreen/reputation/cache"
 	"github.com/callscreen/callscreen/reputation/emergency"
 	"github.com/callscreen/callscreen/reputation/feed"
 	"github.com/callscreen/callscreen/reputation/feedback"
 	"github.com/callscreen/callscreen/reputation/lists"
 	"github.com/callscreen/callscreen/screen"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 )
 
 func init() {
@@ -51,6 +55,12 @@ const (
 	variantBare = "bare-3"   // GET VARIABLE + 2 SET VARIABLE
 	variantSeq  = "bare-seq" // the flow's allow-path command sequence (6 SET VARIABLE), nothing else
 	variantFlow = "flow"     // the screening flow: serve's chain (no Redis), no hit, no provider
+	variantL1   = "flow+L1"  // the flow with a provider whose verdict is in the in-process cache
+	variantL2   = "flow+L2"  // the flow with a provider whose verdict is in Redis (in-process cache off)
+
+	// cacheCallers is how many distinct callers the cache variants cycle
+	// through; every one is in the cache before the runs.
+	cacheCallers = 10000
 )
 
 // flowClientResult is what the child process reports for one run.
@@ -72,6 +82,7 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	conns := fs.Int("conns", 1, "internal: callers in the child process")
 	cpuProfile := fs.String("cpuprofile", "", "write the servers' CPU profile over all runs to this `file`")
 	callers := fs.Int("callers", 1000000, "distinct caller numbers the sessions cycle through (1: the same caller every time)")
+	withCache := fs.Bool("cache", false, "also measure the flow with a provider answered from the in-process cache (flow+L1) and from Redis (flow+L2); needs redis-server")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -139,20 +150,24 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	prof.Thresholds.FloodPerMinute, prof.Thresholds.FloodPerMinuteAfterHours = 1<<30, 1<<30
 	prof.Thresholds.BurstCalls = 1 << 30
 	var notAllowed atomic.Int64
-	flow := &screen.Flow{
-		Source:   chain,
-		Critical: crit,
-		Profiles: screen.ProfileMap{"default": prof},
-		Verifier: screen.NewMemoryVerifier(1000, nil),
-		Recorder: screen.Recorders{bh, screen.RecorderFunc(func(r *screen.Result) {
-			decisions.add(r.DecisionLatency)
-			if r.Decision.Action != policy.Allow {
-				notAllowed.Add(1)
-			}
-		})},
-		Logger:  logger,
-		Metrics: screen.NewMetrics(reg),
+	metrics := screen.NewMetrics(reg)
+	newFlow := func(src reputation.Source) *screen.Flow {
+		return &screen.Flow{
+			Source:   src,
+			Critical: crit,
+			Profiles: screen.ProfileMap{"default": prof},
+			Verifier: screen.NewMemoryVerifier(1000, nil),
+			Recorder: screen.Recorders{bh, screen.RecorderFunc(func(r *screen.Result) {
+				decisions.add(r.DecisionLatency)
+				if r.Decision.Action != policy.Allow {
+					notAllowed.Add(1)
+				}
+			})},
+			Logger:  logger,
+			Metrics: metrics,
+		}
 	}
+	flow := newFlow(chain)
 	handlers := map[string]agi.Handler{
 		variantBare: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
 			if _, _, err := s.GetVariable(ctx, screen.VarID); err != nil {
@@ -170,6 +185,50 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 			}
 		}),
 		variantFlow: bridge.AGIHandler(func() *screen.Flow { return flow }),
+	}
+	variants := []string{variantBare, variantSeq, variantFlow}
+	var providerCalls atomic.Int64
+	if *withCache {
+		redisAddr, stopRedis, err := startRedis("redis-server", "leave out -cache")
+		if err != nil {
+			return err
+		}
+		defer stopRedis()
+		rdb := redis.NewClient(&redis.Options{Addr: redisAddr, MaxRetries: -1, ContextTimeoutEnabled: true})
+		defer rdb.Close()
+		// A provider that knows every caller as a business: allowed, and
+		// cached with the clean TTL. Calls to it during the runs would
+		// mean a miss: they are counted and make the run void.
+		provider := reputation.SourceFunc(func(context.Context, reputation.Query) (reputation.Verdict, error) {
+			providerCalls.Add(1)
+			return reputation.Verdict{Verdict: policy.Verdict{Tier: policy.TierBusiness, Reasons: []policy.Reason{policy.ProviderBusiness}}}, nil
+		})
+		for _, v := range []struct {
+			name string
+			opts cache.Options
+		}{
+			{variantL1, cache.Options{}},
+			{variantL2, cache.Options{L1Size: -1, Redis: rdb}},
+		} {
+			c, err := cache.New(v.opts)
+			if err != nil {
+				return err
+			}
+			ps, err := reputation.NewProviders(reputation.ProvidersOptions{Cache: c}, reputation.Provider{Name: "bench", Source: provider})
+			if err != nil {
+				return err
+			}
+			for i := range cacheCallers {
+				q := reputation.Query{Caller: number.Parse(flowCaller(i, cacheCallers), "US"), Profile: prof, Time: time.Now()}
+				if _, err := ps.Lookup(ctx, q); err != nil {
+					return fmt.Errorf("warm the cache: %w", err)
+				}
+			}
+			f := newFlow(append(slices.Clone(chain), reputation.Named{Name: "providers", Source: ps}))
+			handlers[v.name] = bridge.AGIHandler(func() *screen.Flow { return f })
+			variants = append(variants, v.name)
+		}
+		providerCalls.Store(0)
 	}
 	addrs := map[string]string{}
 	var served sync.WaitGroup
@@ -210,7 +269,12 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "  %s: the flow's command sequence, 6 SET VARIABLE (6 round trips), no logic\n", variantSeq)
 	fmt.Fprintf(out, "  %s: screen.Flow through bridge.AGI with serve's chain without Redis or providers (critical numbers,\n", variantFlow)
 	fmt.Fprintf(out, "        feedback, lists, feed, behaviour counters), policy, id, metrics; CALLSCREEN_ID handed over\n")
-	fmt.Fprintf(out, "        as the dialplan include does (agi_arg_1: screened=), so 6 round trips\n\n")
+	fmt.Fprintf(out, "        as the dialplan include does (agi_arg_1: screened=), so 6 round trips\n")
+	if *withCache {
+		fmt.Fprintf(out, "  %s / %s: the flow plus a provider stage whose verdict for each of %d callers is already in the\n", variantL1, variantL2, cacheCallers)
+		fmt.Fprintf(out, "        in-process cache / in Redis on loopback (in-process cache off), so every lookup is a hit\n")
+	}
+	fmt.Fprintln(out)
 
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "conns\tvariant\tsessions\tsess/s\tp50 µs\tp99 µs\tCPU µs/session\tallocs/session\tbytes/session\tdecision p50 µs\tdecision p99 µs\t")
@@ -221,7 +285,7 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	cpu := map[key]float64{}
 	for round := 0; round < *rounds; round++ {
 		for _, c := range conc {
-			for _, v := range []string{variantBare, variantSeq, variantFlow} {
+			for _, v := range variants {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
@@ -230,7 +294,11 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 				var ms0, ms1 runtime.MemStats
 				runtime.ReadMemStats(&ms0)
 				ru0 := rusage()
-				res, err := runFlowClient(ctx, self, addrs[v], c, *n, *callers, *dur)
+				nc := *callers
+				if v == variantL1 || v == variantL2 {
+					nc = min(nc, cacheCallers)
+				}
+				res, err := runFlowClient(ctx, self, addrs[v], c, *n, nc, *dur)
 				ru1 := rusage()
 				runtime.ReadMemStats(&ms1)
 				if err != nil {
@@ -242,7 +310,7 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 				perSession := float64((ru1 - ru0).Microseconds()) / float64(res.Sessions)
 				cpu[key{c, v}] += perSession
 				dp50, dp99 := "-", "-"
-				if v == variantFlow {
+				if strings.HasPrefix(v, variantFlow) {
 					p50, p99 := decisions.percentiles()
 					dp50, dp99 = micros(p50), micros(p99)
 				}
@@ -260,9 +328,16 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	if n := notAllowed.Load(); n > 0 {
 		return fmt.Errorf("%d flow sessions were not on the allow path: the measurement is void", n)
 	}
+	if n := providerCalls.Load(); n > 0 {
+		return fmt.Errorf("%d lookups missed the cache during the runs: the cache measurement is void", n)
+	}
 	for _, c := range conc {
 		b, s, f := cpu[key{c, variantBare}], cpu[key{c, variantSeq}], cpu[key{c, variantFlow}]
 		fmt.Fprintf(out, "conns %d: flow CPU per session is %+.0f%% vs %s, %+.0f%% vs %s\n", c, 100*(f-b)/b, variantBare, 100*(f-s)/s, variantSeq)
+		if *withCache {
+			l1, l2 := cpu[key{c, variantL1}], cpu[key{c, variantL2}]
+			fmt.Fprintf(out, "conns %d: a Redis hit costs %+.0f µs CPU per session over an in-process hit (%+.0f%%)\n", c, (l2-l1)/float64(*rounds), 100*(l2-l1)/l1)
+		}
 	}
 	return nil
 }
