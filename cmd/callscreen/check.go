@@ -46,16 +46,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	to := fs.String("to", "", "dialed `number` (selects the profile through the DID map)")
 	tenant := fs.String("tenant", "", "`tenant` whose lists and caches to consult")
 	asJSON := fs.Bool("json", false, "print the full result as JSON")
-	var pos []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	pos, ok := parseArgs(fs, args)
+	if !ok {
+		return 2
 	}
 	if len(pos) != 1 {
 		fs.Usage()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,26 +37,13 @@ within seconds too; callscreen check sees it at once).`
 
 // runFeed runs the feed subcommands.
 func runFeed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("callscreen feed", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, feedUsage)
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("callscreen feed", feedUsage, stderr)
 	path := configFlag(fs)
 	formatName := fs.String("format", "", "input `format`: json or ftc (default: feed.format)")
 	tenant := fs.String("tenant", "", "`tenant` the reports are for (default: the shared feed every tenant uses)")
-	var pos []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	pos, ok := parseArgs(fs, args)
+	if !ok {
+		return 2
 	}
 	want := map[string]int{"pull": 1, "import": 2, "status": 1}
 	if len(pos) == 0 || want[pos[0]] != len(pos) {

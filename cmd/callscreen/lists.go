@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -48,13 +47,7 @@ touched.`
 
 // runLists runs the lists subcommands.
 func runLists(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("callscreen lists", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, listsUsage)
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("callscreen lists", listsUsage, stderr)
 	path := configFlag(fs)
 	listName := fs.String("list", "", "`list`: allow or block")
 	tenant := fs.String("tenant", "", "`tenant` (default: the default tenant)")
@@ -63,16 +56,9 @@ func runLists(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	note := fs.String("note", "", "`text` kept with the entry")
 	expires := fs.String("expires", "", "`when` the entry stops matching: date, RFC 3339 time or duration")
 	format := fs.String("format", lists.LayoutNative, "export `layout`: native or freepbx")
-	var pos []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	pos, ok := parseArgs(fs, args)
+	if !ok {
+		return 2
 	}
 	if len(pos) == 0 {
 		fs.Usage()

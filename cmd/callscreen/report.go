@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -31,28 +30,15 @@ running "callscreen serve" sees them within a second.`
 
 // runReport records, withdraws or exports agent reports.
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("callscreen report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, reportUsage)
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("callscreen report", reportUsage, stderr)
 	path := configFlag(fs)
 	tenant := fs.String("tenant", "", "`tenant` the report applies to (default: the default tenant)")
 	note := fs.String("note", "", "free `text` kept with the report (at most 500 bytes)")
 	agent := fs.String("agent", "", "`name` of the agent reporting")
 	format := fs.String("format", "csv", "export `format`: csv or jsonl")
-	var pos []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	pos, ok := parseArgs(fs, args)
+	if !ok {
+		return 2
 	}
 	if len(pos) == 0 {
 		fs.Usage()

@@ -45,11 +45,6 @@ func init() {
 	register(command{name: "serve", summary: "run the FastAGI screening server", run: runServe})
 }
 
-// configFlag adds --config to fs; its default is $CALLSCREEN_CONFIG.
-func configFlag(fs *flag.FlagSet) *string {
-	return fs.String("config", os.Getenv("CALLSCREEN_CONFIG"), "YAML configuration `file` (default: $CALLSCREEN_CONFIG, else built-in defaults)")
-}
-
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("callscreen serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
