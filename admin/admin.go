@@ -9,9 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/callscreen/callscreen/decision"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/callscreen/callscreen/screen"
 )
 
 // DefaultListen is where the admin server listens unless told otherwise:
@@ -43,7 +42,7 @@ var (
 // source's report; (result, ctx.Err()) when ctx ended first, result holding
 // what was known; (nil, error) when no explanation could be made.
 type Checker interface {
-	Explain(ctx context.Context, info screen.CallInfo) (*screen.Result, error)
+	Explain(ctx context.Context, info decision.CallInfo) (*decision.Result, error)
 }
 
 // ListEntry is one must-pass or must-block list entry as the API shows it.
@@ -111,7 +110,7 @@ type Query struct {
 // returns counts per profile of decisions made in [from, to), sorted by
 // profile. Both fail only when their store does.
 type Decisions interface {
-	Recent(ctx context.Context, q Query) ([]*screen.Result, error)
+	Recent(ctx context.Context, q Query) ([]*decision.Result, error)
 	Stats(ctx context.Context, from, to time.Time) ([]ProfileStats, error)
 }
 
@@ -121,7 +120,7 @@ type Decisions interface {
 // when the subscriber falls too far behind (it is dropped rather than
 // slowing anyone down).
 type Stream interface {
-	Subscribe(ctx context.Context) <-chan *screen.Result
+	Subscribe(ctx context.Context) <-chan *decision.Result
 }
 
 // Options configures the admin server.

@@ -20,9 +20,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
-	"github.com/callscreen/callscreen/screen"
 )
 
 //go:embed ui
@@ -300,7 +300,7 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	info := screen.CallInfo{
+	info := decision.CallInfo{
 		ID: "check", CallerNumber: caller.Raw, PresentationCode: -1, Transport: "admin",
 		Profile: q.Get("profile"), Tenant: q.Get("tenant"), CallerName: q.Get("name"),
 	}

@@ -17,9 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
-	"github.com/callscreen/callscreen/screen"
 )
 
 const testToken = "s3cret-token"
@@ -41,8 +41,8 @@ func newHarness(t *testing.T, token string) *harness {
 	reg := prometheus.NewPedanticRegistry()
 	m := NewMetrics(reg)
 	h := &harness{recent: NewRecent(RecentOptions{Metrics: m}), lists: newMemLists(), feedback: &memFeedback{}, m: m, reg: reg}
-	checker := checkerFunc(func(_ context.Context, info screen.CallInfo) (*screen.Result, error) {
-		r := decision("check", info.CallerNumber, "default", t0, policy.Challenge, policy.ResultBlock, policy.OutcomeNone, policy.ProviderRiskMedium)
+	checker := checkerFunc(func(_ context.Context, info decision.CallInfo) (*decision.Result, error) {
+		r := newDecision("check", info.CallerNumber, "default", t0, policy.Challenge, policy.ResultBlock, policy.OutcomeNone, policy.ProviderRiskMedium)
 		r.CallerName = info.CallerName
 		r.Verdict.Sources = []reputation.Report{{Source: "callerapi", Latency: 12 * time.Millisecond, Verdict: reputation.Verdict{
 			Risk: reputation.RiskMedium, Raw: map[string]string{"carrier": "<b>Evil</b>"}}}}
@@ -304,11 +304,11 @@ func TestCheckExplains(t *testing.T) {
 
 func TestDecisionsFiltersAndCSV(t *testing.T) {
 	h := newHarness(t, testToken)
-	rs := []*screen.Result{
-		decision("a", "+12125550100", "sales", t0, policy.Block, policy.ResultBlock, policy.OutcomeNone, policy.ListBlock),
-		decision("b", "+12125550101", "sales", t0.Add(time.Minute), policy.Challenge, policy.ResultAllow, policy.OutcomePassed, policy.ProviderRiskMedium),
-		decision("c", "+442071234567", "support", t0.Add(2*time.Minute), policy.Allow, policy.ResultAllow, policy.OutcomeNone),
-		decision("d", "+12125550100", "support", t0.Add(3*time.Minute), policy.Challenge, policy.ResultVoicemail, policy.OutcomeFailed, policy.CallerAnonymous),
+	rs := []*decision.Result{
+		newDecision("a", "+12125550100", "sales", t0, policy.Block, policy.ResultBlock, policy.OutcomeNone, policy.ListBlock),
+		newDecision("b", "+12125550101", "sales", t0.Add(time.Minute), policy.Challenge, policy.ResultAllow, policy.OutcomePassed, policy.ProviderRiskMedium),
+		newDecision("c", "+442071234567", "support", t0.Add(2*time.Minute), policy.Allow, policy.ResultAllow, policy.OutcomeNone),
+		newDecision("d", "+12125550100", "support", t0.Add(3*time.Minute), policy.Challenge, policy.ResultVoicemail, policy.OutcomeFailed, policy.CallerAnonymous),
 	}
 	rs[2].CallerName = `=HYPERLINK("http://evil","x")`
 	for _, r := range rs {
@@ -366,13 +366,13 @@ func TestDecisionsFiltersAndCSV(t *testing.T) {
 func TestStats(t *testing.T) {
 	h := newHarness(t, testToken)
 	at := t0.Add(30 * time.Minute)
-	for i, r := range []*screen.Result{
-		decision("1", "+12125550100", "sales", at, policy.Block, policy.ResultBlock, policy.OutcomeNone),
-		decision("2", "+12125550101", "sales", at, policy.Challenge, policy.ResultAllow, policy.OutcomePassed),
-		decision("3", "+12125550102", "sales", at, policy.Challenge, policy.ResultBlock, policy.OutcomeFailed),
-		decision("4", "+12125550103", "sales", at, policy.Allow, policy.ResultAllow, policy.OutcomeNone),
-		decision("5", "+12125550104", "support", at, policy.Allow, policy.ResultAllow, policy.OutcomeNone),
-		decision("old", "+12125550105", "support", at.Add(-3*time.Hour), policy.Block, policy.ResultBlock, policy.OutcomeNone),
+	for i, r := range []*decision.Result{
+		newDecision("1", "+12125550100", "sales", at, policy.Block, policy.ResultBlock, policy.OutcomeNone),
+		newDecision("2", "+12125550101", "sales", at, policy.Challenge, policy.ResultAllow, policy.OutcomePassed),
+		newDecision("3", "+12125550102", "sales", at, policy.Challenge, policy.ResultBlock, policy.OutcomeFailed),
+		newDecision("4", "+12125550103", "sales", at, policy.Allow, policy.ResultAllow, policy.OutcomeNone),
+		newDecision("5", "+12125550104", "support", at, policy.Allow, policy.ResultAllow, policy.OutcomeNone),
+		newDecision("old", "+12125550105", "support", at.Add(-3*time.Hour), policy.Block, policy.ResultBlock, policy.OutcomeNone),
 	} {
 		_ = i
 		h.recent.Record(r)
@@ -421,7 +421,7 @@ func TestStreamDeliversAndDropsSlowSubscribers(t *testing.T) {
 	if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, ":") {
 		t.Fatalf("first line %q %v", line, err)
 	}
-	r := decision("live-1", "+12125550100", "sales", t0, policy.Block, policy.ResultBlock, policy.OutcomeNone, policy.ListBlock)
+	r := newDecision("live-1", "+12125550100", "sales", t0, policy.Block, policy.ResultBlock, policy.OutcomeNone, policy.ListBlock)
 	r.CallerName = "<script>x</script>"
 	h.recent.Record(r)
 	var event, data string
@@ -446,7 +446,7 @@ func TestStreamDeliversAndDropsSlowSubscribers(t *testing.T) {
 	slow := NewRecent(RecentOptions{SubscriberQueue: 2, Metrics: h.m})
 	ch := slow.Subscribe(context.Background())
 	for i := range 10 {
-		slow.Record(decision("s", "+12125550100", "x", t0, policy.Allow, policy.ResultAllow, policy.OutcomeNone))
+		slow.Record(newDecision("s", "+12125550100", "x", t0, policy.Allow, policy.ResultAllow, policy.OutcomeNone))
 		_ = i
 	}
 	n := 0
@@ -461,7 +461,7 @@ func TestStreamDeliversAndDropsSlowSubscribers(t *testing.T) {
 func TestRecentRingAndReadyz(t *testing.T) {
 	rc := NewRecent(RecentOptions{Size: 3})
 	for _, id := range []string{"1", "2", "3", "4", "5"} {
-		rc.Record(decision(id, "+12125550100", "p", t0, policy.Allow, policy.ResultAllow, policy.OutcomeNone))
+		rc.Record(newDecision(id, "+12125550100", "p", t0, policy.Allow, policy.ResultAllow, policy.OutcomeNone))
 	}
 	got, _ := rc.Recent(context.Background(), Query{})
 	if len(got) != 3 || got[0].ID != "5" || got[2].ID != "3" {

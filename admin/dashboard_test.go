@@ -21,6 +21,7 @@ import (
 	"github.com/callscreen/callscreen/agi/agitest"
 	"github.com/callscreen/callscreen/audit"
 	"github.com/callscreen/callscreen/bridge"
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/reputation"
 	"github.com/callscreen/callscreen/screen"
 )
@@ -50,7 +51,7 @@ func newStack(t *testing.T, token string) *stack {
 	recent := NewRecent(RecentOptions{Metrics: m})
 	flow := &screen.Flow{
 		Source:   reputation.Chain{{Name: "lists", Source: st.lists}},
-		Recorder: screen.Recorders{alog, recent},
+		Recorder: decision.Recorders{alog, recent},
 		Logger:   quiet,
 		Metrics:  screen.NewMetrics(reg),
 	}
@@ -204,7 +205,7 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 
 	// A call through FastAGI appears in the live tail.
-	if vars := st.call(t, caller, hostile); vars[screen.VarResult] != "allow" {
+	if vars := st.call(t, caller, hostile); vars[decision.VarResult] != "allow" {
 		t.Fatalf("first call: %v", vars)
 	}
 	row := `#tail-table tr[data-caller="` + caller + `"]`
@@ -239,7 +240,7 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Fatalf("block click: %v, toast %q; page problems %v", err, toast, problems())
 	}
 	vars := st.call(t, caller, hostile)
-	if vars[screen.VarResult] != "block" || !strings.Contains(vars[screen.VarReasons], "list.block") {
+	if vars[decision.VarResult] != "block" || !strings.Contains(vars[decision.VarReasons], "list.block") {
 		t.Fatalf("call after block: %v", vars)
 	}
 	var blockedRows int
@@ -285,7 +286,7 @@ func TestDashboardInChromium(t *testing.T) {
 	if err != nil || left != 0 {
 		t.Errorf("remove from list: %v (%d left)", err, left)
 	}
-	if vars := st.call(t, caller, ""); vars[screen.VarResult] != "allow" {
+	if vars := st.call(t, caller, ""); vars[decision.VarResult] != "allow" {
 		t.Errorf("call after removal: %v", vars)
 	}
 

@@ -6,7 +6,7 @@
 // It reaches the rest of callscreen only through small interfaces declared
 // here (Checker, ListStore, Feedback, Decisions, Stream); Recent is the
 // in-memory store of recent decisions that implements the last two and
-// receives decisions as a screen.Recorder.
+// receives decisions as a decision.Recorder.
 //
 // # Access
 //

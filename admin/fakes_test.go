@@ -10,10 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
-	"github.com/callscreen/callscreen/screen"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -108,15 +108,15 @@ func (f *memFeedback) all() []FeedbackReport {
 }
 
 // checkerFunc adapts a function to a Checker.
-type checkerFunc func(ctx context.Context, info screen.CallInfo) (*screen.Result, error)
+type checkerFunc func(ctx context.Context, info decision.CallInfo) (*decision.Result, error)
 
-func (f checkerFunc) Explain(ctx context.Context, info screen.CallInfo) (*screen.Result, error) {
+func (f checkerFunc) Explain(ctx context.Context, info decision.CallInfo) (*decision.Result, error) {
 	return f(ctx, info)
 }
 
-// decision makes a result for the store.
-func decision(id, caller, profile string, at time.Time, action policy.Action, res policy.Result, ch policy.Outcome, reasons ...policy.Reason) *screen.Result {
-	return &screen.Result{
+// newDecision makes a result for the store.
+func newDecision(id, caller, profile string, at time.Time, action policy.Action, res policy.Result, ch policy.Outcome, reasons ...policy.Reason) *decision.Result {
+	return &decision.Result{
 		ID: id, Time: at, Profile: profile, Tenant: "", Caller: caller, CallerRaw: caller, Dialed: "+18005550100",
 		CallerName: "Caller " + id,
 		Decision:   policy.Decision{Action: action, Mode: policy.ModeEnforce, Tier: policy.TierUnknown, Reasons: reasons, Profile: profile},

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/policy"
-	"github.com/callscreen/callscreen/screen"
 )
 
 // Defaults for Recent.
@@ -41,7 +41,7 @@ type ProfileStats struct {
 	PassThrough float64 `json:"challenge_pass_through"`
 }
 
-func (p *ProfileStats) add(r *screen.Result) {
+func (p *ProfileStats) add(r *decision.Result) {
 	p.Total++
 	switch r.Result {
 	case policy.ResultBlock:
@@ -90,7 +90,7 @@ func (p *ProfileStats) rates() {
 
 // Recent keeps the latest decisions in memory for the admin API: a ring of
 // the last Size results, per-minute counts per profile for the stats, and
-// the live stream. It is a screen.Recorder; Record never blocks: a
+// the live stream. It is a decision.Recorder; Record never blocks: a
 // subscriber whose queue is full is dropped.
 type Recent struct {
 	size      int
@@ -99,7 +99,7 @@ type Recent struct {
 	m         *Metrics
 
 	mu      sync.RWMutex
-	ring    []*screen.Result
+	ring    []*decision.Result
 	next    int
 	full    bool
 	minutes map[int64]map[string]*ProfileStats
@@ -108,14 +108,14 @@ type Recent struct {
 }
 
 type subscriber struct {
-	ch   chan *screen.Result
+	ch   chan *decision.Result
 	done bool
 }
 
 var (
-	_ screen.Recorder = (*Recent)(nil)
-	_ Decisions       = (*Recent)(nil)
-	_ Stream          = (*Recent)(nil)
+	_ decision.Recorder = (*Recent)(nil)
+	_ Decisions         = (*Recent)(nil)
+	_ Stream            = (*Recent)(nil)
 )
 
 // RecentOptions configures NewRecent; zero fields take the defaults.
@@ -146,14 +146,14 @@ func NewRecent(o RecentOptions) *Recent {
 	}
 	return &Recent{
 		size: o.Size, retention: o.Retention, subQueue: o.SubscriberQueue, m: o.Metrics,
-		ring:    make([]*screen.Result, o.Size),
+		ring:    make([]*decision.Result, o.Size),
 		minutes: map[int64]map[string]*ProfileStats{},
 		subs:    map[*subscriber]struct{}{},
 	}
 }
 
 // Record stores a copy of r and hands it to every subscriber.
-func (rc *Recent) Record(r *screen.Result) {
+func (rc *Recent) Record(r *decision.Result) {
 	cp := *r
 	res := &cp
 	minute := res.Time.Unix() / 60
@@ -210,8 +210,8 @@ func (rc *Recent) drop(s *subscriber) {
 }
 
 // Subscribe implements Stream.
-func (rc *Recent) Subscribe(ctx context.Context) <-chan *screen.Result {
-	s := &subscriber{ch: make(chan *screen.Result, rc.subQueue)}
+func (rc *Recent) Subscribe(ctx context.Context) <-chan *decision.Result {
+	s := &subscriber{ch: make(chan *decision.Result, rc.subQueue)}
 	rc.mu.Lock()
 	rc.subs[s] = struct{}{}
 	rc.mu.Unlock()
@@ -226,7 +226,7 @@ func (rc *Recent) Subscribe(ctx context.Context) <-chan *screen.Result {
 }
 
 // Recent implements Decisions.
-func (rc *Recent) Recent(_ context.Context, q Query) ([]*screen.Result, error) {
+func (rc *Recent) Recent(_ context.Context, q Query) ([]*decision.Result, error) {
 	limit := q.Limit
 	if limit <= 0 || limit > MaxQueryLimit {
 		limit = MaxQueryLimit
@@ -234,7 +234,7 @@ func (rc *Recent) Recent(_ context.Context, q Query) ([]*screen.Result, error) {
 	callerDigits := digits(q.Caller)
 	rc.mu.RLock()
 	defer rc.mu.RUnlock()
-	var out []*screen.Result
+	var out []*decision.Result
 	n := rc.next
 	if rc.full {
 		n = rc.size
@@ -248,7 +248,7 @@ func (rc *Recent) Recent(_ context.Context, q Query) ([]*screen.Result, error) {
 	return out, nil
 }
 
-func match(r *screen.Result, q Query, callerDigits string) bool {
+func match(r *decision.Result, q Query, callerDigits string) bool {
 	switch {
 	case q.Result != "" && string(r.Result) != q.Result,
 		q.Profile != "" && r.Profile != q.Profile,

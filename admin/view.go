@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/policy"
-	"github.com/callscreen/callscreen/screen"
 )
 
 // Decision is a decision as the API and the dashboard show it.
@@ -67,7 +67,7 @@ func reasonViews(rs []policy.Reason) []ReasonView {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // View turns a result into what the API shows.
-func View(r *screen.Result) Decision {
+func View(r *decision.Result) Decision {
 	d := Decision{
 		ID: r.ID, Time: r.Time.UTC(), Tenant: r.Tenant, Profile: r.Profile, Transport: r.Transport,
 		Caller: r.Caller, CallerName: r.CallerName, Dialed: r.Dialed,

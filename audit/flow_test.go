@@ -13,6 +13,7 @@ import (
 	"github.com/callscreen/callscreen/agi"
 	"github.com/callscreen/callscreen/agi/agitest"
 	"github.com/callscreen/callscreen/bridge"
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/internal/timingtest"
 	"github.com/callscreen/callscreen/screen"
 )
@@ -49,14 +50,14 @@ func TestDiskFullCallsStillDecided(t *testing.T) {
 		}
 		return tr.Vars
 	}
-	if v := call(0); v[screen.VarResult] != "allow" {
+	if v := call(0); v[decision.VarResult] != "allow" {
 		t.Fatalf("call before the disk fills: %v", v)
 	}
 	timingtest.WaitFor(t, "first record", func() bool { return l.Written() == 1 })
 
 	fs.writeErr.Store(errp(syscall.ENOSPC))
 	for i := 1; i <= 5; i++ {
-		if v := call(i); v[screen.VarResult] != "allow" || v[screen.VarID] == "" {
+		if v := call(i); v[decision.VarResult] != "allow" || v[decision.VarID] == "" {
 			t.Fatalf("call %d with the disk full was not decided: %v", i, v)
 		}
 	}
@@ -102,7 +103,7 @@ func BenchmarkFlowAllowPath(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				tr, err := agitest.Dial(context.Background(), ln.Addr().String(), c)
-				if err != nil || tr.Vars[screen.VarResult] != "allow" {
+				if err != nil || tr.Vars[decision.VarResult] != "allow" {
 					b.Fatalf("call: %v %v", err, tr.Vars)
 				}
 			}

@@ -11,16 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
-	"github.com/callscreen/callscreen/screen"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // result makes a decision with every field the log records filled in.
-func result(i int) *screen.Result {
-	return &screen.Result{
+func result(i int) *decision.Result {
+	return &decision.Result{
 		ID:         fmt.Sprintf("d-%06d", i),
 		Time:       time.Date(2026, 3, 2, 10, 0, 0, i*1000, time.UTC),
 		Tenant:     "acme",

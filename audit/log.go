@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/callscreen/callscreen/screen"
+	"github.com/callscreen/callscreen/decision"
 )
 
 // Defaults for Options.
@@ -174,11 +174,11 @@ type Log struct {
 	w        writer
 }
 
-var _ screen.Recorder = (*Log)(nil)
+var _ decision.Recorder = (*Log)(nil)
 
 // item is one result on its way to the writer.
 type item struct {
-	res screen.Result
+	res decision.Result
 	enq time.Time
 	// ack, when not nil, receives the seq once the record is durable, or
 	// is closed when it never will be.
@@ -267,7 +267,7 @@ func (l *Log) Written() uint64 { return l.written.Load() }
 // is dropped, counted in callscreen_audit_dropped_total and reported in a
 // warning at most every ten seconds. Record copies r; it keeps r's slices
 // and maps, which must not change afterwards.
-func (l *Log) Record(r *screen.Result) {
+func (l *Log) Record(r *decision.Result) {
 	it := &item{res: *r, enq: time.Now()}
 	l.mu.RLock()
 	if l.closed {
@@ -310,7 +310,7 @@ func (l *Log) warnDrop() {
 // durable. It is for tools and tests, not for calls: calls use Record.
 // It returns ErrClosed when the log closed first, ctx.Err() when ctx ended
 // first (the record may still be written).
-func (l *Log) Append(ctx context.Context, r *screen.Result) (uint64, error) {
+func (l *Log) Append(ctx context.Context, r *decision.Result) (uint64, error) {
 	it := &item{res: *r, enq: time.Now(), ack: make(chan uint64, 1)}
 	l.mu.RLock()
 	if l.closed {

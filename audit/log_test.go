@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/internal/timingtest"
-	"github.com/callscreen/callscreen/screen"
 )
 
 func TestRecordRoundTrip(t *testing.T) {
@@ -434,7 +434,7 @@ func TestRecordAfterClose(t *testing.T) {
 	if err := l.Close(context.Background()); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	var _ screen.Recorder = l
+	var _ decision.Recorder = l
 }
 
 func TestBadOptionsAndKeys(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/callscreen/callscreen/screen"
+	"github.com/callscreen/callscreen/decision"
 )
 
 // The entry types: the value of the "type" key of every line.
@@ -97,7 +97,7 @@ const signContext = "callscreen audit checkpoint v1\n"
 // FromResult turns a decision into a record without seq, prev and type,
 // which the log assigns. configVersion fills ConfigVersion when the result
 // has none.
-func FromResult(r *screen.Result, configVersion string) Record {
+func FromResult(r *decision.Result, configVersion string) Record {
 	rec := Record{
 		Action:        string(r.Decision.Action),
 		Caller:        r.Caller,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/callscreen/callscreen/agi"
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/screen"
 )
 
@@ -23,8 +24,8 @@ func AGI(s *agi.Session) screen.Channel { return &agiChannel{s: s} }
 // or, failing that, from AGI() arguments written profile=NAME / tenant=NAME.
 // An argument screened=ID (the dialplan include passes ${CALLSCREEN_ID})
 // hands the flow CALLSCREEN_ID without a GET VARIABLE.
-func AGIInfo(env *agi.Env) screen.CallInfo {
-	info := screen.CallInfo{
+func AGIInfo(env *agi.Env) decision.CallInfo {
+	info := decision.CallInfo{
 		ID:               env.UniqueID,
 		Channel:          env.Channel,
 		CallerNumber:     env.CallerID,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/callscreen/callscreen/agi"
 	"github.com/callscreen/callscreen/agi/agitest"
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
 	"github.com/callscreen/callscreen/screen"
@@ -86,7 +87,7 @@ func testFlow(logs io.Writer) *screen.Flow {
 // id (random) replaced by a placeholder.
 func golden(t *testing.T, name string, tr *agitest.Transcript) {
 	t.Helper()
-	id := tr.Vars[screen.VarID]
+	id := tr.Vars[decision.VarID]
 	var b strings.Builder
 	for _, l := range tr.Lines {
 		s := l.String()
@@ -166,8 +167,8 @@ func TestAGITranscripts(t *testing.T) {
 					t.Errorf("%s = %q; want %q", k, got, want)
 				}
 			}
-			if len(tr.Vars[screen.VarID]) != screen.IDLen {
-				t.Errorf("%s = %q", screen.VarID, tr.Vars[screen.VarID])
+			if len(tr.Vars[decision.VarID]) != screen.IDLen {
+				t.Errorf("%s = %q", decision.VarID, tr.Vars[decision.VarID])
 			}
 			if strings.Contains(logs.String(), "level=ERROR") || strings.Contains(logs.String(), "level=WARN") {
 				t.Errorf("logs:\n%s", logs.String())
@@ -201,34 +202,34 @@ func TestAGIInfo(t *testing.T) {
 	tests := []struct {
 		name string
 		env  agi.Env
-		want screen.CallInfo
+		want decision.CallInfo
 	}{
 		{
 			name: "query",
 			env: agi.Env{UniqueID: "1.2", Channel: "PJSIP/x-1", CallerID: "+12125551234", CallerIDName: "J", CallingPres: 35,
 				DNID: "5551230000", Extension: "s", Params: map[string][]string{"profile": {"sales"}, "tenant": {"acme"}}},
-			want: screen.CallInfo{ID: "1.2", Channel: "PJSIP/x-1", CallerNumber: "+12125551234", CallerName: "J", PresentationCode: 35,
+			want: decision.CallInfo{ID: "1.2", Channel: "PJSIP/x-1", CallerNumber: "+12125551234", CallerName: "J", PresentationCode: 35,
 				Dialed: "5551230000", Extension: "s", Profile: "sales", Tenant: "acme", Transport: "agi"},
 		},
 		{
 			name: "arguments and extension",
 			env:  agi.Env{CallingPres: -1, Extension: "15551230000", Args: []string{"x=1", "profile=support", "tenant=t1"}},
-			want: screen.CallInfo{PresentationCode: -1, Dialed: "15551230000", Extension: "15551230000", Profile: "support", Tenant: "t1", Transport: "agi"},
+			want: decision.CallInfo{PresentationCode: -1, Dialed: "15551230000", Extension: "15551230000", Profile: "support", Tenant: "t1", Transport: "agi"},
 		},
 		{
 			name: "screened handed over",
 			env:  agi.Env{Args: []string{"screened=01ABC"}},
-			want: screen.CallInfo{Screened: "01ABC", ScreenedKnown: true, Transport: "agi"},
+			want: decision.CallInfo{Screened: "01ABC", ScreenedKnown: true, Transport: "agi"},
 		},
 		{
 			name: "screened handed over empty",
 			env:  agi.Env{Args: []string{"screened="}},
-			want: screen.CallInfo{ScreenedKnown: true, Transport: "agi"},
+			want: decision.CallInfo{ScreenedKnown: true, Transport: "agi"},
 		},
 		{
 			name: "query wins over arguments",
 			env:  agi.Env{Params: map[string][]string{"profile": {"a"}}, Args: []string{"profile=b"}},
-			want: screen.CallInfo{Profile: "a", Transport: "agi"},
+			want: decision.CallInfo{Profile: "a", Transport: "agi"},
 		},
 	}
 	for _, tt := range tests {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callscreen/callscreen/ari"
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/screen"
 )
 
@@ -22,9 +23,9 @@ func ARI(c *ari.Call) screen.Channel { return &ariChannel{c: c} }
 // (the dialplan include passes ${CALLSCREEN_ID}) hands the flow
 // CALLSCREEN_ID without a variable read; without it the flow reads the
 // variable.
-func ARIInfo(c *ari.Call) screen.CallInfo {
+func ARIInfo(c *ari.Call) decision.CallInfo {
 	ch := c.Channel
-	info := screen.CallInfo{
+	info := decision.CallInfo{
 		ID:               ch.ID,
 		Channel:          ch.Name,
 		CallerNumber:     ch.Caller.Number,
@@ -58,9 +59,9 @@ func ARIHandler(flow func() *screen.Flow) ari.Handler {
 // screened and goes on as allowed, as when callscreen is unreachable.
 func ARIRecover() []ari.Var {
 	return []ari.Var{
-		{Name: screen.VarResult, Value: "allow"},
-		{Name: screen.VarAction, Value: "allow"},
-		{Name: screen.VarChallenge, Value: "none"},
+		{Name: decision.VarResult, Value: "allow"},
+		{Name: decision.VarAction, Value: "allow"},
+		{Name: decision.VarChallenge, Value: "none"},
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/callscreen/callscreen/ari"
 	"github.com/callscreen/callscreen/ari/aritest"
 	"github.com/callscreen/callscreen/bridge"
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
 	"github.com/callscreen/callscreen/screen"
@@ -257,8 +258,8 @@ func TestARIEndToEnd(t *testing.T) {
 					t.Errorf("gone channel: continue requests %d, vars %v", ch.ContinueRequests(), v)
 				}
 			} else {
-				if len(v[screen.VarID]) != screen.IDLen {
-					t.Errorf("%s = %q", screen.VarID, v[screen.VarID])
+				if len(v[decision.VarID]) != screen.IDLen {
+					t.Errorf("%s = %q", decision.VarID, v[decision.VarID])
 				}
 				if n := ch.ContinueRequests(); n != 1 {
 					t.Errorf("%d continue requests, want 1", n)
@@ -311,7 +312,7 @@ func TestARITenants(t *testing.T) {
 	}
 	for i, c := range calls {
 		settled(t, c.ch)
-		if got, _ := c.ch.Var(screen.VarResult); got != c.want {
+		if got, _ := c.ch.Var(decision.VarResult); got != c.want {
 			t.Errorf("call %d from %s: %s, want %s", i, c.ch.Info().Caller.Number, got, c.want)
 		}
 	}
@@ -358,7 +359,7 @@ func TestARIReconnectMidChallenge(t *testing.T) {
 		t.Error("no event lost: the connection did not drop during the call")
 	}
 	v := ch.Vars()
-	if v[screen.VarChallenge] != "passed" || v[screen.VarResult] != "allow" {
+	if v[decision.VarChallenge] != "passed" || v[decision.VarResult] != "allow" {
 		t.Errorf("vars %v", v)
 	}
 	time.Sleep(400 * time.Millisecond) // a leftover scan would have run by now
@@ -395,23 +396,23 @@ func TestARIScreenedArgument(t *testing.T) {
 			ch := call(t, srv, aritest.CallSpec{CallerNumber: acmeSpam, Args: tt.args, Vars: tt.vars})
 			settled(t, ch)
 			v := ch.Vars()
-			if v[screen.VarResult] != tt.result || v[screen.VarReasons] != tt.reason {
-				t.Errorf("result %q reasons %q; want %q %q (all: %v)", v[screen.VarResult], v[screen.VarReasons], tt.result, tt.reason, v)
+			if v[decision.VarResult] != tt.result || v[decision.VarReasons] != tt.reason {
+				t.Errorf("result %q reasons %q; want %q %q (all: %v)", v[decision.VarResult], v[decision.VarReasons], tt.result, tt.reason, v)
 			}
-			if tt.id != "" && v[screen.VarID] != tt.id {
-				t.Errorf("%s = %q; want the earlier %q", screen.VarID, v[screen.VarID], tt.id)
+			if tt.id != "" && v[decision.VarID] != tt.id {
+				t.Errorf("%s = %q; want the earlier %q", decision.VarID, v[decision.VarID], tt.id)
 			}
-			if tt.id == "" && (len(v[screen.VarID]) != screen.IDLen || v[screen.VarID] == earlier) {
-				t.Errorf("%s = %q; want a new decision id", screen.VarID, v[screen.VarID])
+			if tt.id == "" && (len(v[decision.VarID]) != screen.IDLen || v[decision.VarID] == earlier) {
+				t.Errorf("%s = %q; want a new decision id", decision.VarID, v[decision.VarID])
 			}
 			reads := 0
 			for _, r := range srv.Requests() {
-				if r.Method == http.MethodGet && strings.HasSuffix(r.Path, "/variable") && r.Query.Get("variable") == screen.VarID {
+				if r.Method == http.MethodGet && strings.HasSuffix(r.Path, "/variable") && r.Query.Get("variable") == decision.VarID {
 					reads++
 				}
 			}
 			if reads != tt.reads {
-				t.Errorf("%d reads of %s; want %d", reads, screen.VarID, tt.reads)
+				t.Errorf("%d reads of %s; want %d", reads, decision.VarID, tt.reads)
 			}
 			if p := logs.problems(); len(p) > 0 {
 				t.Errorf("unexpected logs: %v", p)
@@ -425,7 +426,7 @@ func TestARIInfo(t *testing.T) {
 		ID: "1.2", Name: "PJSIP/trunk-1", Caller: ari.CallerID{Name: "J", Number: goodCall}, Language: "en",
 		Dialplan: ari.DialplanCEP{Context: "from-trunk", Exten: "15551230000", AppName: "Stasis", AppData: "callscreen,profile=sales"},
 	}
-	base := screen.CallInfo{
+	base := decision.CallInfo{
 		ID: "1.2", Channel: "PJSIP/trunk-1", CallerNumber: goodCall, CallerName: "J", PresentationCode: -1,
 		Dialed: "15551230000", Context: "from-trunk", Extension: "15551230000", Profile: "sales", Tenant: "acme",
 		Language: "en", Transport: "ari",
@@ -485,13 +486,13 @@ func TestARIDialplan(t *testing.T) {
 			t.Errorf("callscreen-ari.conf: no match for %s", want)
 		}
 	}
-	for _, v := range screen.RoutingVars {
+	for _, v := range decision.RoutingVars {
 		if !strings.Contains(conf, v) {
 			t.Errorf("callscreen-ari.conf does not document %s", v)
 		}
 	}
 	for _, r := range bridge.ARIRecover() {
-		if r.Name == screen.VarResult && r.Value != string(policy.ResultAllow) {
+		if r.Name == decision.VarResult && r.Value != string(policy.ResultAllow) {
 			t.Errorf("recovered channels get %s=%s, want allow", r.Name, r.Value)
 		}
 	}

@@ -1,7 +1,7 @@
 // Package bridge adapts the transports to the call flow: a FastAGI session
 // (agi.go) or an ARI Stasis channel (ari.go) becomes a screen.Channel, and
 // what the transport knows about the call at the start becomes a
-// screen.CallInfo.
+// decision.CallInfo.
 //
 // It is the only package that imports both a transport and package screen.
 // It must never decide anything about a call: it translates operations and

@@ -21,6 +21,7 @@ import (
 	"github.com/callscreen/callscreen/ari"
 	"github.com/callscreen/callscreen/ari/aritest"
 	"github.com/callscreen/callscreen/bridge"
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
 	"github.com/callscreen/callscreen/screen"
@@ -382,14 +383,14 @@ func TestContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := string(b)
-	for _, v := range screen.RoutingVars {
+	for _, v := range decision.RoutingVars {
 		if !strings.Contains(text, ";   "+v+" ") {
 			t.Errorf("routing variable %s is not documented in callscreen.conf", v)
 		}
 	}
 	own := map[string]bool{"CALLSCREEN_HOST": true, "CALLSCREEN_VOICEMAIL": true, "CALLSCREEN_VOICEMAIL_GOTO": true}
 	for _, m := range regexp.MustCompile(`\$\{(?:__)?(CALLSCREEN_[A-Z_]+)\}`).FindAllStringSubmatch(text, -1) {
-		if !own[m[1]] && !slices.Contains(screen.RoutingVars, m[1]) {
+		if !own[m[1]] && !slices.Contains(decision.RoutingVars, m[1]) {
 			t.Errorf("callscreen.conf reads %s, which the flow never sets", m[1])
 		}
 	}
@@ -482,7 +483,7 @@ func TestRoutineWithRealFlow(t *testing.T) {
 					}
 				}
 				vars := map[string]string{"AGISTATUS": tr.Status}
-				for _, v := range screen.RoutingVars {
+				for _, v := range decision.RoutingVars {
 					if val, ok := tr.Vars[v]; ok {
 						vars[v] = val
 					}
@@ -607,7 +608,7 @@ func TestARIRoutineWithRealFlow(t *testing.T) {
 				}
 				out := map[string]string{"STASISSTATUS": "SUCCESS"}
 				for k, v := range ch.Vars() {
-					if slices.Contains(screen.RoutingVars, k) {
+					if slices.Contains(decision.RoutingVars, k) {
 						out[k] = v
 					}
 				}
@@ -621,8 +622,8 @@ func TestARIRoutineWithRealFlow(t *testing.T) {
 				return
 			}
 			for _, r := range srv.Requests() {
-				if r.Method == http.MethodGet && strings.HasPrefix(r.Path, "/channels/"+ch.ID()+"/variable") && r.Query.Get("variable") == screen.VarID {
-					t.Errorf("the flow read %s although the include handed it over", screen.VarID)
+				if r.Method == http.MethodGet && strings.HasPrefix(r.Path, "/channels/"+ch.ID()+"/variable") && r.Query.Get("variable") == decision.VarID {
+					t.Errorf("the flow read %s although the include handed it over", decision.VarID)
 				}
 			}
 		})

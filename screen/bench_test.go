@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/reputation"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -33,7 +34,7 @@ func BenchmarkFlowAllow(b *testing.B) {
 		Source:   reputation.Chain{{Name: "lists", Source: lists(nil, []string{"+12125550666"})}},
 		Logger:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Metrics:  NewMetrics(prometheus.NewRegistry()),
-		Verifier: NewMemoryVerifier(100, nil),
+		Verifier: decision.NewMemoryVerifier(100, nil),
 	}
 	ctx := context.Background()
 	b.Run("same-caller", func(b *testing.B) {

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
@@ -82,10 +83,10 @@ type Flow struct {
 	Profiles Profiles
 	// Recorder receives every Result (decision log, admin feed, behaviour
 	// learning); nil records nothing.
-	Recorder Recorder
+	Recorder decision.Recorder
 	// Verifier remembers callers who passed a challenge; nil remembers
 	// nobody.
-	Verifier Verifier
+	Verifier decision.Verifier
 	// Critical, when set, names more never-screened numbers than the
 	// profile's exact list (prefixes, ranges): the emergency source. The
 	// flow asks it before any I/O, and again on the panic path.
@@ -154,8 +155,8 @@ func orDefault(d, def time.Duration) time.Duration {
 
 // call is the state of one call through the flow.
 type call struct {
-	res    *Result
-	info   CallInfo
+	res    *decision.Result
+	info   decision.CallInfo
 	pcall  policy.Call
 	prof   policy.Profile
 	base   *slog.Logger
@@ -181,7 +182,7 @@ func (c *call) log() *slog.Logger {
 // also when the caller hung up (Asterisk allows variable writes on a dead
 // channel, for the h extension). It honours ctx and CallTimeout; when the
 // deadline passes mid-call the call fails open.
-func (f *Flow) Run(ctx context.Context, ch Channel, info CallInfo) (res *Result) {
+func (f *Flow) Run(ctx context.Context, ch Channel, info decision.CallInfo) (res *decision.Result) {
 	start := f.now()
 	res = f.newResult(info, start)
 	if f.Metrics != nil {
@@ -205,8 +206,8 @@ func (f *Flow) Run(ctx context.Context, ch Channel, info CallInfo) (res *Result)
 	return res
 }
 
-func (f *Flow) newResult(info CallInfo, start time.Time) *Result {
-	return &Result{
+func (f *Flow) newResult(info decision.CallInfo, start time.Time) *decision.Result {
+	return &decision.Result{
 		ID:            NewID(start),
 		Time:          start,
 		Tenant:        info.Tenant,
@@ -285,7 +286,7 @@ func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
 	// Already screened: a transfer or a forward loop.
 	prev, ok, err := c.info.Screened, c.info.Screened != "", error(nil)
 	if !c.info.ScreenedKnown {
-		prev, ok, err = ch.Variable(ctx, VarID)
+		prev, ok, err = ch.Variable(ctx, decision.VarID)
 	}
 	switch {
 	case err == nil:
@@ -298,7 +299,7 @@ func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
 		c.log().Debug("screen: caller gone before screening")
 	default:
 		f.Metrics.fail(failChannel)
-		c.log().Warn("screen: cannot read "+VarID+"; screening anyway", "err", err)
+		c.log().Warn("screen: cannot read "+decision.VarID+"; screening anyway", "err", err)
 	}
 
 	c.pcall.Restricted = f.restricted(ctx, ch, c)
@@ -333,7 +334,7 @@ func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
 // profile resolves the profile: the name the dialplan passed, else the DID
 // map, else "default". An unknown name falls back to default with a
 // warning.
-func (f *Flow) profile(info CallInfo, dialed number.Number, log *slog.Logger) policy.Profile {
+func (f *Flow) profile(info decision.CallInfo, dialed number.Number, log *slog.Logger) policy.Profile {
 	name := strings.ToLower(strings.TrimSpace(info.Profile))
 	if name == "" && f.Profiles != nil {
 		if n, ok := f.Profiles.ProfileForDID(dialed); ok {
@@ -602,15 +603,15 @@ func vars(c *call) []Var {
 		reasons[i] = string(r)
 	}
 	out := []Var{
-		{VarResult, string(res.Result)},
-		{VarAction, string(d.Action)},
-		{VarTier, string(d.Tier)},
-		{VarChallenge, string(res.Challenge)},
-		{VarReasons, strings.Join(reasons, ",")},
-		{VarScore, score},
-		{VarMode, string(d.Mode)},
-		{VarHeld, string(d.Held)},
-		{VarID, res.ID},
+		{decision.VarResult, string(res.Result)},
+		{decision.VarAction, string(d.Action)},
+		{decision.VarTier, string(d.Tier)},
+		{decision.VarChallenge, string(res.Challenge)},
+		{decision.VarReasons, strings.Join(reasons, ",")},
+		{decision.VarScore, score},
+		{decision.VarMode, string(d.Mode)},
+		{decision.VarHeld, string(d.Held)},
+		{decision.VarID, res.ID},
 	}
 	if c.prevID != "" {
 		// Keep the first screening's id: it is what marks the call.
@@ -700,7 +701,7 @@ func (f *Flow) finish(c *call) {
 // presentation comes from info (PresentationCode, Presentation); the
 // verified-caller memory is consulted. It is what `callscreen check` and
 // the admin API show. The error is ctx's when it ended first.
-func (f *Flow) Explain(ctx context.Context, info CallInfo) (*Result, error) {
+func (f *Flow) Explain(ctx context.Context, info decision.CallInfo) (*decision.Result, error) {
 	start := f.now()
 	res := f.newResult(info, start)
 	c := &call{res: res, info: info, start: start, base: f.logger()}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
@@ -52,7 +53,7 @@ type testEnv struct {
 	logs    *bytes.Buffer
 	reg     *prometheus.Registry
 	mu      sync.Mutex
-	records []*Result
+	records []*decision.Result
 }
 
 func newEnv(t *testing.T, src reputation.Source, profiles ProfileMap) *testEnv {
@@ -61,12 +62,12 @@ func newEnv(t *testing.T, src reputation.Source, profiles ProfileMap) *testEnv {
 	e.flow = &Flow{
 		Source:   src,
 		Profiles: profiles,
-		Recorder: RecorderFunc(func(r *Result) {
+		Recorder: decision.RecorderFunc(func(r *decision.Result) {
 			e.mu.Lock()
 			e.records = append(e.records, r)
 			e.mu.Unlock()
 		}),
-		Verifier:      NewMemoryVerifier(100, func() time.Time { return monday10 }),
+		Verifier:      decision.NewMemoryVerifier(100, func() time.Time { return monday10 }),
 		Now:           func() time.Time { return monday10 },
 		Logger:        slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Metrics:       NewMetrics(e.reg),
@@ -87,8 +88,8 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-func info(caller string) CallInfo {
-	return CallInfo{
+func info(caller string) decision.CallInfo {
+	return decision.CallInfo{
 		ID: "1795317766.0", Channel: "PJSIP/trunk-00000001", CallerNumber: caller, CallerName: "John Q. Public",
 		PresentationCode: 0, Dialed: "15551230000", Transport: "agi",
 	}
@@ -119,7 +120,7 @@ func TestFlowCases(t *testing.T) {
 
 	tests := []struct {
 		name      string
-		info      CallInfo
+		info      decision.CallInfo
 		ch        func() *fakeChannel
 		want      map[string]string // routing variables after the call; "" must be unset
 		wrong     int
@@ -130,53 +131,53 @@ func TestFlowCases(t *testing.T) {
 			name: "unknown caller allowed",
 			info: info("+12125551234"),
 			ch:   newFake,
-			want: map[string]string{VarResult: "allow", VarAction: "allow", VarTier: "UNKNOWN", VarChallenge: "none", VarReasons: "", VarScore: "", VarMode: "enforce", VarHeld: ""},
+			want: map[string]string{decision.VarResult: "allow", decision.VarAction: "allow", decision.VarTier: "UNKNOWN", decision.VarChallenge: "none", decision.VarReasons: "", decision.VarScore: "", decision.VarMode: "enforce", decision.VarHeld: ""},
 		},
 		{
 			name: "must-block",
 			info: info("+12125550666"),
 			ch:   newFake,
-			want: map[string]string{VarResult: "block", VarAction: "block", VarTier: "SPAM", VarChallenge: "none", VarReasons: "list.block", VarMode: "enforce"},
+			want: map[string]string{decision.VarResult: "block", decision.VarAction: "block", decision.VarTier: "SPAM", decision.VarChallenge: "none", decision.VarReasons: "list.block", decision.VarMode: "enforce"},
 		},
 		{
 			name: "must-pass wins",
 			info: info("+12125550001"),
 			ch:   newFake,
-			want: map[string]string{VarResult: "allow", VarAction: "allow", VarReasons: "list.allow"},
+			want: map[string]string{decision.VarResult: "allow", decision.VarAction: "allow", decision.VarReasons: "list.allow"},
 		},
 		{
 			name:     "anonymous enters the digits",
 			info:     anon,
 			ch:       func() *fakeChannel { f := newFake(); f.Auto = true; return f },
-			want:     map[string]string{VarResult: "allow", VarAction: "challenge", VarChallenge: "passed", VarReasons: "caller.anonymous"},
+			want:     map[string]string{decision.VarResult: "allow", decision.VarAction: "challenge", decision.VarChallenge: "passed", decision.VarReasons: "caller.anonymous"},
 			answered: true,
 		},
 		{
 			name:     "anonymous by caller id text",
 			info:     anonName,
 			ch:       func() *fakeChannel { f := newFake(); f.Auto = true; return f },
-			want:     map[string]string{VarResult: "allow", VarAction: "challenge", VarChallenge: "passed", VarReasons: "caller.anonymous"},
+			want:     map[string]string{decision.VarResult: "allow", decision.VarAction: "challenge", decision.VarChallenge: "passed", decision.VarReasons: "caller.anonymous"},
 			answered: true,
 		},
 		{
 			name:     "presentation read from the channel",
 			info:     presVar,
 			ch:       func() *fakeChannel { f := newFake(); f.Vars["CALLERID(num-pres)"] = "prohib"; return f },
-			want:     map[string]string{VarResult: "block", VarAction: "challenge", VarChallenge: "failed"},
+			want:     map[string]string{decision.VarResult: "block", decision.VarAction: "challenge", decision.VarChallenge: "failed"},
 			answered: true,
 		},
 		{
 			name:     "silent robot fails",
 			info:     anon,
 			ch:       newFake,
-			want:     map[string]string{VarResult: "block", VarAction: "challenge", VarChallenge: "failed", VarTier: "UNKNOWN"},
+			want:     map[string]string{decision.VarResult: "block", decision.VarAction: "challenge", decision.VarChallenge: "failed", decision.VarTier: "UNKNOWN"},
 			answered: true,
 		},
 		{
 			name:     "wrong then right",
 			info:     anon,
 			ch:       func() *fakeChannel { f := newFake(); f.Keys = []string{"999", "472"}; return f },
-			want:     map[string]string{VarResult: "allow", VarChallenge: "passed"},
+			want:     map[string]string{decision.VarResult: "allow", decision.VarChallenge: "passed"},
 			wrong:    1,
 			answered: true,
 		},
@@ -184,7 +185,7 @@ func TestFlowCases(t *testing.T) {
 			name:     "failure goes to voicemail per profile",
 			info:     anonSales,
 			ch:       func() *fakeChannel { f := newFake(); f.Keys = []string{"1", "2"}; return f },
-			want:     map[string]string{VarResult: "voicemail", VarChallenge: "failed"},
+			want:     map[string]string{decision.VarResult: "voicemail", decision.VarChallenge: "failed"},
 			wrong:    2,
 			answered: true,
 		},
@@ -192,37 +193,37 @@ func TestFlowCases(t *testing.T) {
 			name:     "hangup mid-challenge",
 			info:     anon,
 			ch:       func() *fakeChannel { f := newFake(); f.HangupAfter = 4; return f },
-			want:     map[string]string{VarResult: "block", VarAction: "challenge", VarChallenge: "abandoned", VarMode: "enforce"},
+			want:     map[string]string{decision.VarResult: "block", decision.VarAction: "challenge", decision.VarChallenge: "abandoned", decision.VarMode: "enforce"},
 			answered: true,
 		},
 		{
 			name: "monitor mode holds the block",
 			info: monitorBlock,
 			ch:   newFake,
-			want: map[string]string{VarResult: "allow", VarAction: "allow", VarHeld: "block", VarMode: "monitor", VarReasons: "list.block,mode.monitor"},
+			want: map[string]string{decision.VarResult: "allow", decision.VarAction: "allow", decision.VarHeld: "block", decision.VarMode: "monitor", decision.VarReasons: "list.block,mode.monitor"},
 		},
 		{
 			name: "already screened",
 			info: info("+12125550666"),
 			ch: func() *fakeChannel {
 				f := newFake()
-				f.Vars[VarID] = "FIRSTID"
-				f.Vars[VarScore] = "99"
+				f.Vars[decision.VarID] = "FIRSTID"
+				f.Vars[decision.VarScore] = "99"
 				return f
 			},
-			want: map[string]string{VarResult: "allow", VarReasons: "loop.already_screened", VarID: "FIRSTID", VarScore: ""},
+			want: map[string]string{decision.VarResult: "allow", decision.VarReasons: "loop.already_screened", decision.VarID: "FIRSTID", decision.VarScore: ""},
 		},
 		{
 			name: "emergency caller never challenged",
-			info: func() CallInfo { i := info("911"); i.PresentationCode = 35; return i }(),
+			info: func() decision.CallInfo { i := info("911"); i.PresentationCode = 35; return i }(),
 			ch:   newFake,
-			want: map[string]string{VarResult: "allow", VarAction: "allow", VarReasons: "emergency.exempt", VarChallenge: "none"},
+			want: map[string]string{decision.VarResult: "allow", decision.VarAction: "allow", decision.VarReasons: "emergency.exempt", decision.VarChallenge: "none"},
 		},
 		{
 			name:      "challenge cannot be played: fail open",
 			info:      anon,
 			ch:        func() *fakeChannel { f := newFake(); f.Fail = map[string]error{"Play": errTransport}; return f },
-			want:      map[string]string{VarResult: "allow", VarAction: "challenge", VarChallenge: "none", VarReasons: "caller.anonymous,challenge.unavailable"},
+			want:      map[string]string{decision.VarResult: "allow", decision.VarAction: "challenge", decision.VarChallenge: "none", decision.VarReasons: "caller.anonymous,challenge.unavailable"},
 			answered:  true,
 			errLogged: false,
 		},
@@ -241,11 +242,11 @@ func TestFlowCases(t *testing.T) {
 					t.Errorf("%s = %q; want %q", name, got, want)
 				}
 			}
-			if tt.want[VarID] == "" && ch.Vars[VarID] != res.ID {
-				t.Errorf("%s = %q; want the decision id %q", VarID, ch.Vars[VarID], res.ID)
+			if tt.want[decision.VarID] == "" && ch.Vars[decision.VarID] != res.ID {
+				t.Errorf("%s = %q; want the decision id %q", decision.VarID, ch.Vars[decision.VarID], res.ID)
 			}
-			if string(res.Result) != ch.Vars[VarResult] {
-				t.Errorf("Result.Result %q, variable %q", res.Result, ch.Vars[VarResult])
+			if string(res.Result) != ch.Vars[decision.VarResult] {
+				t.Errorf("Result.Result %q, variable %q", res.Result, ch.Vars[decision.VarResult])
 			}
 			if res.WrongEntries != tt.wrong {
 				t.Errorf("wrong entries %d; want %d", res.WrongEntries, tt.wrong)
@@ -323,8 +324,8 @@ func TestVerifiedCallerNotChallengedAgain(t *testing.T) {
 	if second.answered || r.Result != policy.ResultAllow || !slices.Contains(r.Decision.Reasons, policy.CallerVerifiedHuman) {
 		t.Fatalf("second call: answered %v result %s reasons %v; want allow without challenge, caller.verified_human", second.answered, r.Result, r.Decision.Reasons)
 	}
-	if got := second.Vars[VarReasons]; !strings.Contains(got, "caller.verified_human") {
-		t.Fatalf("%s = %q", VarReasons, got)
+	if got := second.Vars[decision.VarReasons]; !strings.Contains(got, "caller.verified_human") {
+		t.Fatalf("%s = %q", decision.VarReasons, got)
 	}
 	// Another tenant has not verified this caller.
 	i.Tenant = "acme"
@@ -351,8 +352,8 @@ func TestVerifierFailureChallenges(t *testing.T) {
 	ch := newFake()
 	ch.Auto = true
 	r := e.flow.Run(context.Background(), ch, i)
-	if r.Challenge != policy.OutcomePassed || ch.Vars[VarResult] != "allow" {
-		t.Fatalf("challenge %s result %s", r.Challenge, ch.Vars[VarResult])
+	if r.Challenge != policy.OutcomePassed || ch.Vars[decision.VarResult] != "allow" {
+		t.Fatalf("challenge %s result %s", r.Challenge, ch.Vars[decision.VarResult])
 	}
 	if got := testutil.ToFloat64(e.flow.Metrics.failures.WithLabelValues(failVerifier)); got != 0 {
 		// anonymous callers are never looked up or remembered
@@ -404,8 +405,8 @@ func TestSourceFailuresFailOpen(t *testing.T) {
 			if el := time.Since(start); el > time.Second {
 				t.Errorf("call held %s by a slow source", el)
 			}
-			if ch.Vars[VarResult] != "allow" || !slices.Contains(r.Decision.Reasons, tt.reason) {
-				t.Fatalf("result %q reasons %v; want allow with %s", ch.Vars[VarResult], r.Decision.Reasons, tt.reason)
+			if ch.Vars[decision.VarResult] != "allow" || !slices.Contains(r.Decision.Reasons, tt.reason) {
+				t.Fatalf("result %q reasons %v; want allow with %s", ch.Vars[decision.VarResult], r.Decision.Reasons, tt.reason)
 			}
 		})
 	}
@@ -428,7 +429,7 @@ func TestPanicFailsOpen(t *testing.T) {
 			if caller == "911" {
 				want = "emergency.exempt"
 			}
-			if ch.Vars[VarResult] != "allow" || ch.Vars[VarReasons] != want || ch.Vars[VarID] != r.ID {
+			if ch.Vars[decision.VarResult] != "allow" || ch.Vars[decision.VarReasons] != want || ch.Vars[decision.VarID] != r.ID {
 				t.Fatalf("vars %v; want allow with %s", ch.Vars, want)
 			}
 			if !strings.Contains(e.logs.String(), "panic") {
@@ -457,7 +458,7 @@ func TestEmergencyWithBrokenSource(t *testing.T) {
 		ch := newFake()
 		ch.Fail = map[string]error{"Variable": errTransport}
 		e.flow.Run(context.Background(), ch, i)
-		if ch.Vars[VarResult] != "allow" || ch.Vars[VarReasons] != "emergency.exempt" || ch.answered || asked {
+		if ch.Vars[decision.VarResult] != "allow" || ch.Vars[decision.VarReasons] != "emergency.exempt" || ch.answered || asked {
 			t.Fatalf("%s→%s: vars %v answered %v source asked %v", tt.caller, tt.dialed, ch.Vars, ch.answered, asked)
 		}
 	}
@@ -470,7 +471,7 @@ func TestCallDeadlineFailsOpen(t *testing.T) {
 	ch.Block = "ReadDigits"
 	i := info("anonymous")
 	r := e.flow.Run(context.Background(), ch, i)
-	if ch.Vars[VarResult] != "allow" || !slices.Contains(r.Decision.Reasons, policy.ChallengeUnavailable) {
+	if ch.Vars[decision.VarResult] != "allow" || !slices.Contains(r.Decision.Reasons, policy.ChallengeUnavailable) {
 		t.Fatalf("vars %v reasons %v; want allow, challenge.unavailable", ch.Vars, r.Decision.Reasons)
 	}
 }
@@ -545,8 +546,8 @@ func TestHostileNames(t *testing.T) {
 		i.CallerName = name
 		ch := newFake()
 		r := e.flow.Run(context.Background(), ch, i)
-		if ch.Vars[VarResult] != "block" {
-			t.Fatalf("name %q: result %q", name, ch.Vars[VarResult])
+		if ch.Vars[decision.VarResult] != "block" {
+			t.Fatalf("name %q: result %q", name, ch.Vars[decision.VarResult])
 		}
 		for _, v := range ch.Vars {
 			if strings.Contains(v, "SHELL") || strings.Contains(v, "quoted") || strings.Contains(v, "AAAA") {
@@ -675,7 +676,7 @@ func TestPanicBeforeProfileKeepsEmergency(t *testing.T) {
 	ch := newFake()
 	i := info("112")
 	e.flow.Run(context.Background(), ch, i)
-	if ch.Vars[VarResult] != "allow" || ch.Vars[VarReasons] != "emergency.exempt" {
+	if ch.Vars[decision.VarResult] != "allow" || ch.Vars[decision.VarReasons] != "emergency.exempt" {
 		t.Fatalf("vars %v", ch.Vars)
 	}
 }
@@ -698,10 +699,10 @@ func TestScreenedHandedOver(t *testing.T) {
 	loop := newFake()
 	i.Screened = "01FIRST"
 	r := e.flow.Run(context.Background(), loop, i)
-	if loop.Vars[VarResult] != "allow" || r.Decision.Reasons[0] != policy.LoopAlreadyScreened || len(loop.opsWith("Variable")) != 0 {
+	if loop.Vars[decision.VarResult] != "allow" || r.Decision.Reasons[0] != policy.LoopAlreadyScreened || len(loop.opsWith("Variable")) != 0 {
 		t.Fatalf("loop: vars %v reasons %v ops\n%s", loop.Vars, r.Decision.Reasons, loop.allOps())
 	}
-	if _, set := loop.Vars[VarID]; set {
+	if _, set := loop.Vars[decision.VarID]; set {
 		t.Fatalf("the first screening's id was overwritten: %v", loop.Vars)
 	}
 }
@@ -719,12 +720,12 @@ func TestCriticalPrefix(t *testing.T) {
 	i := info("+12125551234")
 	i.PresentationCode = 35
 	e.flow.Run(context.Background(), ch, i)
-	if ch.Vars[VarResult] != "allow" || ch.Vars[VarReasons] != "emergency.exempt" || ch.answered {
+	if ch.Vars[decision.VarResult] != "allow" || ch.Vars[decision.VarReasons] != "emergency.exempt" || ch.answered {
 		t.Fatalf("critical prefix: vars %v", ch.Vars)
 	}
 	other := newFake()
 	e.flow.Run(context.Background(), other, info("+13125551234"))
-	if other.Vars[VarResult] != "block" {
+	if other.Vars[decision.VarResult] != "block" {
 		t.Fatalf("outside the prefix: vars %v", other.Vars)
 	}
 	r, _ := e.flow.Explain(context.Background(), i)

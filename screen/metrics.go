@@ -1,6 +1,7 @@
 package screen
 
 import (
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -79,7 +80,7 @@ func (m *Metrics) fail(kind string) {
 	}
 }
 
-func (m *Metrics) record(r *Result) {
+func (m *Metrics) record(r *decision.Result) {
 	if m == nil {
 		return
 	}

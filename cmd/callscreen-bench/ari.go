@@ -15,6 +15,7 @@ import (
 	"github.com/callscreen/callscreen/ari"
 	"github.com/callscreen/callscreen/ari/aritest"
 	"github.com/callscreen/callscreen/bridge"
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/screen"
 	"github.com/coder/websocket"
@@ -269,7 +270,7 @@ func ariRun(ctx context.Context, n int, spread time.Duration) (*ariResult, error
 		Profiles: screen.ProfileMap{"default": prof},
 		Logger:   logger,
 		Digits:   func(n int) string { return "4721"[:n] },
-		Recorder: screen.RecorderFunc(func(r *screen.Result) {
+		Recorder: decision.RecorderFunc(func(r *decision.Result) {
 			mu.Lock()
 			defer mu.Unlock()
 			if r.Challenge == policy.OutcomePassed {

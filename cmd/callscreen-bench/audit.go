@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/callscreen/callscreen/audit"
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
-	"github.com/callscreen/callscreen/screen"
 )
 
 func init() {
@@ -179,8 +179,8 @@ func cpuTime() time.Duration {
 }
 
 // benchResult is a typical challenged decision with three sources.
-func benchResult() *screen.Result {
-	return &screen.Result{
+func benchResult() *decision.Result {
+	return &decision.Result{
 		ID: "bench", Time: time.Now(), Tenant: "default", Profile: "default", Transport: "agi",
 		Channel: "PJSIP/trunk-00000001", UniqueID: "1700000000.1",
 		Caller: "+12125550123", CallerName: "EXAMPLE CALLER", Dialed: "+18005550100",

@@ -26,6 +26,7 @@ import (
 
 	"github.com/callscreen/callscreen/agi"
 	"github.com/callscreen/callscreen/bridge"
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
@@ -156,8 +157,8 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 			Source:   src,
 			Critical: crit,
 			Profiles: screen.ProfileMap{"default": prof},
-			Verifier: screen.NewMemoryVerifier(1000, nil),
-			Recorder: screen.Recorders{bh, screen.RecorderFunc(func(r *screen.Result) {
+			Verifier: decision.NewMemoryVerifier(1000, nil),
+			Recorder: decision.Recorders{bh, decision.RecorderFunc(func(r *decision.Result) {
 				decisions.add(r.DecisionLatency)
 				if r.Decision.Action != policy.Allow {
 					notAllowed.Add(1)
@@ -170,15 +171,15 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	flow := newFlow(chain)
 	handlers := map[string]agi.Handler{
 		variantBare: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
-			if _, _, err := s.GetVariable(ctx, screen.VarID); err != nil {
+			if _, _, err := s.GetVariable(ctx, decision.VarID); err != nil {
 				return
 			}
-			_ = s.SetVariable(ctx, screen.VarResult, "allow")
-			_ = s.SetVariable(ctx, screen.VarID, "01M80QP64KW6KJAADJ")
+			_ = s.SetVariable(ctx, decision.VarResult, "allow")
+			_ = s.SetVariable(ctx, decision.VarID, "01M80QP64KW6KJAADJ")
 		}),
 		variantSeq: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
-			for _, v := range [][2]string{{screen.VarResult, "allow"}, {screen.VarAction, "allow"}, {screen.VarTier, "UNKNOWN"},
-				{screen.VarChallenge, "none"}, {screen.VarMode, "enforce"}, {screen.VarID, "01M80QP64KW6KJAADJ"}} {
+			for _, v := range [][2]string{{decision.VarResult, "allow"}, {decision.VarAction, "allow"}, {decision.VarTier, "UNKNOWN"},
+				{decision.VarChallenge, "none"}, {decision.VarMode, "enforce"}, {decision.VarID, "01M80QP64KW6KJAADJ"}} {
 				if err := s.SetVariable(ctx, v[0], v[1]); err != nil {
 					return
 				}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/callscreen/callscreen/agi/agitest"
-	"github.com/callscreen/callscreen/screen"
+	"github.com/callscreen/callscreen/decision"
 )
 
 func init() {
@@ -69,7 +69,7 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		c.Vars["CALLERID(num-pres)"] = "prohib"
 	}
 	if *screened != "" {
-		c.Vars[screen.VarID] = *screened
+		c.Vars[decision.VarID] = *screened
 	}
 	switch *keys {
 	case "auto":
@@ -100,7 +100,7 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if tr != nil {
-		for _, name := range screen.RoutingVars {
+		for _, name := range decision.RoutingVars {
 			if v, ok := tr.Vars[name]; ok && v != "" {
 				fmt.Fprintf(stdout, "%s=%s\n", name, v)
 			}

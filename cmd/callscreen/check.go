@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/callscreen/callscreen/config"
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/redisconn"
@@ -71,7 +72,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer closeFn()
 
-	info := screen.CallInfo{
+	info := decision.CallInfo{
 		CallerNumber: pos[0], CallerName: *name, Dialed: *to,
 		Profile: *profile, Tenant: *tenant, PresentationCode: 0, Transport: "check",
 	}
@@ -148,7 +149,7 @@ func checkFlow(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*s
 
 // explain prints a Result the way dig prints an answer: sections, one fact
 // per line.
-func explain(w io.Writer, cfg *config.Config, info screen.CallInfo, res *screen.Result) {
+func explain(w io.Writer, cfg *config.Config, info decision.CallInfo, res *decision.Result) {
 	d := res.Decision
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	defer tw.Flush()

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/callscreen/callscreen/audit"
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/policy"
-	"github.com/callscreen/callscreen/screen"
 )
 
 // writeLog writes a closed decision log of n records into a new directory.
@@ -29,7 +29,7 @@ func writeLog(t *testing.T, n int) (dir string, files []string) {
 		t.Fatal(err)
 	}
 	for i := range n {
-		r := &screen.Result{ID: fmt.Sprintf("id-%d", i), Time: time.Now(), Caller: "+12125550100", Dialed: "+18005550100",
+		r := &decision.Result{ID: fmt.Sprintf("id-%d", i), Time: time.Now(), Caller: "+12125550100", Dialed: "+18005550100",
 			Decision: policy.Decision{Action: policy.Block, Tier: policy.TierSpam, Reasons: []policy.Reason{policy.ListBlock}},
 			Result:   policy.ResultBlock}
 		if _, err := l.Append(context.Background(), r); err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/callscreen/callscreen/audit"
 	"github.com/callscreen/callscreen/bridge"
 	"github.com/callscreen/callscreen/config"
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/redisconn"
 	"github.com/callscreen/callscreen/reputation"
@@ -98,8 +99,8 @@ type server struct {
 	lists    *lists.Lists       // must-pass and must-block
 	feed     *feed.Feed         // the daily spam report
 	behavior *behavior.Behavior // velocity, neighbour, own number, honeypot
-	verifier screen.Verifier
-	recorder screen.Recorder
+	verifier decision.Verifier
+	recorder decision.Recorder
 	audit    *audit.Log
 
 	mu       sync.Mutex // serialises reloads
@@ -170,7 +171,7 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 	if s.redis != nil {
 		s.verifier = behavior.NewRedisVerifier(s.redis, "")
 	} else {
-		s.verifier = screen.NewMemoryVerifier(100000, nil)
+		s.verifier = decision.NewMemoryVerifier(100000, nil)
 	}
 
 	// Lists, feed and behaviour keep state (stores, counters): built once,
@@ -199,7 +200,7 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 
 	// Recorders: the decision log, the admin API's recent decisions, the
 	// behaviour checks' repeat detection.
-	var recs screen.Recorders
+	var recs decision.Recorders
 	adminMetrics := admin.NewMetrics(s.reg)
 	recent := admin.NewRecent(admin.RecentOptions{Metrics: adminMetrics})
 	if cfg.Audit.Enabled {
@@ -578,7 +579,7 @@ type flowChecker func() *screen.Flow
 
 var _ admin.Checker = flowChecker(nil)
 
-func (f flowChecker) Explain(ctx context.Context, info screen.CallInfo) (*screen.Result, error) {
+func (f flowChecker) Explain(ctx context.Context, info decision.CallInfo) (*decision.Result, error) {
 	return f().Explain(ctx, info)
 }
 

@@ -9,10 +9,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
-	"github.com/callscreen/callscreen/screen"
 )
 
 // Options configure Behavior.
@@ -63,7 +63,7 @@ type Behavior struct {
 
 var (
 	_ reputation.Source = (*Behavior)(nil)
-	_ screen.Recorder   = (*Behavior)(nil)
+	_ decision.Recorder = (*Behavior)(nil)
 )
 
 type flag struct {
@@ -228,11 +228,11 @@ func (b *Behavior) neighbor(q reputation.Query) bool {
 	return b.opts.Known == nil || !b.opts.Known(q.Tenant, q.Caller)
 }
 
-// Record implements screen.Recorder: a call that was challenged or
+// Record implements decision.Recorder: a call that was challenged or
 // blocked (or would have been, in monitor mode) is queued as a flag for
 // its caller. It never blocks: when the queue is full the flag is dropped
 // and counted.
-func (b *Behavior) Record(r *screen.Result) {
+func (b *Behavior) Record(r *decision.Result) {
 	if r == nil || len(r.Caller) < 2 || r.Caller[0] != '+' {
 		return
 	}

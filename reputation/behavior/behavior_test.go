@@ -12,11 +12,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/internal/redistest"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
-	"github.com/callscreen/callscreen/screen"
 )
 
 // start is a Monday, 10:00 UTC: inside the test profile's hours.
@@ -208,8 +208,8 @@ func TestBadConfig(t *testing.T) {
 	}
 }
 
-func result(caller string, act policy.Action, reasons ...policy.Reason) *screen.Result {
-	return &screen.Result{ID: caller + string(act), Caller: caller, Decision: policy.Decision{Action: act, Reasons: reasons}}
+func result(caller string, act policy.Action, reasons ...policy.Reason) *decision.Result {
+	return &decision.Result{ID: caller + string(act), Caller: caller, Decision: policy.Decision{Action: act, Reasons: reasons}}
 }
 
 func TestRepeatGray(t *testing.T) {
@@ -226,7 +226,7 @@ func TestRepeatGray(t *testing.T) {
 					time.Sleep(5 * time.Millisecond)
 				}
 			}
-			rec := func(r *screen.Result) {
+			rec := func(r *decision.Result) {
 				r.Time = h.c.Now()
 				r.ID = fmt.Sprintf("r%d", h.seq)
 				h.seq++

@@ -13,7 +13,7 @@
 //     is not a known customer (configured, or on the must-pass list);
 //   - caller.own_number: the caller ID is one of our own DIDs (spoofed);
 //   - velocity.repeat_gray: the caller was challenged or flagged RepeatGray
-//     times within RepeatWindow (fed by Record, a screen.Recorder);
+//     times within RepeatWindow (fed by Record, a decision.Recorder);
 //   - caller.honeypot: the caller dialed one of our unassigned honeypot
 //     DIDs within HoneypotFor.
 //

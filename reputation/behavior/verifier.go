@@ -6,12 +6,11 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/callscreen/callscreen/decision"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/callscreen/callscreen/screen"
 )
 
-// RedisVerifier is screen.Verifier in Redis: a caller who passed a
+// RedisVerifier is decision.Verifier in Redis: a caller who passed a
 // challenge is remembered by every instance, with a TTL.
 //
 // Key: callscreen:verified:<tenant>:<caller> = "1", PX ttl.
@@ -20,7 +19,7 @@ type RedisVerifier struct {
 	prefix string
 }
 
-var _ screen.Verifier = (*RedisVerifier)(nil)
+var _ decision.Verifier = (*RedisVerifier)(nil)
 
 // NewRedisVerifier returns a RedisVerifier on rdb; prefix "" is
 // "callscreen:verified".
@@ -35,7 +34,7 @@ func (v *RedisVerifier) key(tenant, caller string) string {
 	return v.prefix + ":" + url.QueryEscape(tenant) + ":" + caller
 }
 
-// Verified implements screen.Verifier.
+// Verified implements decision.Verifier.
 func (v *RedisVerifier) Verified(ctx context.Context, tenant, caller string) (bool, error) {
 	if caller == "" {
 		return false, nil
@@ -47,7 +46,7 @@ func (v *RedisVerifier) Verified(ctx context.Context, tenant, caller string) (bo
 	return n == 1, nil
 }
 
-// MarkVerified implements screen.Verifier. A ttl under a millisecond
+// MarkVerified implements decision.Verifier. A ttl under a millisecond
 // forgets the caller.
 func (v *RedisVerifier) MarkVerified(ctx context.Context, tenant, caller string, ttl time.Duration) error {
 	if caller == "" {
