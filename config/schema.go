@@ -63,7 +63,7 @@ type AGI struct {
 type Admin struct {
 	// Listen is host:port; "" turns the admin server off.
 	Listen    string `mapstructure:"listen"`
-	Token     string `mapstructure:"token"`
+	Token     Secret `mapstructure:"token"`
 	TokenFile string `mapstructure:"token_file"`
 }
 
@@ -81,9 +81,9 @@ type Redis struct {
 	// Cluster forces Cluster mode with a single seed address.
 	Cluster              bool          `mapstructure:"cluster"`
 	Username             string        `mapstructure:"username"`
-	Password             string        `mapstructure:"password"`
+	Password             Secret        `mapstructure:"password"`
 	PasswordFile         string        `mapstructure:"password_file"`
-	SentinelPassword     string        `mapstructure:"sentinel_password"`
+	SentinelPassword     Secret        `mapstructure:"sentinel_password"`
 	SentinelPasswordFile string        `mapstructure:"sentinel_password_file"`
 	DB                   int           `mapstructure:"db"`
 	TLS                  bool          `mapstructure:"tls"`
@@ -140,30 +140,30 @@ type Providers struct {
 // CallerAPI configures the CallerAPI provider.
 type CallerAPI struct {
 	URL     string `mapstructure:"url"`
-	Key     string `mapstructure:"key"`
+	Key     Secret `mapstructure:"key"`
 	KeyFile string `mapstructure:"key_file"`
 }
 
 // YouMail configures the YouMail provider.
 type YouMail struct {
 	URL     string `mapstructure:"url"`
-	SID     string `mapstructure:"sid"`
+	SID     Secret `mapstructure:"sid"`
 	SIDFile string `mapstructure:"sid_file"`
-	Key     string `mapstructure:"key"`
+	Key     Secret `mapstructure:"key"`
 	KeyFile string `mapstructure:"key_file"`
 }
 
 // HTTPProvider configures the generic HTTP provider.
 type HTTPProvider struct {
 	URL       string `mapstructure:"url"`
-	Token     string `mapstructure:"token"`
+	Token     Secret `mapstructure:"token"`
 	TokenFile string `mapstructure:"token_file"`
 }
 
 // Feed configures the daily spam-report feed.
 type Feed struct {
 	URL       string            `mapstructure:"url"`
-	Headers   map[string]string `mapstructure:"headers"`
+	Headers   Headers           `mapstructure:"headers"`
 	Format    string            `mapstructure:"format"` // json, ftc
 	Time      string            `mapstructure:"time"`   // HH:MM UTC
 	Retention time.Duration     `mapstructure:"retention"`
@@ -190,7 +190,7 @@ type ARI struct {
 type ARIServer struct {
 	URL          string `mapstructure:"url"`
 	Username     string `mapstructure:"username"`
-	Password     string `mapstructure:"password"`
+	Password     Secret `mapstructure:"password"`
 	PasswordFile string `mapstructure:"password_file"`
 	App          string `mapstructure:"app"`
 	Tenant       string `mapstructure:"tenant"`

@@ -255,7 +255,7 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 	adminDone := make(chan error, 1)
 	if cfg.Admin.Listen != "" {
 		adminSrv, err := admin.New(admin.Options{
-			Listen: cfg.Admin.Listen, Token: cfg.Admin.Token, Gatherer: s.reg,
+			Listen: cfg.Admin.Listen, Token: cfg.Admin.Token.Value(), Gatherer: s.reg,
 			Checker: flowChecker(s.flow.Load), Feedback: feedbackReports{store: fbStore, region: cfg.Number.DefaultRegion},
 			Decisions: recent, Stream: recent, Region: cfg.Number.DefaultRegion,
 			Lists:  listEntries{lists: s.lists, region: cfg.Number.DefaultRegion},
@@ -283,7 +283,7 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 	defer stopApps()
 	ariMetrics := ari.NewMetrics(s.reg)
 	for i, as := range cfg.ARI.Servers {
-		client, err := ari.NewClient(ari.ClientConfig{URL: as.URL, Username: as.Username, Password: as.Password, Metrics: ariMetrics})
+		client, err := ari.NewClient(ari.ClientConfig{URL: as.URL, Username: as.Username, Password: as.Password.Value(), Metrics: ariMetrics})
 		if err != nil {
 			stopServing()
 			return fmt.Errorf("ari.servers[%d]: %w", i, err)
@@ -483,21 +483,21 @@ func (s *server) buildSources(cfg *config.Config) (*sources, error) {
 
 	// External providers, asked through the cache under one budget.
 	var ps []reputation.Provider
-	if c := (callerapi.Config{URL: cfg.Providers.CallerAPI.URL, Key: cfg.Providers.CallerAPI.Key}); c.Enabled() {
+	if c := (callerapi.Config{URL: cfg.Providers.CallerAPI.URL, Key: cfg.Providers.CallerAPI.Key.Value()}); c.Enabled() {
 		src, err := callerapi.New(c)
 		if err != nil {
 			return nil, fmt.Errorf("providers.callerapi: %w", err)
 		}
 		ps = append(ps, reputation.Provider{Name: "callerapi", Source: src})
 	}
-	if c := (youmail.Config{URL: cfg.Providers.YouMail.URL, SID: cfg.Providers.YouMail.SID, Key: cfg.Providers.YouMail.Key}); c.Enabled() {
+	if c := (youmail.Config{URL: cfg.Providers.YouMail.URL, SID: cfg.Providers.YouMail.SID.Value(), Key: cfg.Providers.YouMail.Key.Value()}); c.Enabled() {
 		src, err := youmail.New(c)
 		if err != nil {
 			return nil, fmt.Errorf("providers.youmail: %w", err)
 		}
 		ps = append(ps, reputation.Provider{Name: "youmail", Source: src})
 	}
-	if c := (httpsource.Config{URL: cfg.Providers.HTTP.URL, Token: cfg.Providers.HTTP.Token}); c.Enabled() {
+	if c := (httpsource.Config{URL: cfg.Providers.HTTP.URL, Token: cfg.Providers.HTTP.Token.Value()}); c.Enabled() {
 		src, err := httpsource.New(c)
 		if err != nil {
 			return nil, fmt.Errorf("providers.http: %w", err)
@@ -543,7 +543,7 @@ func redisOptions(cfg *config.Config) redisconn.Options {
 	r := cfg.Redis
 	return redisconn.Options{
 		Addrs: r.Addrs, MasterName: r.MasterName, Cluster: r.Cluster,
-		Username: r.Username, Password: r.Password, SentinelPassword: r.SentinelPassword, DB: r.DB,
+		Username: r.Username, Password: r.Password.Value(), SentinelPassword: r.SentinelPassword.Value(), DB: r.DB,
 		TLS: r.TLS, TLSCAFile: r.TLSCAFile, TLSServerName: r.TLSServerName,
 		DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout, PoolSize: r.PoolSize,
 	}
