@@ -162,11 +162,11 @@ type HTTPProvider struct {
 
 // Feed configures the daily spam-report feed.
 type Feed struct {
-	URL       string            `mapstructure:"url"`
-	Headers   Headers           `mapstructure:"headers"`
-	Format    string            `mapstructure:"format"` // json, ftc
-	Time      string            `mapstructure:"time"`   // HH:MM UTC
-	Retention time.Duration     `mapstructure:"retention"`
+	URL       string        `mapstructure:"url"`
+	Headers   Headers       `mapstructure:"headers"`
+	Format    string        `mapstructure:"format"` // json, ftc
+	Time      string        `mapstructure:"time"`   // HH:MM UTC
+	Retention time.Duration `mapstructure:"retention"`
 }
 
 // Audit configures the signed decision log.
