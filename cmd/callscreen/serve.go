@@ -289,7 +289,7 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 			return fmt.Errorf("ari.servers[%d]: %w", i, err)
 		}
 		app := &ari.App{
-			Client: client, Name: as.App, Tenant: as.Tenant, Profile: as.Profile,
+			Client: client, Name: as.App, Scope: bridge.ARIScope{Tenant: as.Tenant, Profile: as.Profile},
 			Handler: drainingARIHandler(ariCalls, bridge.ARIHandler(s.flow.Load), bridge.ARIRecover()), Recover: bridge.ARIRecover(),
 			Logger: s.log, Metrics: ariMetrics, CallTimeout: cfg.AGI.SessionTimeout,
 		}
