@@ -27,7 +27,6 @@ import (
 	"github.com/callscreen/callscreen/bridge"
 	"github.com/callscreen/callscreen/config"
 	"github.com/callscreen/callscreen/decision"
-	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/redisconn"
 	"github.com/callscreen/callscreen/reputation"
 	"github.com/callscreen/callscreen/reputation/behavior"
@@ -256,9 +255,9 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 	if cfg.Admin.Listen != "" {
 		adminSrv, err := admin.New(admin.Options{
 			Listen: cfg.Admin.Listen, Token: cfg.Admin.Token.Value(), Gatherer: s.reg,
-			Checker: flowChecker(s.flow.Load), Feedback: feedbackReports{store: fbStore, region: cfg.Number.DefaultRegion},
+			Checker: flowChecker(s.flow.Load), Feedback: admin.FeedbackStore(fbStore, cfg.Number.DefaultRegion),
 			Decisions: recent, Stream: recent, Region: cfg.Number.DefaultRegion,
-			Lists:  listEntries{lists: s.lists, region: cfg.Number.DefaultRegion},
+			Lists:  admin.Lists(s.lists, cfg.Number.DefaultRegion),
 			Logger: s.log, Metrics: adminMetrics, Ready: s.ready,
 		})
 		if err != nil {
@@ -581,119 +580,4 @@ var _ admin.Checker = flowChecker(nil)
 
 func (f flowChecker) Explain(ctx context.Context, info decision.CallInfo) (*decision.Result, error) {
 	return f().Explain(ctx, info)
-}
-
-// feedbackReports stores the admin API's agent reports in the feedback
-// store the chain reads.
-type feedbackReports struct {
-	store  feedback.Store
-	region string
-}
-
-var _ admin.Feedback = feedbackReports{}
-
-func (f feedbackReports) Report(ctx context.Context, r admin.FeedbackReport) error {
-	n := number.Parse(r.Caller, f.region)
-	if n.E164 == "" {
-		return fmt.Errorf("caller %q: not a telephone number: %w", r.Caller, admin.ErrInvalid)
-	}
-	kind := feedback.NotSpam
-	if r.Spam {
-		kind = feedback.Spam
-	}
-	rep := feedback.Report{Tenant: r.Tenant, Number: n.E164, Kind: kind, Note: r.Note, Agent: r.Agent, DecisionID: r.DecisionID, Time: r.Time}
-	if rep.Time.IsZero() {
-		rep.Time = time.Now().UTC()
-	}
-	if err := rep.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", admin.ErrInvalid, err)
-	}
-	if err := f.store.Put(ctx, rep); err != nil {
-		return fmt.Errorf("store report: %w", err)
-	}
-	return nil
-}
-
-// listEntries is the admin API's view of the lists: entries added through
-// it go to the lists' store (shared through Redis when configured) and
-// apply at once.
-type listEntries struct {
-	lists  *lists.Lists
-	region string
-}
-
-var _ admin.ListStore = listEntries{}
-
-func (le listEntries) list(name string) (lists.List, error) {
-	l := lists.List(strings.ToLower(name))
-	if !l.Valid() {
-		return "", fmt.Errorf("list %q: want allow or block: %w", name, admin.ErrInvalid)
-	}
-	return l, nil
-}
-
-func (le listEntries) Entries(_ context.Context, tenant, list string) ([]admin.ListEntry, error) {
-	l, err := le.list(list)
-	if err != nil {
-		return nil, err
-	}
-	out := []admin.ListEntry{}
-	for e := range le.lists.Entries(tenant) {
-		if e.List == l {
-			out = append(out, adminEntry(e))
-		}
-	}
-	return out, nil
-}
-
-func (le listEntries) Add(ctx context.Context, in admin.ListEntry) (admin.ListEntry, error) {
-	l, err := le.list(in.List)
-	if err != nil {
-		return admin.ListEntry{}, err
-	}
-	e, err := lists.ParseEntry(in.Value, le.region)
-	if err != nil {
-		return admin.ListEntry{}, fmt.Errorf("value %q: %w: %w", in.Value, admin.ErrInvalid, err)
-	}
-	e.Tenant, e.List, e.Note, e.AddedBy, e.Added, e.Expires = in.Tenant, l, in.Note, in.AddedBy, in.Added, in.Expires
-	if e.Added.IsZero() {
-		e.Added = time.Now().UTC()
-	}
-	if err := le.lists.Add(ctx, e); err != nil {
-		return admin.ListEntry{}, fmt.Errorf("add list entry: %w", err)
-	}
-	return adminEntry(&e), nil
-}
-
-func (le listEntries) Remove(ctx context.Context, tenant, list, value string) error {
-	l, err := le.list(list)
-	if err != nil {
-		return err
-	}
-	e, err := lists.ParseEntry(value, le.region)
-	if err != nil {
-		return fmt.Errorf("value %q: %w: %w", value, admin.ErrInvalid, err)
-	}
-	e.Tenant, e.List = tenant, l
-	found := false
-	for have := range le.lists.Entries(tenant) {
-		if have.List == l && have.Kind == e.Kind && have.Value == e.Value && have.High == e.High && have.Tenant == tenant {
-			found = true
-			break
-		}
-	}
-	if !found {
-		return fmt.Errorf("%s list entry %q: %w", l, value, admin.ErrNotFound)
-	}
-	if err := le.lists.Remove(ctx, e); err != nil {
-		return fmt.Errorf("remove list entry: %w", err)
-	}
-	return nil
-}
-
-func adminEntry(e *lists.Entry) admin.ListEntry {
-	return admin.ListEntry{
-		List: string(e.List), Value: e.String(), Tenant: e.Tenant, Note: e.Note,
-		AddedBy: e.AddedBy, Added: e.Added, Expires: e.Expires,
-	}
 }
