@@ -172,28 +172,46 @@ func (s *ProviderStates) state(name string, failures uint32, openFor time.Durati
 
 var _ Source = (*Providers)(nil)
 
+// Validate reports what NewProviders refuses in o, zero fields read as
+// their defaults: a negative duration or count, and a provider timeout
+// shorter than the budget (the late answers that fill the cache would
+// never arrive).
+func (o ProvidersOptions) Validate() error {
+	switch {
+	case o.Budget < 0:
+		return fmt.Errorf("reputation.budget: %s: must not be negative", o.Budget)
+	case o.ProviderTimeout < 0:
+		return fmt.Errorf("reputation.provider_timeout: %s: must not be negative", o.ProviderTimeout)
+	case o.BreakerFailures < 0:
+		return fmt.Errorf("reputation.breaker.failures: %d: must not be negative", o.BreakerFailures)
+	case o.BreakerOpenFor < 0:
+		return fmt.Errorf("reputation.breaker.open_for: %s: must not be negative", o.BreakerOpenFor)
+	}
+	budget, timeout := o.Budget, o.ProviderTimeout
+	if budget == 0 {
+		budget = DefaultBudget
+	}
+	if timeout == 0 {
+		timeout = DefaultProviderTimeout
+	}
+	if timeout < budget {
+		return fmt.Errorf("reputation.provider_timeout: %s: must not be shorter than reputation.budget (%s)", timeout, budget)
+	}
+	return nil
+}
+
 // NewProviders builds the provider stage. A provider without a name or
 // source, or two with the same name, is an error; no providers at all is
 // valid (the stage then knows nothing).
 func NewProviders(o ProvidersOptions, ps ...Provider) (*Providers, error) {
-	switch {
-	case o.Budget < 0:
-		return nil, fmt.Errorf("reputation.budget: %s: must not be negative", o.Budget)
-	case o.ProviderTimeout < 0:
-		return nil, fmt.Errorf("reputation.provider_timeout: %s: must not be negative", o.ProviderTimeout)
-	case o.BreakerFailures < 0:
-		return nil, fmt.Errorf("reputation.breaker.failures: %d: must not be negative", o.BreakerFailures)
-	case o.BreakerOpenFor < 0:
-		return nil, fmt.Errorf("reputation.breaker.open_for: %s: must not be negative", o.BreakerOpenFor)
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	if o.Budget == 0 {
 		o.Budget = DefaultBudget
 	}
 	if o.ProviderTimeout == 0 {
 		o.ProviderTimeout = DefaultProviderTimeout
-	}
-	if o.ProviderTimeout < o.Budget {
-		return nil, fmt.Errorf("reputation.provider_timeout: %s: must not be shorter than reputation.budget (%s)", o.ProviderTimeout, o.Budget)
 	}
 	if o.BreakerFailures == 0 {
 		o.BreakerFailures = DefaultBreakerFailures

@@ -451,10 +451,9 @@ func TestGrafanaDashboard(t *testing.T) {
 		}
 	}
 	sort.Strings(areas)
-	// Areas the dashboard does not show (yet): reload state, the server's
-	// lifecycle, the ARI transport, the daily feed and the behaviour
-	// checks.
-	unshown := []string{"config", "service", "ari", "feed", "behavior"}
+	// Areas the dashboard does not show (yet): reload state, the ARI
+	// transport, the daily feed and the behaviour checks.
+	unshown := []string{"config", "ari", "feed", "behavior"}
 	for _, area := range areas {
 		if slices.Contains(unshown, area) {
 			continue
