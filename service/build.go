@@ -156,7 +156,7 @@ func writableDir(key, dir string) error {
 				return fmt.Errorf("%s %q: cannot be created: %s is not writable by this user: %w", key, dir, p, err)
 			}
 			return nil
-		case errors.Is(err, fs.ErrNotExist):
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
 			parent := filepath.Dir(p)
 			if parent == p {
 				return fmt.Errorf("%s %q: %w", key, dir, errorsCause(err))
