@@ -116,10 +116,13 @@ func TestBuildRefuses(t *testing.T) {
 			setup func(t *testing.T, dir string)
 			err   string
 		}{
-			name:  "a data dir this user cannot write",
-			yaml:  "data_dir: {dir}/ro\n",
-			setup: func(t *testing.T, dir string) { mkdir(t, filepath.Join(dir, "ro")); chmod(t, filepath.Join(dir, "ro"), 0o555) },
-			err:   `data_dir "{dir}/ro": not writable by this user: permission denied`,
+			name: "a data dir this user cannot write",
+			yaml: "data_dir: {dir}/ro\n",
+			setup: func(t *testing.T, dir string) {
+				mkdir(t, filepath.Join(dir, "ro"))
+				chmod(t, filepath.Join(dir, "ro"), 0o555)
+			},
+			err: `data_dir "{dir}/ro": not writable by this user: permission denied`,
 		}, struct {
 			name  string
 			yaml  string
