@@ -96,14 +96,20 @@ func New(set *Set, opts Options) *Server {
 
 // Run starts the server, serves until ctx ends or a component fails, and
 // reloads the configuration each time reload delivers (SIGHUP); then it
-// drains and closes. ctx already done returns at once, having started
-// nothing (a SIGTERM during start-up).
+// drains and closes. ctx ended before or during Start (a SIGTERM during
+// start-up) returns nil without serving: at once when it ended before,
+// once what Start had opened is closed when it ended during.
 func (s *Server) Run(ctx context.Context, reload <-chan os.Signal) error {
 	if ctx.Err() != nil {
 		s.log.Info("callscreen serve: stopped before serving")
 		return nil
 	}
 	if err := s.Start(ctx); err != nil {
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			// SIGTERM while opening: what was opened is closed again.
+			s.log.Info("callscreen serve: stopped before serving")
+			return nil
+		}
 		return err
 	}
 	var runErr error

@@ -429,3 +429,39 @@ type notReady struct{ *fake }
 func (notReady) Details(context.Context) []Detail {
 	return []Detail{{NotReady: true, Text: "callscreen/intro missing"}}
 }
+
+// TestRunCancelledDuringStart: a SIGTERM while the server is starting
+// (here: while its first component starts) ends Run cleanly, without
+// serving: what started is stopped and the data directory freed.
+func TestRunCancelledDuringStart(t *testing.T) {
+	ev := &events{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := newHarness(t, base, startHook{&fake{name: "first", ev: ev}, cancel}, &fake{name: "second", ev: ev})
+	if err := h.srv.Run(ctx, nil); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got, want := ev.all(), []string{"start first", "stop first"}; !slices.Equal(got, want) {
+		t.Fatalf("events %v; want %v", got, want)
+	}
+	if logs := h.logs.String(); strings.Contains(logs, "callscreen serving") || !strings.Contains(logs, "callscreen serve: stopped before serving") {
+		t.Fatalf("log:\n%s", logs)
+	}
+	lock, err := LockDataDir(filepath.Join(h.dir, "data"))
+	if err != nil {
+		t.Fatalf("the data directory is still held: %v", err)
+	}
+	_ = lock.Unlock()
+}
+
+// startHook runs hook once it has started.
+type startHook struct {
+	*fake
+	hook func()
+}
+
+func (s startHook) Start(ctx context.Context, h *Host) error {
+	err := s.fake.Start(ctx, h)
+	s.hook()
+	return err
+}
