@@ -239,6 +239,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(w, "ready")
+	if s.opts.Details != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		for _, d := range s.opts.Details(ctx) {
+			fmt.Fprintln(w, d)
+		}
+	}
 }
 
 func (s *Server) reasons(w http.ResponseWriter, _ *http.Request) {

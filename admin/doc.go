@@ -6,7 +6,9 @@
 // It reaches the rest of callscreen only through small interfaces declared
 // here (Checker, ListStore, Feedback, Decisions, Stream); Recent is the
 // in-memory store of recent decisions that implements the last two and
-// receives decisions as a decision.Recorder.
+// receives decisions as a decision.Recorder, Lists adapts the screening's
+// must-pass and must-block lists to ListStore, and FeedbackStore adapts
+// the agents' report store to Feedback.
 //
 // # Access
 //

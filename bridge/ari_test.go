@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -112,7 +113,7 @@ func ariServer(t *testing.T, f *screen.Flow, tenant string, cfg aritest.Config, 
 		t.Fatal(err)
 	}
 	app := &ari.App{
-		Client: client, Name: ariApp, Tenant: tenant, Handler: bridge.ARIHandler(func() *screen.Flow { return f }),
+		Client: client, Name: ariApp, Scope: bridge.ARIScope{Tenant: tenant}, Handler: bridge.ARIHandler(func() *screen.Flow { return f }),
 		Recover: bridge.ARIRecover(), Logger: slog.New(logs),
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, RecoverDelay: 300 * time.Millisecond,
 	}
@@ -494,6 +495,52 @@ func TestARIDialplan(t *testing.T) {
 	for _, r := range bridge.ARIRecover() {
 		if r.Name == decision.VarResult && r.Value != string(policy.ResultAllow) {
 			t.Errorf("recovered channels get %s=%s, want allow", r.Name, r.Value)
+		}
+	}
+}
+
+// TestARIScope: the tenant and profile a Stasis call gets from its
+// arguments and the server's defaults, and what is ignored.
+func TestARIScope(t *testing.T) {
+	s := bridge.ARIScope{Tenant: "default-tenant", Profile: "default", Tenants: []string{"acme", "globex"}}
+	tests := []struct {
+		name            string
+		params          map[string]string
+		tenant, profile string
+		ignored         []any
+	}{
+		{"both named", map[string]string{"tenant": "acme", "profile": "sales"}, "acme", "sales", nil},
+		{"tenant only", map[string]string{"tenant": "globex"}, "globex", "default", nil},
+		{"none", nil, "default-tenant", "default", nil},
+		{"empty dialplan arguments", map[string]string{"tenant": "", "profile": ""}, "default-tenant", "default", nil},
+		{"a tenant not listed", map[string]string{"tenant": "initech"}, "default-tenant", "default", []any{"unlisted_tenant", "initech"}},
+		{"not valid", map[string]string{"tenant": "a b", "profile": "x;y"}, "default-tenant", "default", []any{"bad_tenant", "a b", "bad_profile", "x;y"}},
+		{"too long", map[string]string{"tenant": strings.Repeat("a", 65)}, "default-tenant", "default", []any{"bad_tenant", strings.Repeat("a", 65)}},
+		{"a key prefix", map[string]string{"tenant": "acme:{x}"}, "default-tenant", "default", []any{"bad_tenant", "acme:{x}"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tenant, profile, ignored := s.Scope(tt.params)
+			if tenant != tt.tenant || profile != tt.profile || !slices.Equal(ignored, tt.ignored) {
+				t.Errorf("Scope(%v) = %q, %q, %v; want %q, %q, %v", tt.params, tenant, profile, ignored, tt.tenant, tt.profile, tt.ignored)
+			}
+		})
+	}
+	// Without a tenant list, any valid tenant is taken.
+	if tenant, _, _ := (bridge.ARIScope{}).Scope(map[string]string{"tenant": "initech"}); tenant != "initech" {
+		t.Errorf("without Tenants: tenant %q", tenant)
+	}
+	for _, tt := range []struct {
+		scope bridge.ARIScope
+		err   string
+	}{
+		{bridge.ARIScope{Tenant: "acme"}, ""},
+		{bridge.ARIScope{}, ""},
+		{bridge.ARIScope{Tenant: "a/b"}, `tenant "a/b": want 1 to 64 letters, digits, '.', '_' or '-'`},
+	} {
+		err := tt.scope.Validate()
+		if (err == nil) != (tt.err == "") || err != nil && err.Error() != tt.err {
+			t.Errorf("Validate(%+v) = %v; want %q", tt.scope, err, tt.err)
 		}
 	}
 }

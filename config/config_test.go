@@ -243,17 +243,20 @@ func TestRedactedAndVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, _ := json.Marshal(c.Redacted())
+	js, _ := json.Marshal(c)
 	for _, s := range []string{"hunter2", "abc123", "tok3n", "sekret", `"pw"`} {
 		if bytes.Contains(out, []byte(s)) || bytes.Contains(js, []byte(s)) {
-			t.Errorf("secret %s in the redacted config:\n%s", s, out)
+			t.Errorf("secret %s in the printed config:\n%s", s, out)
 		}
 	}
 	if !bytes.Contains(out, []byte(Redacted)) || !bytes.Contains(out, []byte("x-region: us")) {
 		t.Errorf("redacted YAML:\n%s", out)
 	}
-	if c.Redis.Password != "hunter2" || c.Feed.Headers["authorization"] != "Bearer sekret" {
-		t.Fatal("Redacted changed the original")
+	if !bytes.Contains(out, []byte("token: \"\"\n")) || !bytes.Contains(out, []byte("token_file: testdata/admin.token")) {
+		t.Errorf("a secret read from its file should print empty beside the file:\n%s", out)
+	}
+	if c.Redis.Password.Value() != "hunter2" || c.Feed.Headers["authorization"] != "Bearer sekret" {
+		t.Fatal("printing changed the configuration")
 	}
 	if len(c.Version()) != 12 {
 		t.Fatalf("version %q", c.Version())

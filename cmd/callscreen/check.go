@@ -17,12 +17,9 @@ import (
 	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
-	"github.com/callscreen/callscreen/redisconn"
 	"github.com/callscreen/callscreen/reputation"
-	"github.com/callscreen/callscreen/reputation/cache"
-	"github.com/callscreen/callscreen/reputation/feedback"
-	"github.com/callscreen/callscreen/reputation/lists"
 	"github.com/callscreen/callscreen/screen"
+	"github.com/callscreen/callscreen/service"
 )
 
 func init() {
@@ -102,49 +99,14 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return 0
 }
 
-// checkFlow builds the flow serve would run, minus the recorder, the
-// verified-caller memory and the file watchers.
+// checkFlow builds the flow serve would run, minus what counts or records
+// calls and the watchers (service.Explainer).
 func checkFlow(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*screen.Flow, func(), error) {
-	s := &server{log: logger, listMetrics: lists.NewMetrics(nil)}
-	redisconn.UseSlog(logger)
-	rc, err := redisconn.New(redisOptions(cfg))
+	set, err := service.Build(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("redis: %w", err)
+		return nil, nil, fmt.Errorf("config %s: %w", service.ConfigSource(cfg), err)
 	}
-	closeFn := func() {
-		if rc != nil {
-			_ = rc.Close()
-		}
-	}
-	s.redis = rc
-	s.cache, err = cache.New(cache.Options{
-		L1Size: cfg.Reputation.Cache.Size,
-		TTL:    cache.TTLs{Clean: cfg.Reputation.Cache.TTLLow, Suspect: cfg.Reputation.Cache.TTLSuspect, Spam: cfg.Reputation.Cache.TTLSpam},
-		Redis:  rc, L2Timeout: cfg.Reputation.Cache.L2Timeout,
-	})
-	if err != nil {
-		closeFn()
-		return nil, nil, fmt.Errorf("reputation cache: %w", err)
-	}
-	fbStore, err := feedback.Open(rc, cfg.DataDir)
-	if err != nil {
-		closeFn()
-		return nil, nil, fmt.Errorf("agent feedback: %w", err)
-	}
-	s.feedback = feedback.NewSource(fbStore, feedback.SourceOptions{})
-	if s.lists, err = newLists(cfg, rc, logger, s.listMetrics); err != nil {
-		closeFn()
-		return nil, nil, fmt.Errorf("lists: %w", err)
-	}
-	s.feed = newFeed(ctx, cfg, rc, logger, nil)
-	// No behaviour source: its checks count calls, and an explanation is
-	// not a call.
-	srcs, err := s.buildSources(cfg)
-	if err != nil {
-		closeFn()
-		return nil, nil, err
-	}
-	return s.buildFlow(cfg, srcs), closeFn, nil
+	return service.Explainer(ctx, set, logger)
 }
 
 // explain prints a Result the way dig prints an answer: sections, one fact
@@ -154,7 +116,7 @@ func explain(w io.Writer, cfg *config.Config, info decision.CallInfo, res *decis
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	defer tw.Flush()
 	fmt.Fprintf(tw, "; <<>> callscreen check <<>> %s\n", info.CallerNumber)
-	fmt.Fprintf(tw, "; profile %s, tenant %s, config %s (%s)\n", res.Profile, orDash(res.Tenant), cfg.Version(), configSource(cfg))
+	fmt.Fprintf(tw, "; profile %s, tenant %s, config %s (%s)\n", res.Profile, orDash(res.Tenant), cfg.Version(), service.ConfigSource(cfg))
 
 	caller := number.Parse(info.CallerNumber, cfg.Number.DefaultRegion)
 	fmt.Fprintf(tw, "\n;; CALL\n")
