@@ -99,11 +99,11 @@ func TestMalformedRows(t *testing.T) {
 	swap := func(old, new string) string { return strings.Replace(goodRow, old, new, 1) }
 	rows := []string{
 		goodRow,
-		`"a","b"` + "\n", // 2: wrong column count after a good row
-		swap("2026-12-02 01:43:59", "yesterday"),          // 3: bad start
-		swap(`,1,1,"ANSWERED"`, `,x,1,"ANSWERED"`),        // 4: bad duration
-		swap(`"ANSWERED"`, `"MAYBE"`),                     // 5: bad disposition
-		`"","x"y","z"` + "\n",                             // 6: bare quote
+		`"a","b"` + "\n",                         // 2: wrong column count after a good row
+		swap("2026-12-02 01:43:59", "yesterday"), // 3: bad start
+		swap(`,1,1,"ANSWERED"`, `,x,1,"ANSWERED"`),          // 4: bad duration
+		swap(`"ANSWERED"`, `"MAYBE"`),                       // 5: bad disposition
+		`"","x"y","z"` + "\n",                               // 6: bare quote
 		swap(`"""Acme"" <+15551230001>"`, "\"two\nlines\""), // 7-8: a quoted newline, good
 		"\n", // 9: an empty line is skipped by encoding/csv
 		swap("2026-12-02 01:44:00", "2026-04-31 01:44:00"), // 10: no such day

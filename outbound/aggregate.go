@@ -79,7 +79,7 @@ type call struct {
 // dayStats are one number's calls on one day.
 type dayStats struct {
 	calls, answered, short, unreachable, busy, noAnswer int
-	dests                                             *hyperloglog.Sketch
+	dests                                               *hyperloglog.Sketch
 }
 
 func (d *dayStats) add(c *call, shortCall int) {
