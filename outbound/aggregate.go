@@ -306,6 +306,12 @@ func (a *Aggregator) commit(c *call) {
 // it from now on: a long-running Aggregator calls it to slide its window.
 func (a *Aggregator) Since(t time.Time) {
 	a.firstDay = a.Day(t)
+	for k, c := range a.open {
+		if c.day < a.firstDay {
+			a.counts.DroppedByDays++
+			delete(a.open, k)
+		}
+	}
 	for n, days := range a.numbers {
 		for d, ds := range days {
 			if d < a.firstDay {
