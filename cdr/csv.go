@@ -31,7 +31,8 @@ type BadRow struct {
 	Err   string
 }
 
-func (s *Stats) bad(where string, err error) {
+// Skip counts a malformed row, listing it while fewer than MaxListed are.
+func (s *Stats) Skip(where string, err error) {
 	s.Malformed++
 	if len(s.Bad) < MaxListed {
 		s.Bad = append(s.Bad, BadRow{Where: where, Err: err.Error()})
@@ -149,7 +150,7 @@ func (p *parser) parse(r io.Reader, baseLine, limit int64, st *Stats, fn func(*R
 				return start, int64(pe.StartLine) - 1, nil
 			}
 			st.Rows++
-			st.bad(fmt.Sprintf("line %d", baseLine+int64(pe.StartLine)), pe.Err)
+			st.Skip(fmt.Sprintf("line %d", baseLine+int64(pe.StartLine)), pe.Err)
 			continue
 		}
 		if rerr != nil {
@@ -163,7 +164,7 @@ func (p *parser) parse(r io.Reader, baseLine, limit int64, st *Stats, fn func(*R
 			if errors.As(perr, &le) && !p.seenGood {
 				return start, int64(line) - 1, perr
 			}
-			st.bad(fmt.Sprintf("line %d", baseLine+int64(line)), perr)
+			st.Skip(fmt.Sprintf("line %d", baseLine+int64(line)), perr)
 			continue
 		}
 		if err := fn(rec); err != nil {
