@@ -111,6 +111,9 @@ func (c *Config) resolve() error {
 	if err := c.resolveARI(); err != nil {
 		return err
 	}
+	if err := c.resolveOutbound(); err != nil {
+		return err
+	}
 	c.version = c.computeVersion()
 	return nil
 }
@@ -746,6 +749,7 @@ func (c *Config) Redacted() *Config {
 	for i := range r.ARI.Servers {
 		red(&r.ARI.Servers[i].Password, r.ARI.Servers[i].PasswordFile)
 	}
+	c.redactOutbound(&r, red)
 	r.Feed.Headers = make(map[string]string, len(c.Feed.Headers))
 	for k, v := range c.Feed.Headers {
 		if sensitiveHeader(k) {

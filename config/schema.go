@@ -30,6 +30,8 @@ type Config struct {
 	Audit      Audit              `mapstructure:"audit"`
 	ARI        ARI                `mapstructure:"ari"`
 	Profiles   map[string]Profile `mapstructure:"profiles"`
+	// Outbound reads CDRs to judge our own outbound numbers (outbound.go).
+	Outbound Outbound `mapstructure:"outbound"`
 
 	// Set by Load.
 	path     string
