@@ -150,3 +150,23 @@ func (h *Health) judge(t Thresholds) {
 			pct(h.ShortShare), secs, pct(h.UnreachableShare))
 	}
 }
+
+// Status is what a long-running judge of the numbers (outbound/monitor)
+// knows: the last report and how the last refresh went. The admin API
+// serves it as is.
+type Status struct {
+	// Source names the CDRs: a file, or a database without its password.
+	Source string `json:"source"`
+	// Updated is the end of the last refresh that read the CDRs; zero
+	// before the first.
+	Updated time.Time `json:"updated,omitzero"`
+	// Error is why the last refresh failed; "" when it worked. Numbers
+	// then stay as the last good refresh left them.
+	Error string `json:"error,omitempty"`
+	// Window is how many days are judged; Since the first of them.
+	WindowDays int    `json:"window_days"`
+	Since      string `json:"since,omitempty"`
+	// MalformedRows counts the rows skipped since start.
+	MalformedRows int64 `json:"malformed_rows"`
+	Report
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/callscreen/callscreen/ari"
 	"github.com/callscreen/callscreen/audit"
 	"github.com/callscreen/callscreen/config"
+	"github.com/callscreen/callscreen/outbound/monitor"
 	"github.com/callscreen/callscreen/reputation"
 	"github.com/callscreen/callscreen/reputation/behavior"
 	"github.com/callscreen/callscreen/reputation/cache"
@@ -35,6 +36,7 @@ var packages = map[string]func(prometheus.Registerer){
 	"ari":                 func(r prometheus.Registerer) { ari.NewMetrics(r) },
 	"audit":               func(r prometheus.Registerer) { audit.NewMetrics(r) },
 	"config":              func(r prometheus.Registerer) { config.NewMetrics(r) },
+	"outbound/monitor":    func(r prometheus.Registerer) { monitor.NewMetrics(r) },
 	"reputation":          func(r prometheus.Registerer) { reputation.NewMetrics(r) },
 	"reputation/behavior": func(r prometheus.Registerer) { behavior.NewMetrics(r) },
 	"reputation/cache":    func(r prometheus.Registerer) { cache.NewMetrics(r) },
