@@ -179,6 +179,9 @@ func (p *parser) record(f []string, line int64) (*Record, error) {
 		if len(f) == 1 && f[0] == "" {
 			return nil, errors.New("empty line")
 		}
+		if p.seenGood {
+			return nil, fmt.Errorf("%d columns, want %d", len(f), p.ncols)
+		}
 		return nil, &LayoutError{Line: line, Got: len(f), Layout: p.layout}
 	}
 	p.seenGood = true

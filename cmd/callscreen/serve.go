@@ -250,6 +250,8 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 	agiDone := make(chan error, 1)
 	go func() { agiDone <- agiSrv.Serve(serveCtx, l) }()
 
+	outboundHealth := s.startOutbound(watchCtx, cfg) // judges our own numbers from the CDRs, beside screening
+
 	// The admin API, dashboard and /metrics.
 	adminAddr := "off"
 	adminDone := make(chan error, 1)
@@ -259,7 +261,7 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 			Checker: flowChecker(s.flow.Load), Feedback: feedbackReports{store: fbStore, region: cfg.Number.DefaultRegion},
 			Decisions: recent, Stream: recent, Region: cfg.Number.DefaultRegion,
 			Lists:  listEntries{lists: s.lists, region: cfg.Number.DefaultRegion},
-			Logger: s.log, Metrics: adminMetrics, Ready: s.ready,
+			Logger: s.log, Metrics: adminMetrics, Ready: s.ready, Outbound: outboundHealth,
 		})
 		if err != nil {
 			_ = agiSrv.Shutdown(context.Background())
@@ -448,6 +450,7 @@ func restartKeys(a, b *config.Config) []string {
 	check("reputation.cache", a.Reputation.Cache != b.Reputation.Cache)
 	check("audit", a.Audit != b.Audit)
 	check("log", a.Log != b.Log)
+	check("outbound", fmt.Sprint(a.Outbound) != fmt.Sprint(b.Outbound))
 	return out
 }
 
