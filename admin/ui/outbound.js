@@ -81,17 +81,13 @@
     const h = el('h3');
     h.append(el('span', n.number), el('span', n.verdict.replace(/_/g, ' '), 'ob-verdict'));
     c.append(h, el('p', n.summary, 'ob-summary'));
-    const t = el('table', null, 'ob-figures');
-    const head = el('tr');
-    const row = el('tr');
+    const figures = el('dl', null, 'ob-figures');
     for (const [k, v] of [['calls', n.calls], ['answered', n.answered], ['short', n.short + ' (' + pct(n.short_share) + ')'],
       ['unreachable', n.unreachable + ' (' + pct(n.unreachable_share) + ')'], ['busy', n.busy], ['no answer', n.no_answer],
       ['destinations', n.distinct_destinations], ['per day', n.calls_per_day]]) {
-      head.append(el('th', k));
-      row.append(el('td', v));
+      figures.append(el('dt', k), el('dd', v));
     }
-    t.append(head, row);
-    c.append(t, chart(n, days));
+    c.append(figures, chart(n, days));
     const legend = el('p', null, 'ob-legend');
     for (const [key, label] of SERIES) {
       const item = el('span');
