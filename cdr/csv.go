@@ -12,6 +12,10 @@ import (
 	"time"
 )
 
+// maxPendingRow bounds a row still being written: cdr_csv builds each
+// row in a 1024-byte buffer (cdr/cdr_csv.c, csv_log).
+const maxPendingRow = 16 << 10
+
 // MaxListed caps the malformed rows a Stats lists one by one; the rest are
 // only counted.
 const MaxListed = 20
@@ -144,10 +148,12 @@ func (p *parser) parse(r io.Reader, baseLine, limit int64, st *Stats, fn func(*R
 		}
 		var pe *csv.ParseError
 		if errors.As(rerr, &pe) {
-			if limit >= 0 && errors.Is(pe.Err, csv.ErrQuote) && cr.InputOffset() >= limit {
+			if limit >= 0 && errors.Is(pe.Err, csv.ErrQuote) && cr.InputOffset() >= limit && limit-start <= maxPendingRow {
 				// Cut inside a quoted field by the end of what was
-				// written so far: read it again next time.
-				return start, int64(pe.StartLine) - 1, nil
+				// written so far: read it again next time. Longer than
+				// any row cdr_csv writes, it is a broken quote instead,
+				// and holding it back would stop the file for good.
+				return start, lc.lines - newlinesIn(r, start, limit), nil
 			}
 			st.Rows++
 			st.Skip(fmt.Sprintf("line %d", baseLine+int64(pe.StartLine)), pe.Err)
@@ -171,6 +177,18 @@ func (p *parser) parse(r io.Reader, baseLine, limit int64, st *Stats, fn func(*R
 			return cr.InputOffset(), int64(line), err
 		}
 	}
+}
+
+// newlinesIn counts the newlines in r[from:to] (a held-back row, at most
+// maxPendingRow bytes); r is a ReaderAt when rows can be held back.
+func newlinesIn(r io.Reader, from, to int64) int64 {
+	ra, ok := r.(io.ReaderAt)
+	if !ok || to <= from {
+		return 0
+	}
+	b := make([]byte, to-from)
+	n, _ := ra.ReadAt(b, from)
+	return int64(bytes.Count(b[:n], []byte{'\n'}))
 }
 
 // record fills p.rec from one row's fields.

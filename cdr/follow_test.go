@@ -3,6 +3,7 @@ package cdr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -171,4 +172,30 @@ func TestFollowLayout(t *testing.T) {
 			t.Fatalf("err %v, want a layout error at line 1", err)
 		}
 	}
+}
+
+// TestFollowBrokenQuote: a quote left open by a broken row does not stop
+// the follower for good once more than any row's worth follows it.
+func TestFollowBrokenQuote(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "Master.csv")
+	fl := NewFollower(path, CSVOptions{Layout: DefaultLayout})
+	defer fl.Close()
+	appendFile(t, path, row("1")+"\"broken\n")
+	got, st := readAll(t, fl)
+	expect(t, "open quote at the end", got, []string{"1"}, []int64{1})
+	if st.Malformed != 0 {
+		t.Fatalf("held back row counted: %+v", st)
+	}
+	var more strings.Builder
+	for i := 0; more.Len() <= maxPendingRow; i++ {
+		more.WriteString(row(fmt.Sprint(100 + i)))
+	}
+	appendFile(t, path, more.String())
+	_, st = readAll(t, fl)
+	if st.Malformed != 1 || st.Bad[0].Where != "line 2" {
+		t.Fatalf("broken quote: %+v", st)
+	}
+	appendFile(t, path, row("9"))
+	got, _ = readAll(t, fl)
+	expect(t, "after the broken quote", got, []string{"9"}, nil)
 }
