@@ -165,12 +165,25 @@ func TestMonitor(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
+	hook.mu.Lock()
+	hook.err = errors.New("webhook https://hooks.example.com/x: gave up after 4 attempts: answered 503 Service Unavailable")
+	hook.mu.Unlock()
 	if err := m.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
 	m.Wait()
 	if got := hook.names(); len(got) != 3 || got[2] != "outbound.recovered +15551230001" {
 		t.Fatalf("webhook after recovery: %v", got)
+	}
+	// The delivery failed: logged once and counted, nothing else changes.
+	if f := logLines(&logs, "outbound: webhook delivery failed"); len(f) != 1 || f[0]["level"] != "ERROR" || f[0]["event"] != "outbound.recovered" {
+		t.Fatalf("delivery failure lines %v", f)
+	}
+	if v := testutil.ToFloat64(m.m.webhooks.WithLabelValues("error")); v != 1 {
+		t.Errorf("failed deliveries %v", v)
+	}
+	if v := testutil.ToFloat64(m.m.webhooks.WithLabelValues("ok")); v != 2 {
+		t.Errorf("delivered %v", v)
 	}
 	if r := logLines(&logs, "outbound number no longer crosses a threshold"); len(r) != 1 || r[0]["level"] != "INFO" {
 		t.Fatalf("recovery lines %v", r)
