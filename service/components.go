@@ -37,6 +37,7 @@ func components(cfg *config.Config) ([]Component, error) {
 		add(listsWatcher(cfg), nil),
 		add(feedWatcher(), nil),
 		add(feedPuller(cfg), nil),
+		add(newOutboundMonitor(cfg), nil),
 		add(newAdminServer(cfg)),
 		add(newAGIListener(cfg)),
 		add(newARIApps(cfg)),
@@ -148,7 +149,7 @@ func (a *adminServer) Start(ctx context.Context, h *Host) error {
 		Listen: a.listen, Token: a.token, Gatherer: h.Registry,
 		Checker: flowChecker(h.Flow), Feedback: admin.FeedbackStore(h.Feedback, a.region),
 		Decisions: h.Recent, Stream: h.Recent, Region: a.region, Lists: admin.Lists(h.Lists, a.region),
-		Logger: h.Log, Metrics: h.AdminMetrics, Ready: h.Ready, Details: h.Details,
+		Logger: h.Log, Metrics: h.AdminMetrics, Ready: h.Ready, Details: h.Details, Outbound: h.Outbound,
 	})
 	if err != nil {
 		return err
