@@ -251,9 +251,16 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // readLoop reads and dispatches events until the connection fails. It
 // reports whether the application was replaced by another connection.
+// When ctx ends (the App stops) the connection is closed with a close
+// frame, not dropped: reading with ctx itself would make the WebSocket
+// library cut the TCP connection, which Asterisk logs as "Web socket
+// closed abruptly".
 func (a *App) readLoop(ctx context.Context, ev *Events) (replaced bool, err error) {
 	pctx, stopPing := context.WithCancel(ctx)
 	defer stopPing()
+	stopClose := context.AfterFunc(ctx, func() { _ = ev.Close() })
+	defer stopClose()
+	rctx := context.WithoutCancel(ctx)
 	go func() {
 		t := time.NewTicker(dur(a.PingInterval, DefaultPingInterval))
 		defer t.Stop()
@@ -274,7 +281,7 @@ func (a *App) readLoop(ctx context.Context, ev *Events) (replaced bool, err erro
 		}
 	}()
 	for {
-		data, err := ev.Read(ctx)
+		data, err := ev.Read(rctx)
 		if err != nil {
 			return false, err
 		}
