@@ -409,10 +409,14 @@ func (a *App) serve(ctx context.Context, c *Call) {
 	timeout := dur(a.CallTimeout, DefaultCallTimeout)
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	// A handler that overruns its deadline does not hold the caller.
+	// A handler that overruns its deadline does not hold the caller: the
+	// channel goes back with the Recover (fail-open) variables, as the
+	// handler would have set them.
 	watchdog := time.AfterFunc(timeout+min(handlerGrace, timeout), func() {
 		c.log.Error("ari: handler overran its deadline; handing the channel back without it")
-		a.finish(c)
+		ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+		defer cancel()
+		a.handBack(ctx, c, outcomeOverrun)
 	})
 	defer watchdog.Stop()
 	func() {
