@@ -248,6 +248,7 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServing()
 	agiDone := make(chan error, 1)
+	s.startWatchdog(ctx, serveCtx, agiSrv, l) // systemd: READY, WATCHDOG while probes come back, STOPPING
 	go func() { agiDone <- agiSrv.Serve(serveCtx, l) }()
 
 	// The admin API, dashboard and /metrics.
