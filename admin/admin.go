@@ -142,6 +142,10 @@ type Options struct {
 	Stream    Stream
 	// Ready reports readiness for /readyz; nil is always ready.
 	Ready func(ctx context.Context) error
+	// Notes lists conditions /readyz shows, one line each after "ready",
+	// that an operator must see but that do not make serve unready
+	// (prompts missing on a PBX: its challenges fail open); nil has none.
+	Notes func() []string
 	// Region reads numbers in national form; "" is "US".
 	Region string
 	// MaxBody caps request bodies; DefaultMaxBody when 0.

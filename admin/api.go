@@ -239,6 +239,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(w, "ready")
+	if s.opts.Notes != nil {
+		for _, n := range s.opts.Notes() {
+			fmt.Fprintln(w, "note: "+strings.ReplaceAll(n, "\n", " "))
+		}
+	}
 }
 
 func (s *Server) reasons(w http.ResponseWriter, _ *http.Request) {

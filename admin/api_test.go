@@ -482,6 +482,22 @@ func TestRecentRingAndReadyz(t *testing.T) {
 	if res.StatusCode != 503 || !bytes.Contains(b, []byte("redis down")) {
 		t.Errorf("readyz: %d %s", res.StatusCode, b)
 	}
+	// Notes follow "ready" without making it unready.
+	noted, err := New(Options{Logger: quiet, Notes: func() []string { return []string{"prompts missing on PBX 10.0.0.5", "two\nlines"} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nts := httptest.NewServer(noted.Handler())
+	defer nts.Close()
+	res, err = http.Get(nts.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(b) != "ready\nnote: prompts missing on PBX 10.0.0.5\nnote: two lines\n" {
+		t.Errorf("readyz with notes: %d %q", res.StatusCode, b)
+	}
 	// Nothing configured: 501, not a crash.
 	res, err = http.Get(ts.URL + "/api/v1/lists/block")
 	if err != nil {

@@ -102,6 +102,9 @@ type server struct {
 	verifier decision.Verifier
 	recorder decision.Recorder
 	audit    *audit.Log
+	// prompts outlives reloads (serve_prompts.go).
+	promptsOnce sync.Once
+	prompts     *screen.Prompts
 
 	mu       sync.Mutex // serialises reloads
 	cfg      *config.Config
@@ -260,7 +263,7 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 			Checker: flowChecker(s.flow.Load), Feedback: feedbackReports{store: fbStore, region: cfg.Number.DefaultRegion},
 			Decisions: recent, Stream: recent, Region: cfg.Number.DefaultRegion,
 			Lists:  listEntries{lists: s.lists, region: cfg.Number.DefaultRegion},
-			Logger: s.log, Metrics: adminMetrics, Ready: s.ready,
+			Logger: s.log, Metrics: adminMetrics, Ready: s.ready, Notes: s.readyNotes,
 		})
 		if err != nil {
 			_ = agiSrv.Shutdown(context.Background())
@@ -537,6 +540,7 @@ func (s *server) buildFlow(cfg *config.Config, srcs *sources) *screen.Flow {
 		ConfigVersion: cfg.Version(),
 		Logger:        s.log,
 		Metrics:       s.flowMetrics,
+		Prompts:       s.promptCache(),
 	}
 }
 
