@@ -24,7 +24,8 @@ func AGI(s *agi.Session) screen.Channel { return &agiChannel{s: s} }
 // profile and tenant come from the AGI() URL query (?profile=sales&tenant=acme)
 // or, failing that, from AGI() arguments written profile=NAME / tenant=NAME.
 // An argument screened=ID (the dialplan include passes ${CALLSCREEN_ID})
-// hands the flow CALLSCREEN_ID without a GET VARIABLE.
+// hands the flow CALLSCREEN_ID without a GET VARIABLE; attest= and verify=
+// hand it the STIR/SHAKEN result, read by the include.
 func AGIInfo(env *agi.Env) decision.CallInfo {
 	info := decision.CallInfo{
 		ID:               env.UniqueID,
@@ -55,6 +56,10 @@ func AGIInfo(env *agi.Env) decision.CallInfo {
 			info.Tenant = v
 		case k == "screened" && !info.ScreenedKnown:
 			info.Screened, info.ScreenedKnown = strings.TrimSpace(v), true
+		case k == "attest" && info.Attestation == "":
+			info.Attestation = v
+		case k == "verify" && info.VerifyResult == "":
+			info.VerifyResult = v
 		}
 	}
 	return info

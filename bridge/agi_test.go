@@ -242,6 +242,11 @@ func TestAGIInfo(t *testing.T) {
 			want: decision.CallInfo{ScreenedKnown: true, Transport: "agi"},
 		},
 		{
+			name: "STIR/SHAKEN result handed over",
+			env:  agi.Env{Args: []string{"screened=", "attest=A", "verify=success"}},
+			want: decision.CallInfo{ScreenedKnown: true, Attestation: "A", VerifyResult: "success", Transport: "agi"},
+		},
+		{
 			name: "query wins over arguments",
 			env:  agi.Env{Params: map[string][]string{"profile": {"a"}}, Args: []string{"profile=b"}},
 			want: decision.CallInfo{Profile: "a", Transport: "agi"},

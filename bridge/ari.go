@@ -43,6 +43,8 @@ func ARIInfo(c *ari.Call) decision.CallInfo {
 	if v, ok := c.Params["screened"]; ok {
 		info.Screened, info.ScreenedKnown = v, true
 	}
+	// The STIR/SHAKEN result the include read (attest=, verify=).
+	info.Attestation, info.VerifyResult = c.Params["attest"], c.Params["verify"]
 	return info
 }
 

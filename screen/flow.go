@@ -263,6 +263,15 @@ func (f *Flow) begin(c *call) {
 		res.Dialed = dialed.Key()
 	}
 	c.pcall = policy.Call{Caller: caller, Name: res.CallerName, Dialed: dialed, Time: c.start}
+	if c.info.Attestation != "" || c.info.VerifyResult != "" {
+		st, ok := policy.ParseSTIR(c.info.Attestation, c.info.VerifyResult)
+		if !ok {
+			c.log().Warn("screen: ignoring a STIR/SHAKEN result that is not one (want attest=A|B|C|none)",
+				"attest", cleanName(c.info.Attestation), "verify", cleanName(c.info.VerifyResult))
+		}
+		c.pcall.STIR = st
+		res.Attestation, res.VerifyResult = st.Attestation, st.Verify
+	}
 }
 
 // exempt reports whether the call is from or to an emergency or critical

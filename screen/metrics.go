@@ -128,6 +128,13 @@ func (m *Metrics) record(r *decision.Result) {
 		}
 		m.challenges.WithLabelValues(outcome).Inc()
 	}
+	if r.Attestation != "" {
+		verification := "failure"
+		if r.VerifyResult == "success" && r.Attestation != "none" {
+			verification = "success"
+		}
+		m.stir.WithLabelValues(r.Attestation, verification).Inc()
+	}
 	if r.WrongEntries > 0 {
 		m.wrong.Add(float64(r.WrongEntries))
 	}

@@ -199,3 +199,48 @@ func TestDeadlineStopsChallenge(t *testing.T) {
 		})
 	}
 }
+
+// TestSTIRThroughTheFlow: the STIR/SHAKEN result the dialplan hands over
+// reaches the policy, the routing variables, the Result and the metrics;
+// a value that is not one is ignored with a warning and changes nothing.
+func TestSTIRThroughTheFlow(t *testing.T) {
+	tests := []struct {
+		name, attest, verify string
+		action               policy.Action
+		reasons              string
+		attestation, result  string
+		metric               []string
+		warn                 bool
+	}{
+		{"none passed", "", "", policy.Allow, "", "", "", nil, false},
+		{"A verified", "A", "success", policy.Allow, "stir.verified", "A", "success", []string{"A", "success"}, false},
+		{"C", "C", "success", policy.Challenge, "stir.unverified", "C", "success", []string{"C", "success"}, false},
+		{"no identity header", "none", "", policy.Challenge, "stir.unverified", "none", "", []string{"none", "failure"}, false},
+		{"unknown code", "A", "x5u_from_mars", policy.Challenge, "stir.unverified", "A", "unknown", []string{"A", "failure"}, false},
+		{"not an attestation", "Z", "success", policy.Allow, "", "", "", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil, nil)
+			ch := newFake()
+			ch.Auto = true
+			in := info("+12125551234")
+			in.Attestation, in.VerifyResult = tt.attest, tt.verify
+			res := e.flow.Run(context.Background(), ch, in)
+			if res.Decision.Action != tt.action || ch.Vars[decision.VarReasons] != tt.reasons {
+				t.Fatalf("action %s reasons %q; want %s %q", res.Decision.Action, ch.Vars[decision.VarReasons], tt.action, tt.reasons)
+			}
+			if res.Attestation != tt.attestation || res.VerifyResult != tt.result {
+				t.Fatalf("Result attestation %q verify %q; want %q %q", res.Attestation, res.VerifyResult, tt.attestation, tt.result)
+			}
+			if tt.metric != nil {
+				if got := testutil.ToFloat64(e.flow.Metrics.stir.WithLabelValues(tt.metric...)); got != 1 {
+					t.Errorf("callscreen_screen_stir_total%v = %v", tt.metric, got)
+				}
+			}
+			if got := strings.Contains(e.logs.String(), "ignoring a STIR/SHAKEN result"); got != tt.warn {
+				t.Errorf("warned = %v; want %v\n%s", got, tt.warn, e.logs)
+			}
+		})
+	}
+}
