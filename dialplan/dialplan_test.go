@@ -383,26 +383,44 @@ func TestRoutineWithRealFlow(t *testing.T) {
 	})
 	addr := l.Addr().String()
 
+	stirMod := map[string]bool{"res_stir_shaken.so": true}
 	tests := []struct {
 		name, caller string
 		pres         int
 		keys         agitest.Caller
 		screened     string
 		end          string
+		// callerName, modules and stir describe the channel before the
+		// routine; reasons is what callscreen must have decided.
+		callerName string
+		modules    map[string]bool
+		stir       stir
+		reasons    string
 	}{
-		{"unknown caller rings", "+12125551234", 0, agitest.Caller{}, "", "Return"},
-		{"must-block is rejected", "+12125550666", 0, agitest.Caller{}, "", "Hangup(21)"},
-		{"anonymous human passes", "+12125551234", 35, agitest.Caller{Auto: true}, "", "Return"},
-		{"anonymous robot is rejected", "+12125551234", 35, agitest.Caller{}, "", "Hangup(21)"},
-		{"a forwarded call is not screened twice", "+12125550666", 0, agitest.Caller{}, "01EARLIERSCREENING", "Return"},
+		{name: "unknown caller rings", caller: "+12125551234", end: "Return"},
+		{name: "must-block is rejected", caller: "+12125550666", end: "Hangup(21)"},
+		{name: "anonymous human passes", caller: "+12125551234", pres: 35, keys: agitest.Caller{Auto: true}, end: "Return"},
+		{name: "anonymous robot is rejected", caller: "+12125551234", pres: 35, end: "Hangup(21)"},
+		{name: "a forwarded call is not screened twice", caller: "+12125550666", screened: "01EARLIERSCREENING", end: "Return"},
+		// The name would end the environment block early and pose as
+		// an allow-listed number; cleaned, the real number is blocked.
+		{name: "must-block with a name full of line breaks", caller: "+12125550666", callerName: hostileName, end: "Hangup(21)", reasons: "list.block"},
+		{name: "attestation A rings", caller: "+12125551234", modules: stirMod, stir: stir{count: 1, attestation: "A", verify: "success"}, end: "Return", reasons: "stir.verified"},
+		{name: "attestation C robot is challenged and rejected", caller: "+12125551234", modules: stirMod, stir: stir{count: 1, attestation: "C", verify: "success"}, end: "Hangup(21)", reasons: "stir.unverified"},
+		{name: "no Identity header, human passes", caller: "+12125551234", modules: stirMod, stir: stir{count: 1, verify: "missing_identity_hdr"}, keys: agitest.Caller{Auto: true}, end: "Return", reasons: "stir.unverified"},
+		{name: "PBX without res_stir_shaken", caller: "+12125551234", stir: stir{count: 1, attestation: "C", verify: "success"}, end: "Return"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			vars := map[string]string{"CALLSCREEN_HOST": addr}
+			vars := map[string]string{"CALLSCREEN_HOST": addr, "CALLERID(num)": tt.caller}
 			if tt.screened != "" {
 				vars["CALLSCREEN_ID"] = tt.screened
 			}
+			if tt.callerName != "" {
+				vars["CALLERID(name)"] = tt.callerName
+			}
 			var c *channel
+			var got map[string]string
 			c = newChannel(vars, func(u string) map[string]string {
 				pu, err := url.Parse(u)
 				if err != nil {
@@ -410,11 +428,15 @@ func TestRoutineWithRealFlow(t *testing.T) {
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				tr, err := agitest.Dial(ctx, pu.Host, agitest.Call{Request: u, Args: c.agiArgs, CallerID: tt.caller, CallingPres: tt.pres, Caller: tt.keys,
+				// The simulated Asterisk gets the caller ID as the routine
+				// left it, and the arguments it passed.
+				tr, err := agitest.Dial(ctx, pu.Host, agitest.Call{Request: u, Args: c.agiArgs, CallerID: c.vars["CALLERID(num)"],
+					CallerIDName: c.vars["CALLERID(name)"], CallingPres: tt.pres, Caller: tt.keys,
 					Vars: map[string]string{"CALLSCREEN_ID": tt.screened}})
 				if err != nil {
 					t.Fatal(err)
 				}
+				got = tr.Vars
 				for _, cmd := range tr.Commands {
 					if strings.HasPrefix(cmd, "GET VARIABLE CALLSCREEN_ID") {
 						t.Errorf("the flow read CALLSCREEN_ID although the include handed it over")
@@ -428,9 +450,13 @@ func TestRoutineWithRealFlow(t *testing.T) {
 				}
 				return vars
 			})
+			c.modules, c.stir = tt.modules, tt.stir
 			c.gosub(t, plan, "callscreen", "s", "default")
 			if c.end != tt.end {
 				t.Fatalf("ended %q; want %q\n%s", c.end, tt.end, fmt.Sprint(strings.Join(c.apps, "\n")))
+			}
+			if tt.reasons != "" && !slices.Contains(strings.Split(got[decision.VarReasons], ","), tt.reasons) {
+				t.Fatalf("reasons %q; want %s", got[decision.VarReasons], tt.reasons)
 			}
 		})
 	}
