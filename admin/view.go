@@ -13,18 +13,18 @@ import (
 
 // Decision is a decision as the API and the dashboard show it.
 type Decision struct {
-	ID            string       `json:"id"`
-	Time          time.Time    `json:"time"`
-	Tenant        string       `json:"tenant"`
-	Profile       string       `json:"profile"`
-	Transport     string       `json:"transport,omitempty"`
-	Caller        string       `json:"caller"`
-	CallerName    string       `json:"caller_name,omitempty"`
-	Dialed        string       `json:"dialed"`
+	ID         string    `json:"id"`
+	Time       time.Time `json:"time"`
+	Tenant     string    `json:"tenant"`
+	Profile    string    `json:"profile"`
+	Transport  string    `json:"transport,omitempty"`
+	Caller     string    `json:"caller"`
+	CallerName string    `json:"caller_name,omitempty"`
+	Dialed     string    `json:"dialed"`
 	// Attestation and VerifyResult are the call's STIR/SHAKEN result,
 	// omitted when it carried none.
-	Attestation  string `json:"attestation,omitempty"`
-	VerifyResult string `json:"verify_result,omitempty"`
+	Attestation   string       `json:"attestation,omitempty"`
+	VerifyResult  string       `json:"verify_result,omitempty"`
 	Tier          string       `json:"tier"`
 	Action        string       `json:"action"`
 	Held          string       `json:"held,omitempty"`
