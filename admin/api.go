@@ -244,7 +244,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		for _, d := range s.opts.Details(ctx) {
-			fmt.Fprintln(w, d)
+			fmt.Fprintln(w, strings.ReplaceAll(d, "\n", " "))
 		}
 	}
 }

@@ -204,6 +204,9 @@ type agiListener struct {
 
 	srv  *agi.Server
 	addr string
+	// The systemd watchdog fed by this accept loop: stopWatchdog at the
+	// start of the drain (STOPPING=1), watchdogDone at its end.
+	stopWatchdog, watchdogDone func()
 }
 
 var (
@@ -236,6 +239,8 @@ func (a *agiListener) Start(ctx context.Context, h *Host) error {
 		Logger:        h.Log,
 		Metrics:       agi.NewMetrics(h.Registry),
 	}
+	// systemd: READY, WATCHDOG while probes come back, STOPPING.
+	a.stopWatchdog, a.watchdogDone = startWatchdog(h, a.srv, l)
 	go func() {
 		// Serve returns nil once Shutdown closed the listener.
 		if err := a.srv.Serve(context.WithoutCancel(ctx), l); err != nil {
@@ -251,6 +256,8 @@ func (a *agiListener) Stop(ctx context.Context) error {
 	if a.srv == nil {
 		return nil
 	}
+	a.stopWatchdog()
+	defer a.watchdogDone()
 	err := a.srv.Shutdown(ctx)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("agi shutdown: %w", err)
