@@ -20,3 +20,6 @@ func (m *Metrics) InFlightGauge() prometheus.Gauge { return m.inFlight }
 
 // AcceptedCounter exposes sessions_accepted_total.
 func (m *Metrics) AcceptedCounter() prometheus.Counter { return m.accepted }
+
+// PendingLen is how many connections wait for their environment block.
+func (s *Server) PendingLen() int { return s.pending.len() }

@@ -21,6 +21,10 @@ const (
 	DefaultAddr          = "127.0.0.1:4573"
 	DefaultMaxSessions   = 1000
 	DefaultHeaderTimeout = 5 * time.Second
+	// DefaultMaxPending caps connections still reading their environment
+	// block; DefaultMaxPendingPerPeer caps them per peer address.
+	DefaultMaxPending        = 4096
+	DefaultMaxPendingPerPeer = 256
 )
 
 // Handler serves one FastAGI session. ServeAGI returns when it is done with
@@ -42,11 +46,18 @@ var _ Handler = HandlerFunc(nil)
 // Server accepts FastAGI connections and runs Handler for each.
 //
 // Per connection, in order: a peer outside Allow is closed before anything
-// is read; over MaxSessions the connection is closed at once; the
-// environment block must arrive within HeaderTimeout and inside the caps of
-// ParseEnv, else the connection is closed; then Handler runs, and a panic
-// in it is recovered, logged and counted, and closes only that session.
-// Each of these is counted in Metrics.
+// is read. Then the connection waits for its environment block in a
+// pre-block stage of its own, which holds no session slot: at most
+// MaxPending connections, MaxPendingPerPeer from one peer address, and when
+// either is full the oldest waiting connection (of that peer, or overall)
+// is closed to make room, so idle connections cannot keep a real call out.
+// The block must arrive within HeaderTimeout and inside the caps of
+// ParseEnv, else the connection is closed. A block without any variable (a
+// monitoring probe that connects and sends an empty line) is not a call:
+// the connection is closed without running Handler. Only then does the
+// call take one of MaxSessions slots (over it, the connection is closed at
+// once), and Handler runs; a panic in it is recovered, logged and counted,
+// and closes only that session. Each of these is counted in Metrics.
 type Server struct {
 	// Addr is the TCP address ListenAndServe listens on (DefaultAddr).
 	Addr    string
@@ -58,6 +69,10 @@ type Server struct {
 	// HeaderTimeout bounds the wait for the environment block
 	// (DefaultHeaderTimeout).
 	HeaderTimeout time.Duration
+	// MaxPending caps connections still waiting for their environment
+	// block (DefaultMaxPending); MaxPendingPerPeer caps them per peer
+	// address (DefaultMaxPendingPerPeer).
+	MaxPending, MaxPendingPerPeer int
 	// Logger gets errors and rejections; nil is slog.Default().
 	Logger *slog.Logger
 	// Metrics may be nil.
@@ -70,6 +85,8 @@ type Server struct {
 	wg        sync.WaitGroup
 	inFlight  atomic.Int64
 	lastWarn  atomic.Int64 // unix nanos of the last rejection warning
+	pending   pendingSet
+	peers     peers
 }
 
 // conn is one admitted connection, cancellable by a forced shutdown.
@@ -79,6 +96,8 @@ type conn struct {
 	cancel context.CancelFunc
 	// stopClose unregisters the close-on-cancel hook at a normal end.
 	stopClose func() bool
+	peer      string // the remote host, without port
+	wait      *waiting
 }
 
 // ListenAndServe listens on Addr and serves until ctx is cancelled or
@@ -206,8 +225,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// admit applies the allow-list and the cap. It returns nil when c was
-// closed instead.
+// admit applies the allow-list and enters c into the pre-block stage. It
+// returns nil when c was closed instead.
 func (s *Server) admit(ctx context.Context, c net.Conn) *conn {
 	if len(s.Allow) > 0 && !s.allowed(c.RemoteAddr()) {
 		c.Close()
@@ -215,23 +234,11 @@ func (s *Server) admit(ctx context.Context, c net.Conn) *conn {
 		s.warnRejected(RejectACL, c.RemoteAddr(), nil)
 		return nil
 	}
-	limit := int64(s.MaxSessions)
-	if limit <= 0 {
-		limit = DefaultMaxSessions
-	}
-	if s.inFlight.Add(1) > limit {
-		s.inFlight.Add(-1)
-		c.Close()
-		s.Metrics.reject(RejectCap)
-		s.warnRejected(RejectCap, c.RemoteAddr(), nil)
-		return nil
-	}
 	sctx, cancel := context.WithCancel(ctx)
-	cn := &conn{Conn: c, cancel: cancel}
+	cn := &conn{Conn: c, cancel: cancel, peer: hostOf(c.RemoteAddr())}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		s.inFlight.Add(-1)
 		cancel()
 		c.Close()
 		return nil
@@ -246,21 +253,39 @@ func (s *Server) admit(ctx context.Context, c net.Conn) *conn {
 	// which wakes any read, the environment's included.
 	cn.stopClose = context.AfterFunc(sctx, func() { c.Close() })
 	cn.sctx = sctx
+	evicted := s.pending.add(cn, s.maxPending(), s.maxPendingPerPeer())
+	for _, old := range evicted {
+		old.Close() // its goroutine sees the read fail and cleans up
+		s.Metrics.reject(RejectPending)
+		s.warnRejected(RejectPending, old.RemoteAddr(), nil)
+	}
 	return cn
+}
+
+func (s *Server) maxPending() int {
+	if s.MaxPending > 0 {
+		return s.MaxPending
+	}
+	return DefaultMaxPending
+}
+
+func (s *Server) maxPendingPerPeer() int {
+	if s.MaxPendingPerPeer > 0 {
+		return s.MaxPendingPerPeer
+	}
+	return DefaultMaxPendingPerPeer
 }
 
 func (s *Server) serve(_ context.Context, cn *conn) {
 	start := time.Now()
-	s.Metrics.sessionStart()
 	defer func() {
+		s.pending.remove(cn)
 		cn.stopClose()
 		cn.Close()
 		cn.cancel()
 		s.mu.Lock()
 		delete(s.sessions, cn)
 		s.mu.Unlock()
-		s.inFlight.Add(-1)
-		s.Metrics.sessionEnd(time.Since(start))
 		s.wg.Done()
 	}()
 
@@ -272,19 +297,45 @@ func (s *Server) serve(_ context.Context, cn *conn) {
 	}
 	_ = cn.SetReadDeadline(time.Now().Add(timeout))
 	env, err := ParseEnv(r, Limits{})
-	if err != nil {
+	evicted := !s.pending.remove(cn)
+	if err != nil || len(env.All) == 0 {
 		r.Reset(nil)
 		readerPool.Put(r)
-		s.Metrics.reject(RejectHeader)
-		if errors.Is(err, io.EOF) || cn.sctx.Err() != nil {
+		switch {
+		case err == nil:
+			s.Metrics.reject(RejectProbe)
+			s.logger().Debug("agi connection sent an empty environment block (a probe, not a call)", "remote", cn.RemoteAddr())
+		case evicted:
+			// Counted when it was closed to make room.
+		case errors.Is(err, io.EOF) || cn.sctx.Err() != nil:
+			s.Metrics.reject(RejectHeader)
 			s.logger().Debug("agi session ended before its environment", "remote", cn.RemoteAddr(), "err", err)
-		} else {
+		default:
+			s.Metrics.reject(RejectHeader)
 			s.warnRejected(RejectHeader, cn.RemoteAddr(), err)
 		}
 		return
 	}
+	limit := int64(s.MaxSessions)
+	if limit <= 0 {
+		limit = DefaultMaxSessions
+	}
+	if s.inFlight.Add(1) > limit {
+		s.inFlight.Add(-1)
+		r.Reset(nil)
+		readerPool.Put(r)
+		s.Metrics.reject(RejectCap)
+		s.warnRejected(RejectCap, cn.RemoteAddr(), nil)
+		return
+	}
+	s.Metrics.sessionStart()
+	defer func() {
+		s.inFlight.Add(-1)
+		s.Metrics.sessionEnd(time.Since(start))
+	}()
 	_ = cn.SetReadDeadline(time.Time{})
 	sess := newSession(cn.Conn, r, env, s.Metrics)
+	sess.peer = s.peers.get(cn.peer, s.logger())
 	defer sess.close()
 	defer func() {
 		if p := recover(); p != nil {
@@ -294,6 +345,21 @@ func (s *Server) serve(_ context.Context, cn *conn) {
 		}
 	}()
 	s.Handler.ServeAGI(cn.sctx, sess)
+}
+
+// hostOf returns the host of a remote address, its full string when it has
+// no port (net.Pipe).
+func hostOf(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort().Addr().Unmap().String()
+	}
+	if h, _, err := net.SplitHostPort(a.String()); err == nil {
+		return h
+	}
+	return a.String()
 }
 
 func (s *Server) allowed(a net.Addr) bool {

@@ -318,7 +318,10 @@ func TestConnectionFlood(t *testing.T) {
 	m := agi.NewMetrics(nil)
 	var running, peak, served atomic.Int64
 	release := make(chan struct{})
+	// Every connection sends its block at once: the pre-block caps are
+	// not what this test is about.
 	srv := &agi.Server{MaxSessions: limit, Metrics: m, Logger: quietLogger(), HeaderTimeout: 10 * time.Second,
+		MaxPendingPerPeer: total,
 		Handler: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
 			n := running.Add(1)
 			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {

@@ -41,6 +41,7 @@ type Session struct {
 	hungUp atomic.Bool
 	ended  atomic.Bool // the handler returned; the reader is back in the pool
 	m      *Metrics
+	peer   *peerMemory // what the server remembers about this Asterisk
 
 	// mu makes one command, one reply hold even if a handler shares the
 	// session between goroutines.
