@@ -171,4 +171,3 @@ func (ps *peers) get(addr string, logger *slog.Logger) *peerMemory {
 	ps.m[addr] = p
 	return p
 }
-

@@ -53,6 +53,9 @@ type Call struct {
 	Latency time.Duration
 	// Caller scripts the caller.
 	Caller Caller
+	// NoMSet is an Asterisk without the MSet application: EXEC MSet
+	// answers result=-2 like any unknown application.
+	NoMSet bool
 	// Stdio makes the simulator read commands as run_agi does (res_agi.c:
 	// fgets on a stdio stream over the socket, called only when
 	// ast_waitfor_nandfds sees the socket readable): when one read brings
