@@ -36,6 +36,7 @@ func AGIInfo(env *agi.Env) decision.CallInfo {
 		Extension:        env.Extension,
 		Language:         env.Language,
 		Transport:        "agi",
+		HeaderInjection:  len(env.Injected) > 0,
 	}
 	if info.Dialed == "" {
 		info.Dialed = env.Extension

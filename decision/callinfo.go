@@ -34,4 +34,8 @@ type CallInfo struct {
 	// trip less.
 	Screened      string
 	ScreenedKnown bool
+	// HeaderInjection is true when the caller ID carried line breaks the
+	// transport read back into one value (CallerName then holds them as
+	// spaces): the decision carries caller.header_injection.
+	HeaderInjection bool
 }
