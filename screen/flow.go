@@ -170,8 +170,8 @@ type call struct {
 	// matchName is the caller name the sources see (up to MaxMatchNameLen).
 	matchName string
 	fresh     bool // CALLSCREEN_ID was read and unset: empty variables need not be written
-	prevID string
-	varsOK bool // routing variables were written
+	prevID    string
+	varsOK    bool // routing variables were written
 }
 
 // log returns the call's logger, carrying call_id, profile and tenant.
