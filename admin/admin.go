@@ -142,6 +142,10 @@ type Options struct {
 	Stream    Stream
 	// Ready reports readiness for /readyz; nil is always ready.
 	Ready func(ctx context.Context) error
+	// Warnings lists configuration risks /readyz reports, one
+	// "warning: …" line each, without failing readiness (the FastAGI
+	// port open to any peer, agi.Server.Warnings); nil is none.
+	Warnings func() []string
 	// Region reads numbers in national form; "" is "US".
 	Region string
 	// MaxBody caps request bodies; DefaultMaxBody when 0.

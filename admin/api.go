@@ -239,6 +239,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(w, "ready")
+	if s.opts.Warnings != nil {
+		for _, warning := range s.opts.Warnings() {
+			fmt.Fprintln(w, "warning: "+warning)
+		}
+	}
 }
 
 func (s *Server) reasons(w http.ResponseWriter, _ *http.Request) {

@@ -482,6 +482,22 @@ func TestRecentRingAndReadyz(t *testing.T) {
 	if res.StatusCode != 503 || !bytes.Contains(b, []byte("redis down")) {
 		t.Errorf("readyz: %d %s", res.StatusCode, b)
 	}
+	// A configuration risk is reported, still ready.
+	srv, err = New(Options{Logger: quiet, Warnings: func() []string { return []string{"agi port open"} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts2 := httptest.NewServer(srv.Handler())
+	defer ts2.Close()
+	res, err = http.Get(ts2.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(b) != "ready\nwarning: agi port open\n" {
+		t.Errorf("readyz with a warning: %d %q", res.StatusCode, b)
+	}
 	// Nothing configured: 501, not a crash.
 	res, err = http.Get(ts.URL + "/api/v1/lists/block")
 	if err != nil {

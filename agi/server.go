@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -115,6 +116,40 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	return s.Serve(ctx, l)
 }
 
+// ExposureWarning returns why a FastAGI server listening on addr
+// ("host:port") with the allow-list allow serves anyone who can reach the
+// port: addr is not a loopback address (or is unspecified: ":4573",
+// "0.0.0.0:4573") and allow is empty. It returns "" when neither is so.
+func ExposureWarning(addr string, allow []netip.Prefix) string {
+	if len(allow) > 0 {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return ""
+	}
+	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil && ip.Unmap().IsLoopback() {
+		return ""
+	}
+	return "listening on " + addr + ", not a loopback address, with agi.allow empty: any host that reaches the port can open sessions; list the Asterisk servers in agi.allow"
+}
+
+// Warnings returns ExposureWarning for every listener Serve is using.
+func (s *Server) Warnings() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for l := range s.listeners {
+		if w := ExposureWarning(l.Addr().String(), s.Allow); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
 // ListenAddr returns the address of a listener Serve is using, nil when
 // there is none.
 func (s *Server) ListenAddr() net.Addr {
@@ -145,6 +180,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if !s.track(l) {
 		l.Close()
 		return nil
+	}
+	if w := ExposureWarning(l.Addr().String(), s.Allow); w != "" {
+		s.logger().Warn("agi: " + w)
 	}
 	defer s.untrack(l)
 	stop := context.AfterFunc(ctx, func() { l.Close() })

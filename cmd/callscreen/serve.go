@@ -259,7 +259,7 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 			Checker: flowChecker(s.flow.Load), Feedback: feedbackReports{store: fbStore, region: cfg.Number.DefaultRegion},
 			Decisions: recent, Stream: recent, Region: cfg.Number.DefaultRegion,
 			Lists:  listEntries{lists: s.lists, region: cfg.Number.DefaultRegion},
-			Logger: s.log, Metrics: adminMetrics, Ready: s.ready,
+			Logger: s.log, Metrics: adminMetrics, Ready: s.ready, Warnings: agiSrv.Warnings,
 		})
 		if err != nil {
 			_ = agiSrv.Shutdown(context.Background())
