@@ -141,7 +141,8 @@ func ParseEnv(r *bufio.Reader, lim Limits) (*Env, error) {
 				break
 			}
 			lines := envLines{block: string(block), ends: ends}
-			if starts, ok := lines.layout(); ok && !pendingAfterBlock(r) {
+			var buf [len(envHead) + len(envTail) + 8]start
+			if starts, ok := lines.layout(buf[:0]); ok && !pendingAfterBlock(r) {
 				return lines.build(starts), nil
 			}
 			// A line break inside a value: the empty line is part of it.
@@ -217,11 +218,11 @@ type start struct {
 	key  string
 }
 
-// layout places every key of a FastAGI block, in block order, or reports
-// that the lines read so far are not a complete block.
-func (l envLines) layout() ([]start, bool) {
+// layout places every key of a FastAGI block, in block order, appending
+// them to starts, or reports that the lines read so far are not a complete
+// block.
+func (l envLines) layout(starts []start) ([]start, bool) {
 	n := len(l.ends)
-	starts := make([]start, 0, len(envHead)+len(envTail)+4)
 	starts = append(starts, start{0, "agi_network"})
 	pos := 1
 	if n > 1 && l.key(1) == "agi_network_script" {
@@ -242,7 +243,7 @@ func (l envLines) layout() ([]start, bool) {
 	}
 	name := pos - 1
 	// The tail, backwards: the last line naming each key.
-	tail := make([]start, len(envTail))
+	var tail [len(envTail)]start
 	prev := n
 	for i := len(envTail) - 1; i >= 0; i-- {
 		j := prev - 1
@@ -255,7 +256,7 @@ func (l envLines) layout() ([]start, bool) {
 		tail[i] = start{j, envTail[i]}
 		prev = j
 	}
-	starts = append(starts, tail...)
+	starts = append(starts, tail[:]...)
 	// The arguments, forwards from agi_threadid: agi_arg_1, agi_arg_2, …
 	next := 1
 	for j := tail[len(tail)-1].line + 1; j < n && next <= maxAGIArgs; j++ {

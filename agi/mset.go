@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"sync"
 )
 
@@ -147,27 +149,33 @@ func (p *peerMemory) markNoMSet() {
 	}
 }
 
-// peers remembers peerMemory by peer address (host only), bounded.
+// peers remembers peerMemory by peer IP, bounded.
 type peers struct {
 	mu sync.Mutex
-	m  map[string]*peerMemory
+	m  map[netip.Addr]*peerMemory
 }
 
 const maxPeers = 1024
 
-func (ps *peers) get(addr string, logger *slog.Logger) *peerMemory {
+// get returns the memory of the peer at ip; remote (called only when the
+// entry is new) names it in the log.
+func (ps *peers) get(ip netip.Addr, remote func() net.Addr, logger *slog.Logger) *peerMemory {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	if p, ok := ps.m[addr]; ok {
+	if p, ok := ps.m[ip]; ok {
 		return p
 	}
 	if ps.m == nil {
-		ps.m = make(map[string]*peerMemory)
+		ps.m = make(map[netip.Addr]*peerMemory)
 	}
 	if len(ps.m) >= maxPeers {
 		clear(ps.m) // forgets who lacked MSet: one more fallback each
 	}
-	p := &peerMemory{addr: addr, logger: logger}
-	ps.m[addr] = p
+	name := ip.String()
+	if !ip.IsValid() {
+		name = remote().String()
+	}
+	p := &peerMemory{addr: name, logger: logger}
+	ps.m[ip] = p
 	return p
 }

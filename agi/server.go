@@ -97,8 +97,8 @@ type conn struct {
 	cancel context.CancelFunc
 	// stopClose unregisters the close-on-cancel hook at a normal end.
 	stopClose func() bool
-	peer      string // the remote host, without port
-	wait      *waiting
+	peer      netip.Addr // the remote IP; zero without one (net.Pipe)
+	links     pendingLinks
 }
 
 // ListenAndServe listens on Addr and serves until ctx is cancelled or
@@ -273,7 +273,7 @@ func (s *Server) admit(ctx context.Context, c net.Conn) *conn {
 		return nil
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	cn := &conn{Conn: c, cancel: cancel, peer: hostOf(c.RemoteAddr())}
+	cn := &conn{Conn: c, cancel: cancel, peer: peerKey(c.RemoteAddr())}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -373,7 +373,7 @@ func (s *Server) serve(_ context.Context, cn *conn) {
 	}()
 	_ = cn.SetReadDeadline(time.Time{})
 	sess := newSession(cn.Conn, r, env, s.Metrics)
-	sess.peer = s.peers.get(cn.peer, s.logger())
+	sess.peer = s.peers.get(cn.peer, cn.RemoteAddr, s.logger())
 	defer sess.close()
 	defer func() {
 		if p := recover(); p != nil {
@@ -383,21 +383,6 @@ func (s *Server) serve(_ context.Context, cn *conn) {
 		}
 	}()
 	s.Handler.ServeAGI(cn.sctx, sess)
-}
-
-// hostOf returns the host of a remote address, its full string when it has
-// no port (net.Pipe).
-func hostOf(a net.Addr) string {
-	if a == nil {
-		return ""
-	}
-	if t, ok := a.(*net.TCPAddr); ok {
-		return t.AddrPort().Addr().Unmap().String()
-	}
-	if h, _, err := net.SplitHostPort(a.String()); err == nil {
-		return h
-	}
-	return a.String()
 }
 
 func (s *Server) allowed(a net.Addr) bool {
