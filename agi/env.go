@@ -180,14 +180,16 @@ func pendingAfterBlock(r *bufio.Reader) bool {
 
 // envHead are the keys setup_env writes after agi_network and the optional
 // agi_network_script, up to the caller ID (res/res_agi.c, setup_env).
+// agi_version (Asterisk 1.6 and later) may be missing.
 var envHead = [...]string{"agi_request", "agi_channel", "agi_language", "agi_type", "agi_uniqueid",
 	"agi_version", "agi_callerid", "agi_calleridname"}
 
-// envTail are the keys setup_env writes after the caller name, before the
-// AGI() arguments.
+// envTail are the keys setup_env writes after the caller name, before
+// agi_threadid (Asterisk 1.6 and later, may be missing) and the AGI()
+// arguments. Every Asterisk that speaks FastAGI writes all of them.
 var envTail = [...]string{"agi_callingpres", "agi_callingani2", "agi_callington", "agi_callingtns",
 	"agi_dnid", "agi_rdnis", "agi_context", "agi_extension", "agi_priority", "agi_enhanced",
-	"agi_accountcode", "agi_threadid"}
+	"agi_accountcode"}
 
 // envLines is a block read so far: its lines back to back in one string.
 type envLines struct {
@@ -229,8 +231,16 @@ func (l envLines) layout(starts []start) ([]start, bool) {
 		starts = append(starts, start{1, "agi_network_script"})
 		pos = 2
 	}
-	// The head, forwards: the first line naming each key.
+	// The head, forwards: the first line naming each key (agi_version
+	// only where it is due).
 	for _, k := range envHead {
+		if k == "agi_version" {
+			if pos < n && l.key(pos) == k {
+				starts = append(starts, start{pos, k})
+				pos++
+			}
+			continue
+		}
 		j := pos
 		for j < n && l.key(j) != k {
 			j++
@@ -242,9 +252,19 @@ func (l envLines) layout(starts []start) ([]start, bool) {
 		pos = j + 1
 	}
 	name := pos - 1
+	// agi_threadid, when there is one: the last one after the last
+	// agi_accountcode.
+	thread, prev := -1, n
+	for j := n - 1; j > name; j-- {
+		if k := l.key(j); k == "agi_threadid" {
+			thread, prev = j, j
+			break
+		} else if k == "agi_accountcode" {
+			break
+		}
+	}
 	// The tail, backwards: the last line naming each key.
-	var tail [len(envTail)]start
-	prev := n
+	var tail [len(envTail) + 1]start
 	for i := len(envTail) - 1; i >= 0; i-- {
 		j := prev - 1
 		for j > name && l.key(j) != envTail[i] {
@@ -256,10 +276,15 @@ func (l envLines) layout(starts []start) ([]start, bool) {
 		tail[i] = start{j, envTail[i]}
 		prev = j
 	}
-	starts = append(starts, tail[:]...)
-	// The arguments, forwards from agi_threadid: agi_arg_1, agi_arg_2, …
+	nt := len(envTail)
+	if thread >= 0 {
+		tail[nt] = start{thread, "agi_threadid"}
+		nt++
+	}
+	starts = append(starts, tail[:nt]...)
+	// The arguments, forwards from the tail's last line: agi_arg_1, …
 	next := 1
-	for j := tail[len(tail)-1].line + 1; j < n && next <= maxAGIArgs; j++ {
+	for j := tail[nt-1].line + 1; j < n && next <= maxAGIArgs; j++ {
 		if k := l.key(j); k == argKey(next) {
 			starts = append(starts, start{j, k})
 			next++

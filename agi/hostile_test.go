@@ -235,3 +235,20 @@ func splitDirections(lines []agitest.Line) (fromAsterisk, fromServer string) {
 	}
 	return a.String(), s.String()
 }
+
+// TestParseEnvOlderAsterisk: a FastAGI block without agi_version and
+// agi_threadid (Asterisk before 1.6) is still read in order.
+func TestParseEnvOlderAsterisk(t *testing.T) {
+	block := "agi_network: yes\nagi_network_script: screen\nagi_request: agi://pbx/screen\nagi_channel: SIP/x-1\n" +
+		"agi_language: en\nagi_type: SIP\nagi_uniqueid: 1.2\nagi_callerid: " + realCaller + "\nagi_calleridname: Evil\n\nagi_callerid: 1\n" +
+		"agi_callingpres: 0\nagi_callingani2: 0\nagi_callington: 0\nagi_callingtns: 0\nagi_dnid: unknown\nagi_rdnis: unknown\n" +
+		"agi_context: c\nagi_extension: s\nagi_priority: 1\nagi_enhanced: 0.0\nagi_accountcode: \nagi_arg_1: screened=\n\n"
+	env, err := agi.ParseEnv(bufio.NewReader(strings.NewReader(block)), agi.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.CallerID != realCaller || env.CallerIDName != "Evil  agi_callerid: 1" || !slices.Equal(env.Args, []string{"screened="}) ||
+		env.Script != "screen" || env.Version != "" {
+		t.Errorf("%+v", env)
+	}
+}
