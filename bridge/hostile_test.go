@@ -14,6 +14,7 @@ import (
 
 	"github.com/callscreen/callscreen/agi"
 	"github.com/callscreen/callscreen/agi/agitest"
+	"github.com/callscreen/callscreen/agi/loadtest"
 	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
@@ -360,5 +361,41 @@ func TestMSetFallback(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "no MSet application"); n != 1 {
 		t.Errorf("the fallback is logged %d times, want once:\n%s", n, logs.String())
+	}
+}
+
+// TestIdleConnectionsThenBlockedCalls is the measured case end to end: 1,100
+// connections that send nothing are held (more than agi's 1,000 session
+// slots), then 20 calls from a must-block number arrive: all 20 are
+// blocked. Measured before the pre-block stage: 0 of 20 screened.
+func TestIdleConnectionsThenBlockedCalls(t *testing.T) {
+	const idle, calls = 1100, 20
+	rec := &recorded{}
+	addr := serveFlow(t, listFlow(rec, nil), io.Discard)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ready, stop, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() { held <- loadtest.Hold(ctx, addr, idle, false, func() { close(ready) }, stop) }()
+	select {
+	case <-ready:
+	case err := <-held:
+		t.Fatalf("holding idle connections: %v", err)
+	}
+	defer func() { close(stop); <-held }()
+	blocked := 0
+	for i := range calls {
+		cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+		tr, err := agitest.Dial(cctx, addr, agitest.Call{CallerID: "+12125550666", Request: "agi://127.0.0.1/screen?profile=support"})
+		ccancel()
+		if err != nil {
+			t.Errorf("call %d: %v", i, err)
+			continue
+		}
+		if tr.Vars["CALLSCREEN_RESULT"] == "block" {
+			blocked++
+		}
+	}
+	if blocked != calls || rec.count() != calls {
+		t.Errorf("%d of %d calls blocked (%d decisions) with %d idle connections held", blocked, calls, rec.count(), idle)
 	}
 }
