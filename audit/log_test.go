@@ -205,7 +205,6 @@ func TestRecoverAfterCrash(t *testing.T) {
 	}
 }
 
-
 func TestSigningKeyChangeStartsNewFile(t *testing.T) {
 	dir := t.TempDir()
 	l := openLog(t, Options{Dir: dir})
@@ -242,6 +241,18 @@ type faultFS struct {
 	block             chan struct{} // when not nil, Sync waits on it
 	mu                sync.Mutex
 	syncs             atomic.Int64
+	// budget, when limited, is how many more bytes fit on the disk: a
+	// write beyond it lands what fits and fails with ENOSPC, as a full
+	// filesystem does.
+	limited bool
+	budget  int64
+}
+
+// space sets the bytes left on the disk; -1 means no limit.
+func (f *faultFS) space(n int64) {
+	f.mu.Lock()
+	f.limited, f.budget = n >= 0, n
+	f.mu.Unlock()
 }
 
 type faultFile struct {
@@ -263,7 +274,29 @@ func (f *faultFile) Write(p []byte) (int, error) {
 		n, _ := f.File.Write(p[:len(p)/2])
 		return n, *e
 	}
-	return f.File.Write(p)
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if f.fs.limited && int64(len(p)) > f.fs.budget {
+		n, _ := f.File.Write(p[:f.fs.budget])
+		f.fs.budget -= int64(n)
+		return n, syscall.ENOSPC
+	}
+	n, err := f.File.Write(p)
+	if f.fs.limited {
+		f.fs.budget -= int64(n)
+	}
+	return n, err
+}
+
+func (f *faultFile) Truncate(size int64) error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if f.fs.limited {
+		if st, err := f.File.Stat(); err == nil && st.Size() > size {
+			f.fs.budget += st.Size() - size
+		}
+	}
+	return f.File.Truncate(size)
 }
 
 func (f *faultFile) Sync() error {
@@ -281,50 +314,6 @@ func (f *faultFile) Sync() error {
 }
 
 func errp(err error) *error { return &err }
-
-// TestDiskFull: writes fail with ENOSPC. Record still returns at once, the
-// failure is counted and flagged, records beyond the queue are dropped and
-// counted, and what was held in memory is written once space returns.
-func TestDiskFull(t *testing.T) {
-	dir := t.TempDir()
-	fs := &faultFS{}
-	m := NewMetrics(nil)
-	l := openLog(t, Options{Dir: dir, Metrics: m, QueueSize: 16, OpenFile: fs.open})
-	appendN(t, l, 1, 5)
-
-	fs.writeErr.Store(errp(syscall.ENOSPC))
-	// Fill memory past the backlog so the queue fills and Record drops.
-	r := result(6)
-	r.Verdict.Sources[1].Verdict.Raw = map[string]string{"blob": strings.Repeat("x", 512<<10)}
-	for range 40 {
-		l.Record(r) // must return: never blocks a call
-	}
-	timingtest.WaitFor(t, "failing gauge", func() bool { return testutil.ToFloat64(m.failing) == 1 })
-	timingtest.WaitFor(t, "drops", func() bool { return testutil.ToFloat64(m.droppedFull) > 0 })
-	if got := testutil.ToFloat64(m.errorsWrite); got == 0 {
-		t.Error("write errors not counted")
-	}
-	if l.Written() != 5 {
-		t.Errorf("Written() = %d while the disk is full, want 5", l.Written())
-	}
-	written := testutil.ToFloat64(m.droppedFull)
-
-	fs.writeErr.Store(nil)
-	timingtest.WaitFor(t, "recovery", func() bool { return testutil.ToFloat64(m.failing) == 0 && testutil.ToFloat64(m.queue) == 0 })
-	closeLog(t, l)
-	rep, err := Verify(mustFiles(t, dir), l.PublicKey())
-	if err != nil {
-		for _, f := range mustFiles(t, dir) {
-			for _, ln := range lines(t, f) {
-				t.Logf("%s: %d bytes %.60s", f, len(ln), ln)
-			}
-		}
-		t.Fatalf("verify after disk full: %v", err)
-	}
-	if got := float64(rep.Records) + written; got != 45 {
-		t.Errorf("records %d + dropped %v = %v, want 45: a record was lost without being counted", rep.Records, written, got)
-	}
-}
 
 // TestSyncErrorRewrites: after a failed fsync the written bytes are not
 // trusted: the file is cut back and written again, without duplicates.

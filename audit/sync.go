@@ -42,6 +42,12 @@ func (l *Log) round(now time.Time, tick bool) {
 		w.rotate = true
 	}
 	_ = l.writeLocked(now) // a failure is counted, logged once and retried
+	if !w.failing && (w.dropped > 0 || l.drops.Load() > 0) && len(w.buf) < l.opts.MaxBacklog {
+		// Writing resumed after drops: say how many now, not at the next
+		// decision.
+		l.gapLocked(now)
+		_ = l.writeLocked(now)
+	}
 	if w.rotate && !w.failing {
 		l.rotateLocked(now)
 	}
