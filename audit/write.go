@@ -351,6 +351,12 @@ func (l *Log) markDurableLocked(k int, now time.Time) {
 		default:
 			last = m.seq
 		}
+	}
+	if last > 0 {
+		l.written.Store(last)
+		l.m.writtenSeq.Set(float64(last))
+	}
+	for _, m := range w.marks[:i] { // Written() already says so
 		if m.ack != nil {
 			m.ack <- m.seq
 		}
@@ -368,9 +374,5 @@ func (l *Log) markDurableLocked(k int, now time.Time) {
 	}
 	w.written -= k
 	w.synced += int64(k)
-	if last > 0 {
-		l.written.Store(last)
-		l.m.writtenSeq.Set(float64(last))
-	}
 	l.m.records.Add(float64(records))
 }
