@@ -57,6 +57,8 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"unknown_ari_key.yaml", "unknown key \"ari.servers[0].pasword\""},
 		{"unknown_key.yaml", "unknown key \"agi.listn\""},
 		{"unknown_profile_key.yaml", "unknown key \"profiles.sales.challenge.digitz\""},
+		{"witness_both.yaml", "audit.witness.url and audit.witness.file are both set: set one"},
+		{"witness_url.yaml", "audit.witness.url \"http://witness.example.com/pbx1\": want an https URL"},
 		{"yaml_syntax.yaml", "parse yaml: yaml: line 1: did not find expected ',' or ']'"},
 		{"youmail.yaml", "providers.youmail: sid and key must be set together"},
 	}

@@ -433,6 +433,25 @@ func (c *Config) resolveAudit() error {
 	if a.RotateSize < 64<<10 {
 		return fmt.Errorf("audit.rotate_size %s: must be at least 64KiB", a.RotateSize)
 	}
+	return a.Witness.resolve()
+}
+
+func (w *AuditWitness) resolve() error {
+	if w.URL != "" && w.File != "" {
+		return fmt.Errorf("audit.witness.url and audit.witness.file are both set: set one")
+	}
+	if w.URL != "" {
+		if u, err := url.Parse(w.URL); err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("audit.witness.url %q: want an https URL", w.URL)
+		}
+	}
+	var err error
+	if w.Token, err = secret("audit.witness.token", w.Token, w.TokenFile); err != nil {
+		return err
+	}
+	if w.Token != "" && w.URL == "" {
+		return fmt.Errorf("audit.witness.token: set only with audit.witness.url")
+	}
 	return nil
 }
 
@@ -742,6 +761,7 @@ func (c *Config) Redacted() *Config {
 	red(&r.Providers.YouMail.SID, c.Providers.YouMail.SIDFile)
 	red(&r.Providers.YouMail.Key, c.Providers.YouMail.KeyFile)
 	red(&r.Providers.HTTP.Token, c.Providers.HTTP.TokenFile)
+	red(&r.Audit.Witness.Token, c.Audit.Witness.TokenFile)
 	r.ARI.Servers = slices.Clone(c.ARI.Servers)
 	for i := range r.ARI.Servers {
 		red(&r.ARI.Servers[i].Password, r.ARI.Servers[i].PasswordFile)

@@ -204,12 +204,7 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 	adminMetrics := admin.NewMetrics(s.reg)
 	recent := admin.NewRecent(admin.RecentOptions{Metrics: adminMetrics})
 	if cfg.Audit.Enabled {
-		s.audit, err = audit.Open(audit.Options{
-			Dir: cfg.Audit.Dir, Fsync: cfg.Audit.Fsync, FsyncInterval: cfg.Audit.FsyncInterval,
-			CheckpointEvery: cfg.Audit.CheckpointEvery, CheckpointInterval: cfg.Audit.CheckpointInterval,
-			RotateSize: int64(cfg.Audit.RotateSize), KeyFile: cfg.Audit.KeyFile,
-			ConfigVersion: cfg.Version(), Logger: s.log, Metrics: audit.NewMetrics(s.reg),
-		})
+		s.audit, err = audit.Open(auditOptions(cfg, s.log, s.reg))
 		if err != nil {
 			return fmt.Errorf("decision log: %w", err)
 		}
