@@ -45,7 +45,7 @@ func (l *Log) resume() error {
 	if l.writeLocked(now) == nil {
 		_ = l.syncLocked(now) // a failure is retried by the log's goroutine
 	}
-	fresh := w.head != nil
+	fresh := len(w.durableCPs) > 0
 	l.unlock()
 	if !fresh && !broke && head != nil && l.wit != nil {
 		// The witness may have missed the newest checkpoint before a

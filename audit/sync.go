@@ -116,21 +116,23 @@ func (l *Log) rotateLocked(now time.Time) {
 }
 
 // publish writes the newest durable checkpoint to the head file and hands
-// it to the witness.
+// every new one to the witness.
 func (l *Log) publish() {
 	l.lock()
-	head := l.w.head
-	l.w.head = nil
+	cps := l.w.durableCPs
+	l.w.durableCPs = nil
 	l.unlock()
-	if head == nil {
+	if len(cps) == 0 {
 		return
 	}
-	if err := writeHead(l.opts.Dir, head); err != nil {
+	if err := writeHead(l.opts.Dir, cps[len(cps)-1]); err != nil {
 		l.m.errorsHead.Inc()
 		l.log.Warn("audit head file not updated", "err", err)
 	}
 	if l.wit != nil {
-		l.wit.add(head)
+		for _, cp := range cps {
+			l.wit.add(cp)
+		}
 	}
 }
 

@@ -45,9 +45,9 @@ type writer struct {
 	// that no gap entry states yet.
 	dropped             uint64
 	dropFirst, dropLast time.Time
-	// head is the newest durable checkpoint line not yet handed to the
-	// head file and the witness.
-	head []byte
+	// durableCPs are the checkpoint lines made durable since the last
+	// publish: the newest goes to the head file, all to the witness.
+	durableCPs [][]byte
 }
 
 const (
@@ -343,7 +343,7 @@ func (l *Log) markDurableLocked(k int, now time.Time) {
 		m := &w.marks[i]
 		switch m.kind {
 		case kindCheckpoint:
-			w.head = m.line
+			w.durableCPs = append(w.durableCPs, m.line)
 		case kindRecord:
 			records++
 			l.m.commit.Observe(now.Sub(m.enq).Seconds())
