@@ -63,6 +63,10 @@
 // Commit encodes the record and writes it to the file (write(2), no
 // fsync) before it returns, so once a caller has a CALLSCREEN_ID, a crash
 // of the process (kill -9, a panic, the OOM killer) loses nothing. The
+// record holds the decision as it was about to be sent (its duration runs
+// to that moment); a failure to send the routing variables afterwards is
+// the flow's to log and count, and a fail-open after a panic is committed
+// as a second record with the same id. The
 // log's own goroutine fsyncs what was written every FsyncInterval (group
 // commit; the fsync runs while calls keep writing). A crash of the machine
 // (power loss, kernel panic) can therefore lose what was written since the
