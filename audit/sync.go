@@ -42,7 +42,7 @@ func (l *Log) round(now time.Time, tick bool) {
 		w.rotate = true
 	}
 	_ = l.writeLocked(now) // a failure is counted, logged once and retried
-	if !w.failing && (w.dropped > 0 || l.drops.Load() > 0) && len(w.buf) < l.opts.MaxBacklog {
+	if !w.failing && (w.dropped > 0 || l.drops.Load() > 0) && len(w.buf)-w.written < l.opts.MaxBacklog {
 		// Writing resumed after drops: say how many now, not at the next
 		// decision.
 		l.gapLocked(now)

@@ -78,6 +78,9 @@ func (l *Log) drainLocked(now time.Time) {
 			if l.acceptLocked(now) {
 				l.addRecordLocked(&it.res, it.enq, nil)
 			}
+			if len(l.w.buf)-l.w.written >= maxWrite && !l.w.failing {
+				_ = l.writeLocked(now) // a failure is counted, logged once and retried
+			}
 		default:
 			return
 		}
@@ -85,10 +88,12 @@ func (l *Log) drainLocked(now time.Time) {
 }
 
 // acceptLocked reports whether there is memory for one more entry; when
-// there is not, the decision is counted as dropped.
+// there is not, the decision is counted as dropped. The bound is on what
+// is not written yet (a failing disk); what is written but not fsynced
+// (a slow fsync) may take four times as much.
 func (l *Log) acceptLocked(now time.Time) bool {
 	w := &l.w
-	if len(w.buf) < l.opts.MaxBacklog {
+	if len(w.buf)-w.written < l.opts.MaxBacklog && len(w.buf) < 4*l.opts.MaxBacklog {
 		return true
 	}
 	w.dropped++
