@@ -138,6 +138,10 @@ func (l *Log) resumeFiles(files []string, head *Checkpoint) (broke bool, err err
 	if w.sinceCP > 0 {
 		l.log.Warn("audit log: sealing entries left after the last checkpoint", "entries", w.sinceCP)
 		l.addCheckpointLocked()
+	} else if v.lastCP != nil && (head == nil || v.lastCP.N > head.N) {
+		// A crash came between a checkpoint's fsync and the head file:
+		// bring the head file (and the witness) up to the log.
+		w.durableCPs = append(w.durableCPs, v.lastCP.line())
 	}
 	return false, nil
 }

@@ -255,3 +255,33 @@ func TestUnreadableHeadFileSetAside(t *testing.T) {
 		t.Errorf("verify: %v", err)
 	}
 }
+
+// TestOpenBringsTheHeadFileUpToTheLog: a crash between a checkpoint's
+// fsync and the head file leaves the head file behind the log; the next
+// start writes the log's last checkpoint to it (and to the witness), with
+// no break.
+func TestOpenBringsTheHeadFileUpToTheLog(t *testing.T) {
+	dir := baseLog(t)
+	wit := filepath.Join(t.TempDir(), "witness.jsonl")
+	file, i := locate(t, dir, TypeCheckpoint, 1)
+	if err := os.WriteFile(filepath.Join(dir, HeadFile), lines(t, file)[i], 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyDir(dir, VerifyOptions{}); !errors.Is(err, ErrReplay) {
+		t.Fatalf("a head file behind a sealed log: %v, want ErrReplay", err)
+	}
+	m := NewMetrics(nil)
+	l := openLog(t, Options{Dir: dir, Metrics: m, Witness: FileWitness{Path: wit}})
+	closeLog(t, l)
+	head, err := ReadHead(dir)
+	if err != nil || head == nil || head.N == 1 {
+		t.Fatalf("head file after a start: %+v, %v", head, err)
+	}
+	if _, err := VerifyDir(dir, VerifyOptions{PublicKey: l.PublicKey()}); err != nil || testutil.ToFloat64(m.breaks) != 0 {
+		t.Fatalf("verify: %v, breaks %v", err, testutil.ToFloat64(m.breaks))
+	}
+	got, err := ReadWitness(t.Context(), wit, "", nil)
+	if err != nil || len(got) != 1 || got[0].N != head.N {
+		t.Errorf("witness holds %v, %v; want checkpoint %d", got, err, head.N)
+	}
+}

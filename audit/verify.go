@@ -232,6 +232,7 @@ type verifier struct {
 	firstUnsealed *VerifyError
 	headFound     bool
 	lastKeyID     string
+	lastCP        *Checkpoint // the last checkpoint read
 	// recover reads a log the way Open does: no key checks, and the
 	// first entry read anchors the chain wherever it starts.
 	recover bool
@@ -707,6 +708,7 @@ func (v *verifier) checkpoint(line []byte, first bool, nameSeq uint64) (uint64, 
 	}
 	v.nKnown, v.n = true, cp.N
 	v.lastKeyID = cp.KeyID
+	v.lastCP = cp
 	v.report.Checkpoints++
 	v.report.LastCheckpoint, v.report.LastCheckpointSeq = cp.N, cp.Seq
 	v.report.Unsealed = 0
