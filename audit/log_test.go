@@ -49,6 +49,10 @@ func TestRecordRoundTrip(t *testing.T) {
 	if !bytes.Equal(canon, wantJSON) {
 		t.Errorf("record 1:\n got %s\nwant %s", canon, wantJSON)
 	}
+	// The writer's encoder writes the very line sealRecord makes.
+	if wantLine, _, err := sealRecord(&want); err != nil || !bytes.Equal(ls[0], wantLine) {
+		t.Errorf("record 1 line:\n got %s\nwant %s (%v)", ls[0], wantLine, err)
+	}
 	for _, s := range []string{`"caller":"+12125550001"`, `"caller_raw":"2125550001"`, `"challenge":"passed"`,
 		`"reasons":["provider.risk_medium","velocity.caller_burst"]`, `"raw":{"carrier":"Example Wireless","hash":"\"fake\"","line_type":"mobile"}`,
 		`"error":"youmail: timeout"`, `"latency_us":130000`, `"config_version":"cfg-7"`, `"score":55`, `"wrong_entries":1`,

@@ -224,17 +224,6 @@ func sealRecord(rec *Record) (line []byte, hash string, err error) {
 	return appendSeal(canon, `,"hash":"`, hash), hash, nil
 }
 
-// sealEntry encodes a Gap or a Break as one log line sealed like a record.
-func sealEntry(v any, seq uint64) (line []byte, hash string, err error) {
-	canon, err := json.Marshal(v)
-	if err != nil {
-		return nil, "", fmt.Errorf("encode entry %d: %w", seq, err)
-	}
-	sum := sha256.Sum256(canon)
-	hash = hex.EncodeToString(sum[:])
-	return appendSeal(canon, `,"hash":"`, hash), hash, nil
-}
-
 // sealCheckpoint encodes cp as one log line with a last member "sig", the hex
 // ed25519 signature of signContext followed by the canonical bytes.
 func sealCheckpoint(cp *Checkpoint, sign func(msg []byte) []byte) ([]byte, error) {

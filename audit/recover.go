@@ -186,16 +186,15 @@ func (l *Log) startBreak(b Break, seq uint64) {
 	if b.Files == nil {
 		b.Files = []string{}
 	}
-	line, hash, err := sealEntry(&b, seq)
+	w.f, w.synced, w.fileSeq, w.n = nil, 0, seq, b.N
+	w.seq, w.hash = seq-1, b.LastHash
+	l.written.Store(b.LastSeq)
+	hash, err := l.appendSealedLocked(&b, mark{seq: seq, kind: kindOther})
 	if err != nil { // cannot happen with the types in Break
 		l.m.errorsEncode.Inc()
 		l.log.Error("audit break entry not encodable", "err", err)
 		return
 	}
-	w.f, w.synced, w.fileSeq, w.n = nil, 0, seq, b.N
-	w.seq, w.hash = seq-1, b.LastHash
-	l.written.Store(b.LastSeq)
-	l.appendLocked(line, mark{seq: seq, kind: kindOther})
 	l.chainedLocked(seq, hash)
 	l.addCheckpointLocked()
 	l.m.breaks.Inc()

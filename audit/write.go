@@ -3,6 +3,9 @@ package audit
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +31,8 @@ type writer struct {
 	written int
 	dirty   bool
 	marks   []mark // one per entry in buf, in order
+	enc     *json.Encoder
+	scratch bytes.Buffer // enc's output
 	// gen changes whenever f is cut back to synced, so an fsync that
 	// started before does not mark anything durable.
 	gen     uint64
@@ -122,7 +127,7 @@ func (l *Log) addRecordLocked(r *decision.Result, enq time.Time, ack chan uint64
 	rec.Seq = w.seq + 1
 	rec.Prev = w.hash
 	rec.Type = TypeRecord
-	line, hash, err := sealRecord(&rec)
+	hash, err := l.appendSealedLocked(&rec, mark{seq: rec.Seq, kind: kindRecord, enq: enq, ack: ack})
 	if err != nil { // cannot happen with the types in Record
 		l.m.errorsEncode.Inc()
 		l.log.Error("audit record not encodable", "id", rec.ID, "err", err)
@@ -131,8 +136,34 @@ func (l *Log) addRecordLocked(r *decision.Result, enq time.Time, ack chan uint64
 		}
 		return
 	}
-	l.appendLocked(line, mark{seq: rec.Seq, kind: kindRecord, enq: enq, ack: ack})
 	l.chainedLocked(rec.Seq, hash)
+}
+
+// appendSealedLocked encodes a chain entry (record, gap, break) with the
+// writer's reusable encoder and appends its line to the buffer, sealed as
+// sealRecord seals it: the same bytes, without the copies. It returns the
+// entry's hash.
+func (l *Log) appendSealedLocked(v any, m mark) (string, error) {
+	w := &l.w
+	if w.enc == nil {
+		w.enc = json.NewEncoder(&w.scratch)
+	}
+	w.scratch.Reset()
+	if err := w.enc.Encode(v); err != nil {
+		return "", err
+	}
+	canon := w.scratch.Bytes()
+	canon = canon[:len(canon)-1] // Encode ends with a newline; Marshal does not
+	sum := sha256.Sum256(canon)
+	var hx [2 * sha256.Size]byte
+	hex.Encode(hx[:], sum[:])
+	w.buf = append(w.buf, canon[:len(canon)-1]...)
+	w.buf = append(w.buf, `,"hash":"`...)
+	w.buf = append(w.buf, hx[:]...)
+	w.buf = append(w.buf, '"', '}', '\n')
+	m.end = len(w.buf)
+	w.marks = append(w.marks, m)
+	return string(hx[:]), nil
 }
 
 // chainedLocked advances the chain past an entry just appended.
@@ -183,7 +214,7 @@ func (l *Log) gapLocked(now time.Time) {
 		Time:    now.UTC().Format(TimeFormat),
 		Type:    TypeGap,
 	}
-	line, hash, err := sealEntry(&g, g.Seq)
+	hash, err := l.appendSealedLocked(&g, mark{seq: g.Seq, kind: kindOther})
 	if err != nil {
 		l.m.errorsEncode.Inc()
 		l.log.Error("audit gap entry not encodable", "err", err)
@@ -191,7 +222,6 @@ func (l *Log) gapLocked(now time.Time) {
 	}
 	w.dropped, w.dropFirst, w.dropLast = 0, time.Time{}, time.Time{}
 	l.log.Warn("audit log: decisions were dropped; a gap entry says how many", "dropped", g.Dropped, "reason", g.Reason, "seq", g.Seq)
-	l.appendLocked(line, mark{seq: g.Seq, kind: kindOther})
 	l.chainedLocked(g.Seq, hash)
 }
 
