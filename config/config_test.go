@@ -246,7 +246,7 @@ func TestRedactedAndVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	js, _ := json.Marshal(c.Redacted())
-	for _, s := range []string{"hunter2", "abc123", "tok3n", "sekret", `"pw"`} {
+	for _, s := range []string{"hunter2", "abc123", "tok3n", "sekret", `"pw"`, "w1tness-t0k"} {
 		if bytes.Contains(out, []byte(s)) || bytes.Contains(js, []byte(s)) {
 			t.Errorf("secret %s in the redacted config:\n%s", s, out)
 		}
