@@ -33,6 +33,10 @@ var (
 	ErrInvalid = errors.New("invalid input")
 	// ErrUnavailable: a feature's backend is not configured.
 	ErrUnavailable = errors.New("not available")
+	// ErrConflict: the change cannot be made as asked (a list entry that
+	// comes from a list file); the message says what to do instead. The
+	// API answers 409.
+	ErrConflict = errors.New("conflict")
 )
 
 // Checker explains the decision callscreen would make for a call, as
@@ -65,7 +69,9 @@ type ListEntry struct {
 // default), none being an empty slice. Add stores the entry and returns it
 // normalised (E.164), an error wrapping ErrInvalid for a value the lists
 // cannot hold. Remove deletes the entry with that value, an error wrapping
-// ErrNotFound when there is none. Any other error: the store failed.
+// ErrNotFound when there is none, ErrConflict when the entry comes from a
+// list file (the message names the file and line). Any other error: the
+// store failed.
 type ListStore interface {
 	Entries(ctx context.Context, tenant, list string) ([]ListEntry, error)
 	Add(ctx context.Context, e ListEntry) (ListEntry, error)

@@ -180,6 +180,8 @@ func (s *Server) failErr(w http.ResponseWriter, r *http.Request, op string, err 
 		s.fail(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, ErrNotFound):
 		s.fail(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, ErrConflict):
+		s.fail(w, http.StatusConflict, err.Error())
 	case errors.Is(err, ErrUnavailable):
 		s.fail(w, http.StatusNotImplemented, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):

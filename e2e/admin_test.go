@@ -121,3 +121,27 @@ func TestAdminLists(t *testing.T) {
 		t.Fatalf("bad value: %d %s", resp.StatusCode, b)
 	}
 }
+
+// TestAdminListsFileEntry: an entry that comes from block.txt cannot be
+// removed through the admin API: 409 naming the file and line, and the
+// caller stays blocked.
+func TestAdminListsFileEntry(t *testing.T) {
+	p := startServe(t, baseConfig, baseFiles)
+	client := &http.Client{Timeout: 30 * time.Second}
+	req, err := http.NewRequest(http.MethodDelete, "http://"+p.admin+"/api/v1/lists/block?value="+url.QueryEscape("+12125550666"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(b), "comes from block.txt:1; edit the file") {
+		t.Fatalf("remove a file entry: %d %s", resp.StatusCode, b)
+	}
+	if tr := call(t, p, agitest.Call{CallerID: "+12125550666"}); tr.Vars["CALLSCREEN_RESULT"] != "block" {
+		t.Fatalf("after the refused removal: %v", tr.Vars)
+	}
+}

@@ -675,6 +675,9 @@ func (le listEntries) Remove(ctx context.Context, tenant, list, value string) er
 		return fmt.Errorf("value %q: %w: %w", value, admin.ErrInvalid, err)
 	}
 	e.Tenant, e.List = tenant, l
+	if origin := le.lists.FileOrigin(e); origin != "" {
+		return fmt.Errorf("%s list entry %s comes from %s; edit the file: %w", l, e.String(), origin, admin.ErrConflict)
+	}
 	found := false
 	for have := range le.lists.Entries(tenant) {
 		if have.List == l && have.Kind == e.Kind && have.Value == e.Value && have.High == e.High && have.Tenant == tenant {
