@@ -65,6 +65,9 @@ type Admin struct {
 	Listen    string `mapstructure:"listen"`
 	Token     string `mapstructure:"token"`
 	TokenFile string `mapstructure:"token_file"`
+	// StreamMaxSubscribers caps the live decision streams open at once
+	// (/api/v1/stream); more are refused with 429.
+	StreamMaxSubscribers int `mapstructure:"stream_max_subscribers"`
 }
 
 // Lists configures the must-pass and must-block list files.

@@ -260,6 +260,7 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 			Decisions: recent, Stream: recent, Region: cfg.Number.DefaultRegion,
 			Lists:  listEntries{lists: s.lists, region: cfg.Number.DefaultRegion},
 			Logger: s.log, Metrics: adminMetrics, Ready: s.ready,
+			StreamMaxSubscribers: cfg.Admin.StreamMaxSubscribers,
 		})
 		if err != nil {
 			_ = agiSrv.Shutdown(context.Background())
@@ -436,6 +437,7 @@ func restartKeys(a, b *config.Config) []string {
 	check("agi.header_timeout", a.AGI.HeaderTimeout != b.AGI.HeaderTimeout)
 	check("admin.listen", a.Admin.Listen != b.Admin.Listen)
 	check("admin.token", a.Admin.Token != b.Admin.Token)
+	check("admin.stream_max_subscribers", a.Admin.StreamMaxSubscribers != b.Admin.StreamMaxSubscribers)
 	check("lists.allow_file", a.Lists.AllowFile != b.Lists.AllowFile)
 	check("lists.block_file", a.Lists.BlockFile != b.Lists.BlockFile)
 	check("lists.watch", a.Lists.Watch != b.Lists.Watch)
