@@ -3,12 +3,19 @@ package redisconn_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/callscreen/callscreen/agi"
+	"github.com/callscreen/callscreen/agi/agitest"
+	"github.com/callscreen/callscreen/bridge"
+	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/internal/redistest"
+	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/redisconn"
 	"github.com/callscreen/callscreen/reputation"
 	"github.com/callscreen/callscreen/reputation/behavior"
@@ -16,6 +23,7 @@ import (
 	"github.com/callscreen/callscreen/reputation/feed"
 	"github.com/callscreen/callscreen/reputation/feedback"
 	"github.com/callscreen/callscreen/reputation/lists"
+	"github.com/callscreen/callscreen/screen"
 )
 
 // Every place the tree runs a Lua script or a multi-key command, each
@@ -172,8 +180,14 @@ func TestSentinelTopology(t *testing.T) {
 	}
 	rdb := client(t, o)
 	exerciseUntil(t, rdb, 1, 10*time.Second)
+	stop := callLoad(t, rdb)
 	st.KillMaster()
-	exerciseUntil(t, rdb, 2, redistest.TopologyTimeout)
+	exerciseUntil(t, rdb, 2, 15*time.Second)
+	if calls, failed := stop(); len(failed) != 0 || calls == 0 {
+		t.Errorf("calls during the failover: %d, %d failed: %v", calls, len(failed), failed)
+	} else {
+		t.Logf("%d calls screened during the failover, none failed", calls)
+	}
 	// What was written before the failover was replicated.
 	n := 0
 	if err := lists.NewRedisStore(rdb, lists.RedisOptions{}).Load(context.Background(), "t1", func(lists.Entry) error { n++; return nil }); err != nil || n != 301 {
@@ -197,8 +211,99 @@ func TestClusterTopology(t *testing.T) {
 	for round := 1; round <= 3; round++ { // tenants and callers in different slots
 		exerciseUntil(t, rdb, round, 10*time.Second)
 	}
+	stop := callLoad(t, rdb)
 	cl.KillMaster(0)
+	// The client learns the new owner of the dead master's slots at its
+	// first failed command (reloadOnFailure), not at go-redis's periodic
+	// reload a minute later: well within 15 s.
 	for round := 4; round <= 6; round++ {
-		exerciseUntil(t, rdb, round, redistest.TopologyTimeout)
+		exerciseUntil(t, rdb, round, 15*time.Second)
+	}
+	if calls, failed := stop(); len(failed) != 0 || calls == 0 {
+		t.Errorf("calls during the failover: %d, %d failed: %v", calls, len(failed), failed)
+	} else {
+		t.Logf("%d calls screened during the failover, none failed", calls)
+	}
+}
+
+// callLoad screens calls through FastAGI, one after another until stop,
+// with a flow whose lists live in Redis (loaded into memory, following
+// the change log) and whose behaviour counters are in Redis. Half the
+// calls come from a caller on the block list. stop returns how many calls
+// were made and which failed: no CALLSCREEN_RESULT, or the listed caller
+// not blocked.
+func callLoad(t *testing.T, rdb redis.UniversalClient) (stop func() (calls int, failed []string)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	store := lists.NewRedisStore(rdb, lists.RedisOptions{})
+	const listed = "+12125550666"
+	e, _ := lists.ParseEntry(listed, "US")
+	e.List = lists.Block
+	actx, acancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := store.Apply(actx, []lists.Change{{Entry: e}}); err != nil {
+		t.Fatal(err)
+	}
+	acancel()
+	l, err := lists.New(lists.Options{Store: store, LoadTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	followDone := make(chan struct{})
+	go func() { defer close(followDone); l.FollowStore(ctx) }()
+	bh, err := behavior.New(behavior.Options{Counter: behavior.NewRedisCounter(rdb, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow := &screen.Flow{
+		Source:   reputation.Chain{{Name: lists.SourceName, Source: l}, {Name: "behavior", Source: bh}},
+		Profiles: screen.ProfileMap{"default": policy.Default()},
+		Logger:   slog.New(slog.DiscardHandler),
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &agi.Server{Handler: bridge.AGIHandler(func() *screen.Flow { return flow }), Logger: slog.New(slog.DiscardHandler)}
+	serveDone := make(chan struct{})
+	go func() { defer close(serveDone); _ = srv.Serve(ctx, ln) }()
+	var (
+		calls  int
+		failed []string
+	)
+	loopDone, stopping := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stopping:
+				return
+			default:
+			}
+			caller := fmt.Sprintf("+1415555%04d", i%10000)
+			if i%2 == 0 {
+				caller = listed
+			}
+			cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+			tr, err := agitest.Dial(cctx, ln.Addr().String(), agitest.Call{CallerID: caller, DNID: "+15551230000", Caller: agitest.Caller{Auto: true}})
+			ccancel()
+			calls++
+			res := ""
+			if tr != nil {
+				res = tr.Vars[decision.VarResult]
+			}
+			if err != nil || res == "" || caller == listed && res != "block" {
+				failed = append(failed, fmt.Sprintf("call %d from %s: result %q, err %v", i, caller, res, err))
+			}
+		}
+	}()
+	return func() (int, []string) {
+		close(stopping) // the call under way finishes first
+		<-loopDone
+		cancel()
+		_ = srv.Shutdown(context.Background())
+		<-serveDone
+		<-followDone
+		bh.Close()
+		return calls, failed
 	}
 }
