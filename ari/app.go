@@ -573,6 +573,7 @@ func (a *App) recoverChannels(ctx context.Context, ev *Events, connectedAt time.
 		left = append(left, c)
 	}
 	if len(left) == 0 {
+		a.log.Debug(recoveryDone, "handed_back", 0)
 		return
 	}
 	a.log.Warn("ari: handing back channels left in the application", "channels", len(left))
@@ -595,7 +596,12 @@ func (a *App) recoverChannels(ctx context.Context, ev *Events, connectedAt time.
 	}
 	close(work)
 	wg.Wait()
+	a.log.Debug(recoveryDone, "handed_back", len(left))
 }
+
+// recoveryDone is logged (debug) when the scan after a connect has
+// finished, channels handed back included.
+const recoveryDone = "ari: recovery after connect done"
 
 // validLabel accepts tenant and profile names: 1 to 64 letters, digits,
 // '.', '_' or '-'. They become metric labels and key prefixes.

@@ -27,6 +27,14 @@ func TestRecoverWaitsForStasisStartsInFlight(t *testing.T) {
 	srv.Fail(func(r *http.Request, path string) (int, string) {
 		if r.Method == http.MethodGet && path == "/channels" {
 			once.Do(func() {
+				// The simulator registers the application just after
+				// the WebSocket upgrade; the listing can come first.
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := srv.WaitConnected(ctx, appName); err != nil {
+					t.Error(err)
+					return
+				}
 				for range calls {
 					ch, err := srv.StartCall(appName, aritest.CallSpec{})
 					if err != nil {
