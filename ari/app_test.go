@@ -818,7 +818,9 @@ func TestAppReplaced(t *testing.T) {
 	hdr := http.Header{}
 	req := http.Request{Header: hdr}
 	req.SetBasicAuth(testUser, testPass)
-	ws, _, err := websocket.Dial(context.Background(), srv.URL+"/ari/events?app="+appName, &websocket.DialOptions{HTTPHeader: hdr, Subprotocols: []string{"ari"}})
+	dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer dcancel()
+	ws, _, err := websocket.Dial(dctx, srv.URL+"/ari/events?app="+appName, &websocket.DialOptions{HTTPHeader: hdr, Subprotocols: []string{"ari"}})
 	if err != nil {
 		t.Fatal(err)
 	}
