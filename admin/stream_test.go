@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -141,5 +142,51 @@ func TestStreamDropsSlowClient(t *testing.T) {
 	}
 	if n != 4 || testutil.ToFloat64(m.streamDropped) != 1 {
 		t.Fatalf("slow reader got %d (queue 4), dropped counter %v", n, testutil.ToFloat64(m.streamDropped))
+	}
+}
+
+// TestDashboardStreamRefused: when the live streams are all taken, the
+// page says so and waits (Retry-After) instead of reconnecting every 2 s.
+func TestDashboardStreamRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium")
+	}
+	const token = "dashboard-token"
+	st := newStack(t, token)
+	m := NewMetrics(prometheus.NewPedanticRegistry())
+	recent := NewRecent(RecentOptions{Metrics: m})
+	srv, err := New(Options{Listen: "127.0.0.1:0", Token: token, Stream: recent, Decisions: recent, Lists: st.lists,
+		Logger: quiet, Metrics: m, StreamMaxSubscribers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { ts.CloseClientConnections(); ts.Close() })
+	// Another viewer holds the only stream.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/api/v1/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := testClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("holding stream: %v %v", res, err)
+	}
+	defer res.Body.Close()
+
+	bctx, problems := browser(t)
+	var conn string
+	err = chromedp.Run(bctx,
+		chromedp.Navigate(ts.URL+"/"),
+		chromedp.WaitVisible("#login-form", chromedp.ByQuery),
+		chromedp.SendKeys("#token", token, chromedp.ByQuery),
+		chromedp.Click(`#login-form button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`//*[@id="conn"][contains(., "too many live views")]`),
+		chromedp.Text("#conn", &conn, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("page: %v; page problems %v", err, problems())
+	}
+	if got := testutil.ToFloat64(m.streamRefused); got != 1 {
+		t.Errorf("refused %v times, want 1 (no retry before Retry-After)", got)
 	}
 }
