@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/callscreen/callscreen/decision"
@@ -33,6 +34,10 @@ var (
 	ErrInvalid = errors.New("invalid input")
 	// ErrUnavailable: a feature's backend is not configured.
 	ErrUnavailable = errors.New("not available")
+	// ErrConflict: the change cannot be made as asked (a list entry that
+	// comes from a list file); the message says what to do instead. The
+	// API answers 409.
+	ErrConflict = errors.New("conflict")
 )
 
 // Checker explains the decision callscreen would make for a call, as
@@ -65,7 +70,9 @@ type ListEntry struct {
 // default), none being an empty slice. Add stores the entry and returns it
 // normalised (E.164), an error wrapping ErrInvalid for a value the lists
 // cannot hold. Remove deletes the entry with that value, an error wrapping
-// ErrNotFound when there is none. Any other error: the store failed.
+// ErrNotFound when there is none, ErrConflict when the entry comes from a
+// list file (the message names the file and line). Any other error: the
+// store failed.
 type ListStore interface {
 	Entries(ctx context.Context, tenant, list string) ([]ListEntry, error)
 	Add(ctx context.Context, e ListEntry) (ListEntry, error)
@@ -116,12 +123,16 @@ type Decisions interface {
 
 // Stream delivers decisions as they are made. *Recent implements it.
 //
-// Subscribe returns a channel of decisions that is closed when ctx ends or
+// Subscribe returns a channel of events that is closed when ctx ends or
 // when the subscriber falls too far behind (it is dropped rather than
-// slowing anyone down).
+// slowing anyone down). Every subscriber receives the same *Event for a
+// decision, so it is encoded once however many are listening.
 type Stream interface {
-	Subscribe(ctx context.Context) <-chan *decision.Result
+	Subscribe(ctx context.Context) <-chan *Event
 }
+
+// DefaultStreamMaxSubscribers is Options.StreamMaxSubscribers' default.
+const DefaultStreamMaxSubscribers = 50
 
 // Options configures the admin server.
 type Options struct {
@@ -151,8 +162,11 @@ type Options struct {
 	Region string
 	// MaxBody caps request bodies; DefaultMaxBody when 0.
 	MaxBody int64
-	Logger  *slog.Logger
-	Metrics *Metrics
+	// StreamMaxSubscribers caps the live streams open at once; more are
+	// answered 429. DefaultStreamMaxSubscribers when 0.
+	StreamMaxSubscribers int
+	Logger               *slog.Logger
+	Metrics              *Metrics
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
@@ -164,6 +178,7 @@ type Server struct {
 	m       *Metrics
 	handler http.Handler
 	token   []byte
+	streams atomic.Int64 // live streams open
 }
 
 // New checks opts and builds the server. It refuses (ErrTokenRequired) a
@@ -180,6 +195,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
+	}
+	if opts.StreamMaxSubscribers <= 0 {
+		opts.StreamMaxSubscribers = DefaultStreamMaxSubscribers
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

@@ -181,6 +181,8 @@ func (s *Server) failErr(w http.ResponseWriter, r *http.Request, op string, err 
 		s.fail(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, ErrNotFound):
 		s.fail(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, ErrConflict):
+		s.fail(w, http.StatusConflict, err.Error())
 	case errors.Is(err, ErrUnavailable):
 		s.fail(w, http.StatusNotImplemented, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
@@ -656,11 +658,20 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 // stream sends decisions as server-sent events: "event: decision" with the
 // Decision JSON as data, a comment every 15 s to keep proxies open, and
 // "event: dropped" when this client fell too far behind (it reconnects).
+// At most StreamMaxSubscribers are open at once; more are answered 429.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Stream == nil {
 		s.fail(w, http.StatusNotImplemented, "the live stream is not available")
 		return
 	}
+	if n := s.streams.Add(1); n > int64(s.opts.StreamMaxSubscribers) {
+		s.streams.Add(-1)
+		s.m.streamRefused.Inc()
+		w.Header().Set("Retry-After", "10")
+		s.fail(w, http.StatusTooManyRequests, fmt.Sprintf("too many live streams open (admin.stream_max_subscribers is %d); try again later", s.opts.StreamMaxSubscribers))
+		return
+	}
+	defer s.streams.Add(-1)
 	rc := http.NewResponseController(w)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
@@ -689,27 +700,15 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			if !send([]byte(": ping\n\n")) {
 				return
 			}
-		case res, ok := <-ch:
+		case ev, ok := <-ch:
 			if !ok {
 				send([]byte("event: dropped\ndata: {}\n\n"))
 				return
 			}
-			data, err := json.Marshal(View(res))
-			if err != nil {
+			msg := ev.SSE()
+			if msg == nil {
 				continue
 			}
-			id := strings.Map(func(r rune) rune {
-				if r == '\n' || r == '\r' {
-					return -1
-				}
-				return r
-			}, res.ID)
-			msg := make([]byte, 0, len(data)+len(id)+40)
-			msg = append(msg, "event: decision\nid: "...)
-			msg = append(msg, id...)
-			msg = append(msg, "\ndata: "...)
-			msg = append(msg, data...)
-			msg = append(msg, "\n\n"...)
 			if !send(msg) {
 				return
 			}

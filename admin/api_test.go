@@ -82,7 +82,7 @@ func (h *harness) do(t *testing.T, method, path, token string, body io.Reader, h
 		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestBrowserAndHostChecks(t *testing.T) {
 	if code != http.StatusUnsupportedMediaType {
 		t.Errorf("text/plain POST (a cross-site form could send it): %d", code)
 	}
-	res, err := http.Get(h.ts.URL + "/")
+	res, err := testClient.Get(h.ts.URL + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +408,7 @@ func TestStreamDeliversAndDropsSlowSubscribers(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	res, err := http.DefaultClient.Do(req.WithContext(ctx))
+	res, err := testClient.Do(req.WithContext(ctx))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,7 +473,7 @@ func TestRecentRingAndReadyz(t *testing.T) {
 	}
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
-	res, err := http.Get(ts.URL + "/readyz")
+	res, err := testClient.Get(ts.URL + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,7 +495,7 @@ func TestRecentRingAndReadyz(t *testing.T) {
 		t.Errorf("readyz with details: %d %q", rec.Code, rec.Body.String())
 	}
 	// Nothing configured: 501, not a crash.
-	res, err = http.Get(ts.URL + "/api/v1/lists/block")
+	res, err = testClient.Get(ts.URL + "/api/v1/lists/block")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,9 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 type memLists struct {
 	mu      sync.Mutex
 	entries map[string]ListEntry // list + "|" + tenant + "|" + value
+	// origins holds the list file line of entries that come from a file
+	// (by value); Remove refuses them with ErrConflict.
+	origins map[string]string
 }
 
 var (
@@ -67,6 +70,9 @@ func (m *memLists) Remove(_ context.Context, tenant, list, value string) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if o, ok := m.origins[value]; ok {
+		return fmt.Errorf("%s list entry %s comes from %s; edit the file: %w", list, value, o, ErrConflict)
+	}
 	k := m.key(tenant, list, value)
 	if _, ok := m.entries[k]; !ok {
 		return fmt.Errorf("%s list entry %q: %w", list, value, ErrNotFound)

@@ -72,10 +72,13 @@ func (ls listStore) Remove(ctx context.Context, tenant, list, value string) erro
 	if err != nil {
 		return fmt.Errorf("value %q: %w: %w", value, ErrInvalid, err)
 	}
+	e.Tenant, e.List = tenant, l
+	if origin := ls.lists.FileOrigin(e); origin != "" {
+		return fmt.Errorf("%s list entry %s comes from %s; edit the file: %w", l, e.String(), origin, ErrConflict)
+	}
 	if _, ok := ls.lists.Find(tenant, l, e); !ok {
 		return fmt.Errorf("%s list entry %q: %w", l, value, ErrNotFound)
 	}
-	e.Tenant, e.List = tenant, l
 	if err := ls.lists.Remove(ctx, e); err != nil {
 		return fmt.Errorf("remove list entry: %w", err)
 	}

@@ -8,6 +8,7 @@ type Metrics struct {
 	authFailures      prometheus.Counter
 	streamSubscribers prometheus.Gauge
 	streamDropped     prometheus.Counter
+	streamRefused     prometheus.Counter
 }
 
 // NewMetrics creates the admin metrics and registers them with reg; a nil
@@ -30,9 +31,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "callscreen_admin_stream_dropped_total",
 			Help: "Live decision stream subscribers dropped for falling behind.",
 		}),
+		streamRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callscreen_admin_stream_refused_total",
+			Help: "Live decision streams refused (429) because admin.stream_max_subscribers were open.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.authFailures, m.streamSubscribers, m.streamDropped)
+		reg.MustRegister(m.requests, m.authFailures, m.streamSubscribers, m.streamDropped, m.streamRefused)
 	}
 	return m
 }

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"sort"
 	"strings"
@@ -108,8 +109,45 @@ type Recent struct {
 }
 
 type subscriber struct {
-	ch   chan *decision.Result
+	ch   chan *Event
 	done bool
+	stop func() bool // stops the context watch
+}
+
+// Event is one decision on the live stream. Every subscriber receives the
+// same *Event; SSE encodes it on first use, once for all of them, and not
+// on the call path that recorded it.
+type Event struct {
+	Result *decision.Result
+	once   sync.Once
+	msg    []byte
+}
+
+// SSE returns the event as a server-sent event: "event: decision", the
+// decision id, and the Decision JSON as data.
+func (e *Event) SSE() []byte {
+	e.once.Do(func() { e.msg = encodeSSE(e.Result) })
+	return e.msg
+}
+
+func encodeSSE(res *decision.Result) []byte {
+	data, err := json.Marshal(View(res))
+	if err != nil {
+		return nil
+	}
+	id := strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, res.ID)
+	msg := make([]byte, 0, len(data)+len(id)+40)
+	msg = append(msg, "event: decision\nid: "...)
+	msg = append(msg, id...)
+	msg = append(msg, "\ndata: "...)
+	msg = append(msg, data...)
+	msg = append(msg, "\n\n"...)
+	return msg
 }
 
 var (
@@ -176,9 +214,13 @@ func (rc *Recent) Record(r *decision.Result) {
 		byProfile[res.Profile] = ps
 	}
 	ps.add(res)
+	if len(rc.subs) == 0 {
+		return
+	}
+	ev := &Event{Result: res}
 	for s := range rc.subs {
 		select {
-		case s.ch <- res:
+		case s.ch <- ev:
 		default: // too slow: drop it rather than wait
 			rc.drop(s)
 			rc.m.streamDropped.Inc()
@@ -206,22 +248,25 @@ func (rc *Recent) drop(s *subscriber) {
 		close(s.ch)
 		delete(rc.subs, s)
 		rc.m.streamSubscribers.Dec()
+		if s.stop != nil {
+			s.stop()
+		}
 	}
 }
 
 // Subscribe implements Stream.
-func (rc *Recent) Subscribe(ctx context.Context) <-chan *decision.Result {
-	s := &subscriber{ch: make(chan *decision.Result, rc.subQueue)}
+func (rc *Recent) Subscribe(ctx context.Context) <-chan *Event {
+	s := &subscriber{ch: make(chan *Event, rc.subQueue)}
 	rc.mu.Lock()
 	rc.subs[s] = struct{}{}
-	rc.mu.Unlock()
 	rc.m.streamSubscribers.Inc()
-	go func() {
-		<-ctx.Done()
+	// No goroutine per subscriber: the end of ctx drops it.
+	s.stop = context.AfterFunc(ctx, func() {
 		rc.mu.Lock()
 		rc.drop(s)
 		rc.mu.Unlock()
-	}()
+	})
+	rc.mu.Unlock()
 	return s.ch
 }
 

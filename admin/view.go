@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/callscreen/callscreen/decision"
+	"github.com/callscreen/callscreen/internal/csvsafe"
 	"github.com/callscreen/callscreen/policy"
 )
 
@@ -133,31 +134,10 @@ func writeCSV(w io.Writer, ds []Decision) error {
 		row := []string{d.Time.Format(time.RFC3339Nano), d.ID, d.Tenant, d.Profile, d.Caller, d.CallerName, d.Dialed,
 			d.Tier, d.Action, d.Held, d.Mode, d.Result, d.Challenge, strconv.Itoa(d.WrongEntries), score,
 			strings.Join(codes, ","), strconv.FormatFloat(d.LatencyMS, 'f', 3, 64), d.Error, d.Attestation, d.VerifyResult}
-		for i := range row {
-			row[i] = csvCell(row[i])
-		}
-		if err := cw.Write(row); err != nil {
+		if err := cw.Write(csvsafe.Row(row)); err != nil {
 			return err
 		}
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// csvCell defuses formula injection: a cell starting with = @ tab or CR,
-// or with + or - and not a plain number (E.164 numbers stay as they are),
-// gets a leading apostrophe.
-func csvCell(s string) string {
-	if s == "" {
-		return s
-	}
-	switch s[0] {
-	case '=', '@', '\t', '\r':
-		return "'" + s
-	case '+', '-':
-		if _, err := strconv.ParseFloat(s, 64); err != nil {
-			return "'" + s
-		}
-	}
-	return s
 }

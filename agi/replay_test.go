@@ -287,11 +287,12 @@ func TestReplayFixturesAgainstServer(t *testing.T) {
 		t.Run(fx.file, func(t *testing.T) {
 			lines := readFixture(t, fx.file)
 			addr, done := scriptServer(t, fx.script)
-			conn, err := net.Dial("tcp", addr)
+			conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(time.Minute)) // no test client without a timeout
 			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 			r := bufio.NewReader(conn)
 			for i, l := range lines {

@@ -41,11 +41,12 @@ func TestSlowlorisClosedByHeaderTimeout(t *testing.T) {
 	addr := startServer(t, srv)
 
 	t.Run("sends nothing", func(t *testing.T) {
-		conn, err := net.Dial("tcp", addr)
+		conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(time.Minute)) // no test client without a timeout
 		start := time.Now()
 		waitClosed(t, conn, 5*time.Second)
 		if time.Since(start) < 90*time.Millisecond {
@@ -53,11 +54,12 @@ func TestSlowlorisClosedByHeaderTimeout(t *testing.T) {
 		}
 	})
 	t.Run("trickles", func(t *testing.T) {
-		conn, err := net.Dial("tcp", addr)
+		conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(time.Minute)) // no test client without a timeout
 		stop := make(chan struct{})
 		go func() {
 			for {
@@ -75,11 +77,12 @@ func TestSlowlorisClosedByHeaderTimeout(t *testing.T) {
 		close(stop)
 	})
 	t.Run("never-ending block", func(t *testing.T) {
-		conn, err := net.Dial("tcp", addr)
+		conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(time.Minute)) // no test client without a timeout
 		go func() {
 			for i := 0; i < 2000; i++ {
 				if _, err := conn.Write([]byte("agi_x: y\n")); err != nil {
@@ -90,7 +93,7 @@ func TestSlowlorisClosedByHeaderTimeout(t *testing.T) {
 		waitClosed(t, conn, 5*time.Second)
 	})
 	t.Run("closed mid-block", func(t *testing.T) {
-		conn, err := net.Dial("tcp", addr)
+		conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,11 +101,12 @@ func TestSlowlorisClosedByHeaderTimeout(t *testing.T) {
 		conn.Close()
 	})
 	t.Run("1 MB of header", func(t *testing.T) {
-		conn, err := net.Dial("tcp", addr)
+		conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(time.Minute)) // no test client without a timeout
 		go func() { _, _ = conn.Write([]byte("agi_x: " + strings.Repeat("a", 1<<20) + "\n\n")) }()
 		waitClosed(t, conn, 5*time.Second)
 	})
@@ -123,11 +127,12 @@ func TestAllowList(t *testing.T) {
 	handler := agi.HandlerFunc(func(context.Context, *agi.Session) { ran.Add(1) })
 	deny := &agi.Server{Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Metrics: m, Logger: quietLogger(), Handler: handler}
 	addr := startServer(t, deny)
-	conn, err := net.Dial("tcp", addr)
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Minute)) // no test client without a timeout
 	// Closed before anything is read: the peer's env is never answered.
 	_, _ = conn.Write(agitest.EnvBlock(agitest.Call{}))
 	waitClosed(t, conn, 5*time.Second)
@@ -183,7 +188,7 @@ func TestServeErrors(t *testing.T) {
 	if err := srv.Serve(context.Background(), l); err == nil {
 		t.Error("Serve without a handler: no error")
 	}
-	if _, err := net.Dial("tcp", l.Addr().String()); err == nil {
+	if _, err := net.DialTimeout("tcp", l.Addr().String(), 10*time.Second); err == nil {
 		t.Error("listener left open")
 	}
 	bad := &agi.Server{Addr: "256.0.0.1:1", Handler: agi.HandlerFunc(func(context.Context, *agi.Session) {})}
@@ -282,18 +287,20 @@ func TestServeContextCancelStopsEverything(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, l) }()
-	conn, err := net.Dial("tcp", l.Addr().String())
+	conn, err := net.DialTimeout("tcp", l.Addr().String(), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Minute)) // no test client without a timeout
 	_, _ = conn.Write(agitest.EnvBlock(agitest.Call{}))
 	// A second connection still in its header phase.
-	idle, err := net.Dial("tcp", l.Addr().String())
+	idle, err := net.DialTimeout("tcp", l.Addr().String(), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer idle.Close()
+	_ = idle.SetDeadline(time.Now().Add(time.Minute)) // no test client without a timeout
 	time.Sleep(50 * time.Millisecond)
 	cancel()
 	if err := <-served; !errors.Is(err, context.Canceled) {

@@ -62,11 +62,12 @@ func session(t *testing.T, m *agi.Metrics, handler func(ctx context.Context, s *
 		handler(ctx, s)
 	})}
 	addr := startServer(t, srv)
-	conn, err := net.Dial("tcp", addr)
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Minute)) // no test client without a timeout
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	p := &peer{t: t, conn: conn, r: bufio.NewReader(conn)}
 	p.send(string(agitest.EnvBlock(agitest.Call{})))

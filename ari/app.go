@@ -196,7 +196,7 @@ func (a *App) Run(ctx context.Context) error {
 
 		rctx, stopRecover := context.WithCancel(ctx)
 		a.wg.Add(1)
-		go a.recoverChannels(rctx, connectedAt)
+		go a.recoverChannels(rctx, ev, connectedAt)
 		replaced, err := a.readLoop(ctx, ev)
 		stopRecover()
 		ev.Abort()
@@ -486,7 +486,17 @@ func (a *App) handBack(ctx context.Context, c *Call, outcome string) {
 // re-check what they wait for; channels sitting in the application with
 // no call (their StasisStart went to a connection now lost, or to an
 // earlier process) are handed back once, fail-open.
-func (a *App) recoverChannels(ctx context.Context, connectedAt time.Time) {
+//
+// A channel listed here that entered Stasis after this connection was made
+// has its StasisStart on this connection, perhaps not yet read: handing it
+// back would route a new call unscreened. So, after RecoverDelay, a
+// WebSocket ping is the barrier: its pong comes after every event Asterisk
+// wrote before it, and the read loop dispatches (and claims, in a.calls)
+// each event before it reads on to the pong, so once Ping returns every
+// StasisStart sent before the listing has been claimed, however far
+// behind the read loop was (a loaded machine, where the delay alone was
+// not enough: bridge TestARITenants saw such a call handed back).
+func (a *App) recoverChannels(ctx context.Context, ev *Events, connectedAt time.Time) {
 	defer a.wg.Done()
 	lctx, cancel := context.WithTimeout(ctx, dur(a.Client.timeout, DefaultTimeout))
 	chans, err := a.Client.Channels(lctx)
@@ -514,9 +524,19 @@ func (a *App) recoverChannels(ctx context.Context, connectedAt time.Time) {
 		return true
 	})
 
-	// Give StasisStart events already on their way time to arrive.
+	// Give StasisStart events already on their way time to arrive, then
+	// make sure the read loop has dispatched everything sent so far.
 	sleep(ctx, dur(a.RecoverDelay, DefaultRecoverDelay))
 	if ctx.Err() != nil {
+		return
+	}
+	pctx, pcancel := context.WithTimeout(ctx, dur(a.Client.timeout, DefaultTimeout))
+	err = ev.Ping(pctx)
+	pcancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("ari: event connection did not answer before recovering channels; left for the next connection", "err", err)
+		}
 		return
 	}
 	var left []*Call
@@ -548,6 +568,7 @@ func (a *App) recoverChannels(ctx context.Context, connectedAt time.Time) {
 		left = append(left, c)
 	}
 	if len(left) == 0 {
+		a.log.Debug(recoveryDone, "handed_back", 0)
 		return
 	}
 	a.log.Warn("ari: handing back channels left in the application", "channels", len(left))
@@ -570,7 +591,12 @@ func (a *App) recoverChannels(ctx context.Context, connectedAt time.Time) {
 	}
 	close(work)
 	wg.Wait()
+	a.log.Debug(recoveryDone, "handed_back", len(left))
 }
+
+// recoveryDone is logged (debug) when the scan after a connect has
+// finished, channels handed back included.
+const recoveryDone = "ari: recovery after connect done"
 
 // scope sets c's tenant, profile and logger, and returns the arguments
 // the Scope ignored.

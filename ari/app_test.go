@@ -55,6 +55,50 @@ func (l *logRecorder) count(level slog.Level, msg string) int {
 	return n
 }
 
+// after reports whether a record containing second follows the last
+// record containing first.
+func (l *logRecorder) after(first, second string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	last := -1
+	for i, r := range l.recs {
+		if strings.Contains(r.Message, first) {
+			last = i
+		}
+	}
+	if last < 0 {
+		return false
+	}
+	for _, r := range l.recs[last+1:] {
+		if strings.Contains(r.Message, second) {
+			return true
+		}
+	}
+	return false
+}
+
+// attr returns attribute key of the first record whose message contains
+// msg, nil when none.
+func (l *logRecorder) attr(msg, key string) any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range l.recs {
+		if !strings.Contains(r.Message, msg) {
+			continue
+		}
+		var v any
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == key {
+				v = a.Value.Any()
+				return false
+			}
+			return true
+		})
+		return v
+	}
+	return nil
+}
+
 func (l *logRecorder) dump() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -117,6 +161,15 @@ func start(t *testing.T, srv *aritest.Server, h ari.Handler, mod ...func(*ari.Ap
 		waitCtx(t, func(ctx context.Context) error { return srv.WaitConnected(ctx, appName) })
 	}
 	return hs
+}
+
+// waitRecovered waits until the recovery scan after the latest connection
+// has finished (channels handed back included).
+func (h *harness) waitRecovered(t *testing.T) {
+	t.Helper()
+	timingtest.WaitFor(t, "the recovery scan after the latest connection", func() bool {
+		return h.logs.after("ari: connected", "ari: recovery after connect done")
+	})
 }
 
 // metric returns the value of the series name{labels...}, 0 when absent.
@@ -645,7 +698,7 @@ func TestAppReconnectMidCall(t *testing.T) {
 		t.Error("no event was lost: the test did not test the loss")
 	}
 	// Resolved exactly once, by its handler; not again as a leftover.
-	time.Sleep(recoverDelay + 100*time.Millisecond)
+	h.waitRecovered(t)
 	if n := ch.ContinueRequests(); n != 1 {
 		t.Errorf("%d continue requests, want 1", n)
 	}
@@ -693,7 +746,7 @@ func TestAppLeftoverChannels(t *testing.T) {
 		before := srv.Dials()
 		srv.DropConnections()
 		timingtest.WaitFor(t, "a new connection", func() bool { return srv.Dials() > before && srv.Connected(appName) })
-		time.Sleep(recoverDelay + 100*time.Millisecond)
+		h.waitRecovered(t)
 	}
 	if n := left.ContinueRequests(); n != 1 {
 		t.Errorf("leftover continued %d times, want 1", n)
@@ -715,7 +768,7 @@ func TestAppInFlightNotALeftover(t *testing.T) {
 	srv := newServer(t, aritest.Config{})
 	release := make(chan struct{})
 	started := make(chan struct{})
-	start(t, srv, ari.HandlerFunc(func(ctx context.Context, c *ari.Call) {
+	h := start(t, srv, ari.HandlerFunc(func(ctx context.Context, c *ari.Call) {
 		close(started)
 		<-release
 		c.SetVariables(ctx, []ari.Var{{"BY", "handler"}})
@@ -725,7 +778,7 @@ func TestAppInFlightNotALeftover(t *testing.T) {
 	before := srv.Dials()
 	srv.DropConnections()
 	timingtest.WaitFor(t, "a new connection", func() bool { return srv.Dials() > before && srv.Connected(appName) })
-	time.Sleep(recoverDelay + 100*time.Millisecond)
+	h.waitRecovered(t)
 	if n := ch.ContinueRequests(); n != 0 {
 		t.Fatalf("in-flight call continued %d times by the reconnect", n)
 	}
@@ -785,17 +838,20 @@ func TestAppReplaced(t *testing.T) {
 	hdr := http.Header{}
 	req := http.Request{Header: hdr}
 	req.SetBasicAuth(testUser, testPass)
-	ws, _, err := websocket.Dial(context.Background(), srv.URL+"/ari/events?app="+appName, &websocket.DialOptions{HTTPHeader: hdr, Subprotocols: []string{"ari"}})
+	dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer dcancel()
+	ws, _, err := websocket.Dial(dctx, srv.URL+"/ari/events?app="+appName, &websocket.DialOptions{HTTPHeader: hdr, Subprotocols: []string{"ari"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ws.CloseNow()
 	timingtest.WaitFor(t, "the replaced-application error", func() bool { return h.logs.count(slog.LevelError, "another connection registered") == 1 })
-	dials := srv.Dials()
-	time.Sleep(100 * time.Millisecond)
-	if srv.Dials() != dials {
-		t.Error("the App fought back for its name")
+	// It waits AuthRetry (an hour here, jittered to at least half) before
+	// trying again, instead of fighting back at once.
+	if d, ok := h.logs.attr("another connection registered", "retry_in").(time.Duration); !ok || d < 30*time.Minute {
+		t.Errorf("retry_in %v: the App would fight back for its name", d)
 	}
+
 }
 
 func TestAppOverload(t *testing.T) {

@@ -41,6 +41,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"listen.yaml", "agi.listen \"localhost\": want host:port"},
 		{"log_level.yaml", "log.level \"verbose\": want debug, info, warn or error"},
 		{"max_sessions.yaml", "agi.max_sessions 0: must be at least 1"},
+		{"stream_max_subscribers.yaml", "admin.stream_max_subscribers 0: want 1 to 10000"},
 		{"mode.yaml", "mode \"enforcing\": want enforce or monitor"},
 		{"on_fail.yaml", "profiles.default.challenge.on_fail \"hangup\": want block or voicemail"},
 		{"prompt.yaml", "profiles.default.challenge.prompts.intro \"intro;rm -rf\": want a sound name of letters, digits, '/', '_', '-' or '.'"},

@@ -19,7 +19,7 @@ func Defaults() *Config {
 		Log:             Log{Level: "info", Format: "auto"},
 		AGI:             AGI{Listen: "127.0.0.1:4573", MaxSessions: 1000, Allow: []string{}, HeaderTimeout: 5 * time.Second, SessionTimeout: 2 * time.Minute},
 		ShutdownTimeout: 30 * time.Second,
-		Admin:           Admin{Listen: "127.0.0.1:8089"},
+		Admin:           Admin{Listen: "127.0.0.1:8089", StreamMaxSubscribers: 50},
 		Lists:           Lists{Watch: true},
 		Emergency:       []string{},
 		OwnNumbers:      []string{},

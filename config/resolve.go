@@ -64,6 +64,9 @@ func (c *Config) resolve() error {
 			return err
 		}
 	}
+	if n := c.Admin.StreamMaxSubscribers; n < 1 || n > 10000 {
+		return fmt.Errorf("admin.stream_max_subscribers %d: want 1 to 10000", n)
+	}
 	if err := c.resolveSecrets(); err != nil {
 		return err
 	}

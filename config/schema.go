@@ -70,6 +70,9 @@ type Admin struct {
 	Listen    string `mapstructure:"listen" reload:"restart"`
 	Token     Secret `mapstructure:"token" reload:"restart"`
 	TokenFile string `mapstructure:"token_file" reload:"restart"`
+	// StreamMaxSubscribers caps the live decision streams open at once
+	// (/api/v1/stream); more are refused with 429.
+	StreamMaxSubscribers int `mapstructure:"stream_max_subscribers" reload:"restart"`
 }
 
 // Lists configures the must-pass and must-block list files.

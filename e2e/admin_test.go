@@ -19,7 +19,7 @@ func TestAdminThroughServe(t *testing.T) {
 	p := startServe(t, baseConfig, baseFiles)
 	get := func(path string) (int, string) {
 		t.Helper()
-		resp, err := http.Get("http://" + p.admin + path)
+		resp, err := testClient.Get("http://" + p.admin + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +35,7 @@ func TestAdminThroughServe(t *testing.T) {
 	if tr := call(t, p, agitest.Call{CallerID: caller}); tr.Vars["CALLSCREEN_RESULT"] != "allow" {
 		t.Fatalf("before the report: %v", tr.Vars)
 	}
-	resp, err := http.Post("http://"+p.admin+"/api/v1/feedback", "application/json",
+	resp, err := testClient.Post("http://"+p.admin+"/api/v1/feedback", "application/json",
 		strings.NewReader(`{"caller":"`+caller+`","spam":true,"agent":"ops","note":"car warranty again"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func TestAdminLists(t *testing.T) {
 	p := startServe(t, baseConfig, baseFiles)
 	base := "http://" + p.admin + "/api/v1/lists/block"
 	const caller = "+13125550177"
-	resp, err := http.Post(base, "application/json", strings.NewReader(`{"value":"`+caller+`","note":"robocaller","added_by":"ops"}`))
+	resp, err := testClient.Post(base, "application/json", strings.NewReader(`{"value":"`+caller+`","note":"robocaller","added_by":"ops"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestAdminLists(t *testing.T) {
 		t.Fatalf("after adding: %v", tr.Vars)
 	}
 	code, body := func() (int, string) {
-		resp, err := http.Get(base)
+		resp, err := testClient.Get(base)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +98,7 @@ func TestAdminLists(t *testing.T) {
 		t.Fatalf("entries: %d %s", code, body)
 	}
 	req, _ := http.NewRequest(http.MethodDelete, base+"?value="+url.QueryEscape(caller), nil)
-	resp, err = http.DefaultClient.Do(req)
+	resp, err = testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestAdminLists(t *testing.T) {
 		t.Fatalf("after removing: %v", tr.Vars)
 	}
 	// A bad value is a 400 that says why.
-	resp, err = http.Post(base, "application/json", strings.NewReader(`{"value":"not a number"}`))
+	resp, err = testClient.Post(base, "application/json", strings.NewReader(`{"value":"not a number"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,5 +119,29 @@ func TestAdminLists(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("bad value: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestAdminListsFileEntry: an entry that comes from block.txt cannot be
+// removed through the admin API: 409 naming the file and line, and the
+// caller stays blocked.
+func TestAdminListsFileEntry(t *testing.T) {
+	p := startServe(t, baseConfig, baseFiles)
+	client := &http.Client{Timeout: 30 * time.Second}
+	req, err := http.NewRequest(http.MethodDelete, "http://"+p.admin+"/api/v1/lists/block?value="+url.QueryEscape("+12125550666"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(b), "comes from block.txt:1; edit the file") {
+		t.Fatalf("remove a file entry: %d %s", resp.StatusCode, b)
+	}
+	if tr := call(t, p, agitest.Call{CallerID: "+12125550666"}); tr.Vars["CALLSCREEN_RESULT"] != "block" {
+		t.Fatalf("after the refused removal: %v", tr.Vars)
 	}
 }

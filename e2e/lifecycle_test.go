@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -259,7 +258,7 @@ func TestListsFollowStoreWithoutWatch(t *testing.T) {
 	if tr := call(t, b, agitest.Call{CallerID: caller}); tr.Vars["CALLSCREEN_RESULT"] != "allow" {
 		t.Fatalf("before: %v", tr.Vars)
 	}
-	resp, err := http.Post("http://"+a.admin+"/api/v1/lists/block", "application/json", strings.NewReader(`{"value":"`+caller+`","added_by":"ops"}`))
+	resp, err := testClient.Post("http://"+a.admin+"/api/v1/lists/block", "application/json", strings.NewReader(`{"value":"`+caller+`","added_by":"ops"}`))
 	if err != nil {
 		t.Fatal(err)
 	}

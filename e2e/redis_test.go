@@ -17,7 +17,7 @@ func TestRedisDown(t *testing.T) {
 	p := startServe(t, baseConfig+"redis:\n  addrs: ["+r.Addr()+"]\n", baseFiles)
 	ready := func() int {
 		t.Helper()
-		resp, err := http.Get("http://" + p.admin + "/readyz")
+		resp, err := testClient.Get("http://" + p.admin + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -273,7 +272,7 @@ func (p *process) signal(t *testing.T, sig os.Signal) {
 // exposed) from the admin /metrics endpoint.
 func (p *process) metric(t *testing.T, series string) string {
 	t.Helper()
-	resp, err := http.Get("http://" + p.admin + "/metrics")
+	resp, err := testClient.Get("http://" + p.admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,7 +133,59 @@ func New(o Options) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis config: %w", err)
 	}
-	return redis.NewUniversalClient(uo), nil
+	c := redis.NewUniversalClient(uo)
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		cc.AddHook(reloadOnFailure{cc})
+	}
+	return c, nil
+}
+
+// reloadOnFailure makes a cluster client reload its slot map after a
+// command fails. go-redis reloads it on MOVED/ASK and on its retries, but
+// the call path runs without retries (MaxRetries -1), so after a master
+// dies and its replica takes over, the client would keep sending that
+// master's slots to the dead address until the periodic reload (60 s by
+// default): measured with redistest.StartCluster, every command on those
+// slots failed with "connection refused" for the whole minute. The reload
+// is lazy and coalesced by go-redis (one CLUSTER SLOTS, 200 ms apart at
+// most), off the failing call's path.
+type reloadOnFailure struct{ c *redis.ClusterClient }
+
+func (h reloadOnFailure) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h reloadOnFailure) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if topologyError(err) {
+			h.c.ReloadState(ctx)
+		}
+		return err
+	}
+}
+
+func (h reloadOnFailure) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if topologyError(err) {
+			h.c.ReloadState(ctx)
+		}
+		return err
+	}
+}
+
+// topologyError reports whether err may mean the cluster changed: any
+// failure but a missing key and a reply about the command itself (a wrong
+// type, a script not loaded); CLUSTERDOWN and TRYAGAIN count.
+func topologyError(err error) bool {
+	if err == nil || errors.Is(err, redis.Nil) {
+		return false
+	}
+	var re redis.Error
+	if errors.As(err, &re) {
+		msg := re.Error()
+		return strings.HasPrefix(msg, "CLUSTERDOWN") || strings.HasPrefix(msg, "TRYAGAIN")
+	}
+	return true
 }
 
 func (o Options) universal() (*redis.UniversalOptions, error) {

@@ -280,7 +280,9 @@ func TestThousandConcurrentLookups(t *testing.T) {
 			firstBad.CompareAndSwap(nil, fmt.Sprintf("%+v %v", v.Verdict, err))
 		}()
 	}
-	time.Sleep(50 * time.Millisecond) // let the others join the flight
+	// Every other caller has joined the request (it is held until
+	// release): n+1 lookups waiting.
+	timingtest.WaitFor(t, "every caller to join the request", func() bool { return s.p.InFlight() == n+1 })
 	hangup()
 	if err := <-firstErr; !errors.Is(err, context.Canceled) {
 		t.Fatalf("the caller who hung up got %v; want context.Canceled", err)
@@ -386,10 +388,28 @@ func TestBreaker(t *testing.T) {
 		t.Fatalf("breaker gauge = %v; want 2 (open)", got)
 	}
 	healthy.Store(true)
-	time.Sleep(1100 * time.Millisecond)
-	v, err := s.p.Lookup(context.Background(), query(caller))
+	// Poll until open_for (1 s) has passed: lookups meanwhile are refused
+	// by the open breaker without a request; then one probe goes out.
+	var (
+		v   reputation.Verdict
+		err error
+	)
+	deadline := time.Now().Add(timingtest.WaitTimeout)
+	for {
+		v, err = s.p.Lookup(context.Background(), query(caller))
+		if !errors.Is(err, reputation.ClassBreakerOpen) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("breaker still open after %s", timingtest.WaitTimeout)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
 	if err != nil || v.Tier != policy.TierBusiness {
 		t.Fatalf("probe after open_for: %+v, %v", v, err)
+	}
+	if srv.Requests() != 4 {
+		t.Fatalf("%d requests; want 3 and one probe", srv.Requests())
 	}
 	if got := testutil.ToFloat64(s.m.BreakerState.WithLabelValues(callerapi.Name)); got != 0 {
 		t.Fatalf("breaker gauge = %v; want 0 (closed) after a good probe", got)

@@ -121,6 +121,7 @@ func feedPuller(cfg *config.Config) Component {
 // adminServer is the admin API, /metrics and the dashboard.
 type adminServer struct {
 	listen, token, region string
+	maxStreams            int
 
 	addr   string
 	cancel context.CancelFunc
@@ -139,7 +140,8 @@ func newAdminServer(cfg *config.Config) (Component, error) {
 	if err := admin.CheckAccess(cfg.Admin.Listen, cfg.Admin.Token.Value()); err != nil {
 		return nil, err
 	}
-	return &adminServer{listen: cfg.Admin.Listen, token: cfg.Admin.Token.Value(), region: cfg.Number.DefaultRegion}, nil
+	return &adminServer{listen: cfg.Admin.Listen, token: cfg.Admin.Token.Value(), region: cfg.Number.DefaultRegion,
+		maxStreams: cfg.Admin.StreamMaxSubscribers}, nil
 }
 
 func (a *adminServer) Name() string { return "admin" }
@@ -150,6 +152,7 @@ func (a *adminServer) Start(ctx context.Context, h *Host) error {
 		Checker: flowChecker(h.Flow), Feedback: admin.FeedbackStore(h.Feedback, a.region),
 		Decisions: h.Recent, Stream: h.Recent, Region: a.region, Lists: admin.Lists(h.Lists, a.region),
 		Logger: h.Log, Metrics: h.AdminMetrics, Ready: h.Ready, Details: h.Details, Outbound: h.Outbound,
+		StreamMaxSubscribers: a.maxStreams,
 	})
 	if err != nil {
 		return err

@@ -231,6 +231,14 @@
     try {
       const res = await fetch('/api/v1/stream', { headers: authHeaders(), signal: ctrl.signal });
       if (res.status === 401) { showLogin('The token was refused.'); return; }
+      if (res.status === 429) {
+        // Too many live views open: come back after Retry-After, spread
+        // out, instead of every 2 s.
+        const after = parseInt(res.headers.get('Retry-After') || '10', 10) || 10;
+        setConn('too many live views open; retrying', false);
+        setTimeout(() => { if (streamCtrl === ctrl) openStream(); }, after * 1000 * (0.5 + Math.random()));
+        return;
+      }
       if (!res.ok) throw new HTTPError(res.status, res.statusText);
       setConn('live', true);
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -197,7 +197,7 @@ func call(ctx context.Context, t *testing.T, srv *aritest.Server, r restData) (i
 		t.Fatal(err)
 	}
 	req.SetBasicAuth("u", "p")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

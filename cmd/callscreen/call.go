@@ -105,17 +105,58 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stdout, "%s=%s\n", name, v)
 			}
 		}
-		status := tr.Status
-		if status == "" {
-			status = "SUCCESS"
+	}
+	status, code, why := callOutcome(tr, err)
+	fmt.Fprintf(stdout, "AGISTATUS=%s\n", status)
+	if why != "" {
+		fmt.Fprintf(stderr, "callscreen call: %s\n", why)
+	}
+	return code
+}
+
+// callOutcome says what `callscreen call` reports for a finished call: the
+// AGISTATUS line, the exit code and, for a failure, why.
+//
+// The call failed (FAILURE, exit 1) when it could not be placed or played
+// to its end (err), when the session ended as Asterisk would report
+// FAILURE (a "failure" line, a command that failed), and when the server
+// ended the session without setting CALLSCREEN_RESULT: a server that
+// refuses a call (outside agi.allow, over agi.max_sessions, shutting down)
+// closes the connection before it sends a command. Asterisk itself reports
+// that last case as FAILURE when its write of the environment meets the
+// reset connection (launch_netscript in res/res_agi.c) and as SUCCESS when
+// the close comes after its write ("AGI Script ... completed" in
+// run_agi); either way the dialplan finds no CALLSCREEN_RESULT and routes
+// the call unscreened, which is a failure of the screening this command
+// exists to check. A caller that hung up (HANGUP, as --hangup-after asks)
+// is a call played to its end: exit 0.
+func callOutcome(tr *agitest.Transcript, err error) (status string, code int, why string) {
+	const refused = "the server closed the connection without a command (refused: outside agi.allow, over agi.max_sessions, or shutting down): the call was not screened"
+	commanded := false
+	if tr != nil {
+		for _, l := range tr.Lines {
+			if l.FromServer {
+				commanded = true
+				break
+			}
 		}
-		fmt.Fprintf(stdout, "AGISTATUS=%s\n", status)
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "callscreen call: %v\n", err)
-		return 1
+	switch {
+	case err != nil && tr != nil && len(tr.Lines) > 0 && !commanded:
+		// Reset while Asterisk was writing the environment or reading.
+		return "FAILURE", 1, refused + " (" + err.Error() + ")"
+	case err != nil:
+		return "FAILURE", 1, err.Error()
+	case tr == nil || tr.Status == "" || tr.Status == "FAILURE":
+		return "FAILURE", 1, "the session failed (Asterisk would set AGISTATUS=FAILURE)"
+	case tr.Status == "HANGUP":
+		return tr.Status, 0, ""
+	case !commanded:
+		return "FAILURE", 1, refused
+	case tr.Vars[decision.VarResult] == "":
+		return "FAILURE", 1, "the server ended the session without setting " + decision.VarResult + ": the call was not screened"
 	}
-	return 0
+	return tr.Status, 0, ""
 }
 
 // agiDialAddr is the address `callscreen call` dials for a server

@@ -89,7 +89,7 @@ func TestListsCommands(t *testing.T) {
 				"tenant,list,entry,note,added_by,added,expires",
 				",block,+12125550001,Ex Stalker Employee John,ops,",
 				`,block,+12125550002,"robo, dialer",ops,`,
-				"acme,block,+1900*,premium rate,",
+				"acme,block,'+1900*,premium rate,", // a prefix reads as a formula: escaped
 				",2099-01-01T00:00:00Z",
 				",allow,+12125550003,",
 			} {

@@ -1,5 +1,9 @@
 // Package redistest runs a real redis-server for tests, on a free loopback
-// port, in a temporary directory, with nothing persisted.
+// port, in a temporary directory, with nothing persisted; StartSentinel and
+// StartCluster run the Sentinel (a master, a replica, three sentinels) and
+// Cluster (masters with replicas, joined by redis-cli --cluster create)
+// topologies the same way, with KillMaster to test failover. Every wait is
+// bounded (TopologyTimeout) and every process is killed when the test ends.
 //
 // When redis-server is not installed the test is skipped with a loud
 // message, unless the CI environment variable is set: then it fails, so CI

@@ -20,13 +20,21 @@ type Server struct {
 	bin    string
 	dir    string
 	port   int
+	args   []string // before the common flags: a config file, --sentinel
 	cmd    *exec.Cmd
+	extra  []string      // after the common flags
 	exited chan struct{} // closed when cmd has exited
 	out    bytes.Buffer  // what the server printed; read once exited
 }
 
 // Start starts a redis-server for the test and stops it when the test ends.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return startWith(t, redisServer(t), freePort(t), nil)
+}
+
+// redisServer finds redis-server, or skips (fails under CI).
+func redisServer(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -35,18 +43,31 @@ func Start(t testing.TB) *Server {
 		}
 		t.Skip("SKIPPING REDIS TEST: redis-server not found; install it (apt-get install -y redis-server) to run the Redis paths")
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: freePort(t)}
+	return bin
+}
+
+// startWith starts a redis-server on port with extra arguments (after the
+// common ones, so they win) and stops it when the test ends.
+func startWith(t testing.TB, bin string, port int, extra []string) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: port, extra: extra}
 	s.start()
 	t.Cleanup(s.Kill)
 	return s
 }
+
+// Port is the server's port.
+func (s *Server) Port() int { return s.port }
+
+// Alive reports whether the server process is running.
+func (s *Server) Alive() bool { return s.cmd != nil }
 
 // Addr is host:port of the server.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
 func (s *Server) start() {
 	s.t.Helper()
-	s.cmd = exec.Command(s.bin,
+	args := append(append([]string(nil), s.args...),
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--dir", s.dir,
@@ -55,6 +76,7 @@ func (s *Server) start() {
 		"--protected-mode", "no",
 		"--loglevel", "warning",
 	)
+	s.cmd = exec.Command(s.bin, append(args, s.extra...)...)
 	s.out.Reset()
 	s.cmd.Stdout = &s.out
 	s.cmd.Stderr = &s.out

@@ -25,7 +25,7 @@ func TestWaitFor(t *testing.T) {
 }
 
 func TestSilent(t *testing.T) {
-	c, err := net.Dial("tcp", Silent(t))
+	c, err := net.DialTimeout("tcp", Silent(t), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

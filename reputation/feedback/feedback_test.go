@@ -3,7 +3,9 @@ package feedback
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/callscreen/callscreen/internal/csvsafe"
 	"github.com/callscreen/callscreen/internal/redistest"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
@@ -354,5 +357,21 @@ func TestExport(t *testing.T) {
 	}
 	if err := Export(&b, rs, "xml"); err == nil || err.Error() != `export format "xml": want csv or jsonl` {
 		t.Fatalf("Export(xml) = %v", err)
+	}
+}
+
+func TestExportEscapesFormulas(t *testing.T) {
+	for _, note := range csvsafe.FormulaCases {
+		t.Run(fmt.Sprintf("%q", note), func(t *testing.T) {
+			var b bytes.Buffer
+			must(t, Export(&b, []Report{{Number: num, Kind: Spam, Note: note, Agent: note, Time: t0}}, "csv"))
+			rows, err := csv.NewReader(&b).ReadAll()
+			if err != nil || len(rows) != 2 {
+				t.Fatalf("rows %q, %v", rows, err)
+			}
+			if rows[1][0] != num || rows[1][4] != "'"+note || rows[1][6] != "'"+note {
+				t.Errorf("row %q: want number as is, agent and note %q", rows[1], "'"+note)
+			}
+		})
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/callscreen/callscreen/internal/csvsafe"
+
 	"github.com/nyaruka/phonenumbers"
 )
 
@@ -134,7 +136,7 @@ func header(rec []string) (map[string]int, bool) {
 func rowEntry(rec []string, cols map[string]int, layout string, opts *CSVOptions) (Entry, error) {
 	get := func(name string) string {
 		if i, ok := cols[name]; ok && i < len(rec) {
-			return strings.TrimSpace(rec[i])
+			return csvsafe.Unescape(strings.TrimSpace(rec[i]))
 		}
 		return ""
 	}
@@ -203,7 +205,8 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // WriteCSV writes entries in layout (LayoutNative or LayoutFreePBX) with a
-// header. The FreePBX layout holds exact numbers only, written as FreePBX
+// header, cells that a spreadsheet would run as a formula escaped with a
+// leading apostrophe (ReadCSV removes it again). The FreePBX layout holds exact numbers only, written as FreePBX
 // compares them: national digits for numbers of region's country, E.164
 // otherwise; skipped counts the entries it cannot hold.
 func WriteCSV(w io.Writer, layout, region string, entries iter.Seq[*Entry]) (written, skipped int, err error) {
@@ -235,7 +238,7 @@ func WriteCSV(w io.Writer, layout, region string, entries iter.Seq[*Entry]) (wri
 		} else {
 			rec = []string{e.Tenant, string(e.List), e.String(), e.Note, e.AddedBy, formatTime(e.Added), formatTime(e.Expires)}
 		}
-		if err := cw.Write(rec); err != nil {
+		if err := cw.Write(csvsafe.Row(rec)); err != nil {
 			return written, skipped, fmt.Errorf("write csv: %w", err)
 		}
 		written++

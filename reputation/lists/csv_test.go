@@ -2,11 +2,15 @@ package lists
 
 import (
 	"bytes"
+	"encoding/csv"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callscreen/callscreen/internal/csvsafe"
 )
 
 func readAll(t *testing.T, in string, opts CSVOptions) (string, []Entry, []LineError) {
@@ -142,8 +146,13 @@ func TestCSVRoundTrip(t *testing.T) {
 	if err != nil || n != 4 || skipped != 0 {
 		t.Fatalf("WriteCSV = %d, %d, %v", n, skipped, err)
 	}
-	if out.String() != in {
-		t.Fatalf("round trip:\n%s\nwant:\n%s", out.String(), in)
+	// The prefix starts with '+' and is not a number: a spreadsheet would
+	// read it as a formula, so it is written escaped (and reads back as is).
+	if want := strings.Replace(in, ",+1212777*,", ",'+1212777*,", 1); out.String() != want {
+		t.Fatalf("round trip:\n%s\nwant:\n%s", out.String(), want)
+	}
+	if _, again, bad := readAll(t, out.String(), CSVOptions{}); len(bad) != 0 || len(again) != len(entries) || again[1] != entries[1] {
+		t.Fatalf("export read back: %+v, bad %v", again, bad)
 	}
 
 	out.Reset()
@@ -160,5 +169,53 @@ func TestCSVRoundTrip(t *testing.T) {
 	}
 	if _, _, err := WriteCSV(&out, "xml", "US", nil); err == nil {
 		t.Fatal("unknown layout accepted")
+	}
+}
+
+// TestWriteCSVEscapesFormulas: a note (or anything else) that a
+// spreadsheet would run as a formula is written inert, and reads back as
+// it was.
+func TestWriteCSVEscapesFormulas(t *testing.T) {
+	for _, note := range csvsafe.FormulaCases {
+		t.Run(fmt.Sprintf("%q", note), func(t *testing.T) {
+			e := Entry{List: Block, Kind: Number, Value: "+12125550001", Note: note}
+			for _, layout := range []string{LayoutNative, LayoutFreePBX} {
+				var out bytes.Buffer
+				if _, _, err := WriteCSV(&out, layout, "US", func(yield func(*Entry) bool) { yield(&e) }); err != nil {
+					t.Fatal(err)
+				}
+				rows, err := csv.NewReader(strings.NewReader(out.String())).ReadAll()
+				if err != nil || len(rows) != 2 {
+					t.Fatalf("%s: rows %q, %v", layout, rows, err)
+				}
+				noteCol := 3
+				if layout == LayoutFreePBX {
+					noteCol = 1
+				}
+				if got, want := rows[1][noteCol], "'"+note; got != want {
+					t.Errorf("%s: note cell %q, want %q", layout, got, want)
+				}
+				_, back, bad := readAll(t, out.String(), CSVOptions{})
+				// encoding/csv and the reader's TrimSpace may drop a
+				// leading tab or CR; the apostrophe must not stay.
+				if len(bad) != 0 || len(back) != 1 || strings.HasPrefix(back[0].Note, "'") || !strings.Contains(note, back[0].Note) {
+					t.Errorf("%s: read back %+v, bad %v", layout, back, bad)
+				}
+			}
+		})
+	}
+	// A prefix entry, which starts with '+' and is not a number, is
+	// escaped too, and imports back as the same prefix.
+	e := Entry{List: Block, Kind: Prefix, Value: "+1212555"}
+	var out bytes.Buffer
+	if _, _, err := WriteCSV(&out, LayoutNative, "US", func(yield func(*Entry) bool) { yield(&e) }); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), ",'+1212555*,") {
+		t.Errorf("prefix not escaped:\n%s", out.String())
+	}
+	_, back, bad := readAll(t, out.String(), CSVOptions{})
+	if len(bad) != 0 || len(back) != 1 || back[0].Kind != Prefix || back[0].Value != "+1212555" {
+		t.Errorf("prefix read back %+v, bad %v", back, bad)
 	}
 }

@@ -24,7 +24,10 @@
 // takes a list down. Reload re-reads the files and swaps the new lists in
 // atomically; a file that cannot be read keeps its last good entries. Watch
 // reloads on SIGHUP and when a file changes (fsnotify, on the directory, so
-// editors that rename a new file into place are seen).
+// editors that rename a new file into place are seen); a file that changed
+// less than Options.Quiet ago is read as possibly half written, so entries
+// only disappear once it has been quiet and a pausing writer never lets a
+// listed caller through.
 //
 // Entries added at run time (Apply, Add, Remove; `callscreen lists
 // import|add|remove`) carry a tenant, an optional expiry, a note and who

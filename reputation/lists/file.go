@@ -2,11 +2,13 @@ package lists
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // LineError is one bad line of a list file. The line is skipped; the rest
@@ -39,6 +41,50 @@ func ParseFile(path string, list List, region string) ([]Entry, []LineError, err
 		return nil, nil, fmt.Errorf("read %s list %s: %w", list, path, err)
 	}
 	return entries, bad, nil
+}
+
+// stamp is what says a file changed: its size and modification time.
+type stamp struct {
+	size  int64
+	mtime time.Time
+}
+
+func stampOf(fi os.FileInfo) stamp { return stamp{size: fi.Size(), mtime: fi.ModTime()} }
+
+// readStable reads the file at path whole, again until its size and
+// modification time are the same before and after a read (a writer in the
+// middle of a write changes them), at most a few times. It returns the
+// contents and the stamp they were read under; unchanged reports whether
+// the stamp held over the read.
+func readStable(path string) (data []byte, st stamp, unchanged bool, err error) {
+	const tries = 5
+	for i := range tries {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, stamp{}, false, err
+		}
+		data, err = os.ReadFile(path)
+		if err != nil {
+			return nil, stamp{}, false, err
+		}
+		after, err := os.Stat(path)
+		if err != nil {
+			return nil, stamp{}, false, err
+		}
+		if st = stampOf(after); st == stampOf(fi) && int64(len(data)) == st.size {
+			return data, st, true, nil
+		}
+		if i < tries-1 {
+			time.Sleep(20 * time.Millisecond) // let the writer's burst end
+		}
+	}
+	return data, st, false, nil
+}
+
+// completeLines returns data up to and including its last newline: the
+// lines a writer has finished.
+func completeLines(data []byte) []byte {
+	return data[:bytes.LastIndexByte(data, '\n')+1]
 }
 
 // Parse reads list-file syntax from r; name is used in origins and errors.

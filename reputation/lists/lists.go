@@ -1,6 +1,7 @@
 package lists
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,16 @@ type Options struct {
 	// Debounce is how long Watch waits after a file event before it
 	// reloads, so an editor's several writes load once; 0 is 100ms.
 	Debounce time.Duration
+	// Quiet is how long a list file must stay unchanged (same size and
+	// modification time) before Watch lets a change take entries off its
+	// list; 0 is 30s. A file rewritten in place (`cat > block.txt`, a
+	// script, an editor that writes in place) is read while it is being
+	// written; until it has been quiet this long, entries it gains apply
+	// at once but entries it seems to have lost stay in force, and a last
+	// line without its end of line is not read yet. So a write that
+	// pauses mid-file never lets a listed caller through. Reload (and
+	// SIGHUP) reads the file as it is, at once.
+	Quiet time.Duration
 }
 
 // Lists is the must-pass and must-block lists. It is a reputation.Source;
@@ -72,6 +83,12 @@ type fileState struct {
 	path    string
 	entries []Entry
 	bad     []LineError
+	// st is the stamp the file was read under, seen when that stamp was
+	// first read; held counts the entries kept from an earlier load
+	// because the file has not been quiet long enough to drop them.
+	st   stamp
+	seen time.Time
+	held int
 }
 
 // snapshot is everything Lookup reads, swapped atomically.
@@ -108,6 +125,9 @@ func New(opts Options) (*Lists, error) {
 	if opts.Debounce <= 0 {
 		opts.Debounce = 100 * time.Millisecond
 	}
+	if opts.Quiet <= 0 {
+		opts.Quiet = DefaultQuiet
+	}
 	if opts.LoadTimeout <= 0 {
 		opts.LoadTimeout = 30 * time.Second
 	}
@@ -132,7 +152,7 @@ func New(opts Options) (*Lists, error) {
 	if l.now == nil {
 		l.now = time.Now
 	}
-	if err := l.reloadFiles(); err != nil {
+	if _, err := l.reloadFiles(true); err != nil {
 		return nil, fmt.Errorf("lists: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opts.LoadTimeout)
@@ -143,17 +163,28 @@ func New(opts Options) (*Lists, error) {
 	return l, nil
 }
 
-// Reload re-reads the list files and swaps the new lists in at once. A
-// file that cannot be read keeps its last good entries and Reload returns
-// the error; bad lines are logged, skipped and kept for Problems.
+// DefaultQuiet is Options.Quiet's default.
+const DefaultQuiet = 30 * time.Second
+
+// Reload re-reads the list files as they are and swaps the new lists in
+// at once. A file that cannot be read keeps its last good entries and
+// Reload returns the error; bad lines are logged, skipped and kept for
+// Problems.
 func (l *Lists) Reload() error {
-	return l.reloadFiles()
+	_, err := l.reloadFiles(true)
+	return err
 }
 
-func (l *Lists) reloadFiles() error {
+// reloadFiles re-reads the list files. With force, each file is taken as
+// it is. Without, a file that changed less than Quiet ago is taken as
+// possibly half written (see Options.Quiet): its complete lines are read
+// and every entry of the last load it lacks is kept; settle is then the
+// time to read it again (zero when every file was read whole).
+func (l *Lists) reloadFiles(force bool) (settle time.Time, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var errs []error
+	now := time.Now()
 	for _, f := range []struct {
 		list List
 		path string
@@ -161,15 +192,61 @@ func (l *Lists) reloadFiles() error {
 		if f.path == "" {
 			continue
 		}
-		entries, bad, err := ParseFile(f.path, f.list, l.opts.Region)
+		data, st, stable, err := readStable(f.path)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("read %s list: %w", f.list, err))
 			continue
 		}
-		l.files[f.list] = fileState{path: f.path, entries: entries, bad: bad}
-		for i := range bad {
-			l.log.Warn("lists: bad line skipped", "list", f.list, "file", f.path, "line", bad[i].Line, "err", bad[i].Err)
+		old, hadOld := l.files[f.list]
+		seen := now
+		if hadOld && old.st == st {
+			seen = old.seen
 		}
+		// Quiet since the later of: the modification time, or the first
+		// read of this stamp (a clock ahead of ours cannot hold it back
+		// for ever).
+		quietSince := st.mtime
+		if seen.Before(quietSince) {
+			quietSince = seen
+		}
+		settledAt := quietSince.Add(l.opts.Quiet)
+		whole := force || !hadOld || stable && !now.Before(settledAt)
+		if !whole {
+			data = completeLines(data)
+		}
+		entries, bad, err := Parse(bytes.NewReader(data), filepath.Base(f.path), f.list, l.opts.Region)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read %s list %s: %w", f.list, f.path, err))
+			continue
+		}
+		held := 0
+		if !whole {
+			have := make(map[string]struct{}, len(entries))
+			for i := range entries {
+				have[entries[i].String()] = struct{}{}
+			}
+			for _, e := range old.entries {
+				if _, ok := have[e.String()]; !ok {
+					entries = append(entries, e)
+					held++
+				}
+			}
+			if !stable {
+				settledAt = now.Add(l.opts.Quiet)
+			}
+			if settle.IsZero() || settledAt.Before(settle) {
+				settle = settledAt
+			}
+			if held > 0 {
+				l.log.Info("lists: list file changed in the last moments; entries it lacks stay in force until it has been unchanged for the quiet time",
+					"list", f.list, "file", f.path, "held", held, "quiet", l.opts.Quiet)
+			}
+		} else {
+			for i := range bad {
+				l.log.Warn("lists: bad line skipped", "list", f.list, "file", f.path, "line", bad[i].Line, "err", bad[i].Err)
+			}
+		}
+		l.files[f.list] = fileState{path: f.path, entries: entries, bad: bad, st: st, seen: seen, held: held}
 		l.fileTables[f.list.index()] = buildTable(f.list, "", func(yield func(*Entry) bool) {
 			for i := range entries {
 				if !yield(&entries[i]) {
@@ -186,10 +263,31 @@ func (l *Lists) reloadFiles() error {
 	l.metrics.BadLines.Set(float64(len(l.problems)))
 	if err := errors.Join(errs...); err != nil {
 		l.metrics.Reloads.WithLabelValues("error").Inc()
-		return err
+		return settle, err
 	}
 	l.metrics.Reloads.WithLabelValues("ok").Inc()
-	return nil
+	return settle, nil
+}
+
+// ErrFromFile reports a change the lists refuse because the entry comes
+// from a list file: only an edit of the file changes it.
+var ErrFromFile = errors.New("entry comes from a list file")
+
+// FileOrigin returns where the list files hold an entry with e's list,
+// kind and value ("block.txt:3"), or "" when they hold none. List-file
+// entries apply to every tenant.
+func (l *Lists) FileOrigin(e Entry) string {
+	if !e.List.Valid() {
+		return ""
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, have := range l.files[e.List].entries {
+		if have.Kind == e.Kind && have.Value == e.Value && have.High == e.High {
+			return have.Origin
+		}
+	}
+	return ""
 }
 
 // publish swaps in a snapshot of the current tables and updates the size
@@ -287,8 +385,14 @@ func (l *Lists) Add(ctx context.Context, e Entry) error {
 	return l.Apply(ctx, []Change{{Entry: e}})
 }
 
-// Remove takes one entry off its list.
+// Remove takes one entry off its list. An entry a list file holds is
+// refused with an error wrapping ErrFromFile that names the file and line
+// ("comes from block.txt:3; edit the file"): removing a stored copy would
+// leave the caller listed all the same.
 func (l *Lists) Remove(ctx context.Context, e Entry) error {
+	if origin := l.FileOrigin(e); origin != "" {
+		return fmt.Errorf("lists: %s list entry %s comes from %s; edit the file: %w", e.List, e.String(), origin, ErrFromFile)
+	}
 	return l.Apply(ctx, []Change{{Delete: true, Entry: e}})
 }
 
@@ -497,8 +601,17 @@ func (l *Lists) Watch(ctx context.Context) error {
 
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	reload := func(why string) {
-		if err := l.Reload(); err != nil {
+	// settled fires when a file read while it was still changing has
+	// been quiet long enough to be read whole.
+	settled := time.NewTimer(time.Hour)
+	settled.Stop()
+	defer settled.Stop()
+	reload := func(why string, force bool) {
+		at, err := l.reloadFiles(force)
+		if !at.IsZero() {
+			settled.Reset(max(time.Until(at), 0) + 10*time.Millisecond)
+		}
+		if err != nil {
 			l.log.Error("lists: reload failed; keeping the last good lists", "trigger", why, "err", err)
 			return
 		}
@@ -511,7 +624,7 @@ func (l *Lists) Watch(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-hup:
-			reload("sighup")
+			reload("sighup", true)
 			if !following {
 				if err := l.Sync(ctx); err != nil {
 					l.log.Error("lists: store reload failed; keeping the last good lists", "err", err)
@@ -539,7 +652,9 @@ func (l *Lists) Watch(ctx context.Context) error {
 			}
 			l.log.Warn("lists: file watch error", "err", err)
 		case <-timer.C:
-			reload("file change")
+			reload("file change", false)
+		case <-settled.C:
+			reload("file quiet", false)
 		}
 	}
 }

@@ -1,0 +1,309 @@
+package redisconn_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/callscreen/callscreen/agi"
+	"github.com/callscreen/callscreen/agi/agitest"
+	"github.com/callscreen/callscreen/bridge"
+	"github.com/callscreen/callscreen/decision"
+	"github.com/callscreen/callscreen/internal/redistest"
+	"github.com/callscreen/callscreen/policy"
+	"github.com/callscreen/callscreen/redisconn"
+	"github.com/callscreen/callscreen/reputation"
+	"github.com/callscreen/callscreen/reputation/behavior"
+	"github.com/callscreen/callscreen/reputation/cache"
+	"github.com/callscreen/callscreen/reputation/feed"
+	"github.com/callscreen/callscreen/reputation/feedback"
+	"github.com/callscreen/callscreen/reputation/lists"
+	"github.com/callscreen/callscreen/screen"
+)
+
+// Every place the tree runs a Lua script or a multi-key command, each
+// exercised by exercise below on a real Sentinel and a real Cluster:
+//   - reputation/lists RedisStore: applyScript (entries hash, tenants set,
+//     seq, log stream: one {lists} slot), applyBulk's TxPipelined, the
+//     Position pipeline;
+//   - reputation/cache: MGET of one number's sources ({number} tag);
+//   - reputation/behavior RedisCounter: callerScript (calls, flags,
+//     honeypot of one {tenant:caller} tag), dialedScript, flagScript;
+//   - reputation/feed RedisStore: Replace and read in TxPipelined on
+//     {feed} keys, the lock's unlockScript;
+//   - reputation/feedback RedisStore: one hash per tenant (single key).
+// In a cluster a multi-key command across slots fails with CROSSSLOT, so
+// these passing on the cluster is the check that the keys share a slot.
+
+// exercise runs every Redis-backed feature once against rdb and fails the
+// test on any error. round makes the keys of each run new.
+func exercise(ctx context.Context, rdb redis.UniversalClient, round int) error {
+	tenant := fmt.Sprintf("t%d", round)
+	caller := fmt.Sprintf("+1212555%04d", round)
+
+	ls := lists.NewRedisStore(rdb, lists.RedisOptions{})
+	e, err := lists.ParseEntry(caller, "US")
+	if err != nil {
+		return err
+	}
+	e.List, e.Tenant = lists.Block, tenant
+	if err := ls.Apply(ctx, []lists.Change{{Entry: e}}); err != nil {
+		return fmt.Errorf("lists apply: %w", err)
+	}
+	var bulk []lists.Change
+	for i := range 300 { // more than SmallBatch: the pipelined bulk path
+		b, _ := lists.ParseEntry(fmt.Sprintf("+1313555%04d", i), "US")
+		b.List, b.Tenant = lists.Block, tenant
+		bulk = append(bulk, lists.Change{Entry: b})
+	}
+	if err := ls.Apply(ctx, bulk); err != nil {
+		return fmt.Errorf("lists bulk apply: %w", err)
+	}
+	n := 0
+	if err := ls.Load(ctx, tenant, func(lists.Entry) error { n++; return nil }); err != nil || n != 301 {
+		return fmt.Errorf("lists load: %d entries, %v", n, err)
+	}
+	if _, err := ls.Position(ctx); err != nil {
+		return fmt.Errorf("lists position: %w", err)
+	}
+
+	c, err := cache.New(cache.Options{Redis: rdb, L1Size: -1, L2Timeout: time.Second})
+	if err != nil {
+		return err
+	}
+	srcs := []string{"callerapi", "youmail", "http"}
+	for _, s := range srcs {
+		c.Set(ctx, tenant, caller, s, reputation.Verdict{Source: s, RecentReports: 2})
+	}
+	// Set writes L2 in the background: wait for it (bounded).
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, hit := c.Get(ctx, tenant, caller, srcs)
+		if hit[0] && hit[1] && hit[2] {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cache: MGET of %d sources hit %v", len(srcs), hit)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+
+	bh := behavior.NewRedisCounter(rdb, "")
+	now := time.Now()
+	var counts behavior.Counts
+	for i := range 3 {
+		counts, err = bh.Observe(ctx, behavior.Observation{Tenant: tenant, Caller: caller, Dialed: "+15551230000", ID: fmt.Sprint(i),
+			Time: now.Add(time.Duration(i) * time.Millisecond), BurstWindow: time.Minute, BurstCap: 10, RepeatWindow: time.Hour, Honeypot: true, HoneypotFor: time.Hour})
+		if err != nil {
+			return fmt.Errorf("behavior observe: %w", err)
+		}
+	}
+	if counts.Burst != 3 {
+		return fmt.Errorf("behavior: burst %d after 3 calls", counts.Burst)
+	}
+	if err := bh.Flag(ctx, tenant, caller, "x", now, time.Hour); err != nil {
+		return fmt.Errorf("behavior flag: %w", err)
+	}
+
+	fs := feed.NewRedisStore(rdb, "")
+	unlock, err := fs.Lock(ctx, time.Minute)
+	if err != nil {
+		return fmt.Errorf("feed lock: %w", err)
+	}
+	if _, err := fs.Replace(ctx, tenant, []feed.Record{{Key: 12125550100, Value: 1}, {Key: 12125550101, Value: 2}}); err != nil {
+		unlock()
+		return fmt.Errorf("feed replace: %w", err)
+	}
+	unlock()
+	recs := 0
+	if _, err := fs.Load(ctx, func(string, feed.Record) error { recs++; return nil }); err != nil || recs < 2 {
+		return fmt.Errorf("feed load: %d records, %v", recs, err)
+	}
+
+	fb := feedback.NewRedisStore(rdb)
+	if err := fb.Put(ctx, feedback.Report{Tenant: tenant, Number: caller, Kind: feedback.Spam, Time: now}); err != nil {
+		return fmt.Errorf("feedback put: %w", err)
+	}
+	if _, ok, err := fb.Get(ctx, tenant, caller); err != nil || !ok {
+		return fmt.Errorf("feedback get: %v %v", ok, err)
+	}
+	return nil
+}
+
+// exerciseUntil retries exercise until it passes or the deadline (a client
+// rediscovering the topology after a failover), and fails the test then.
+func exerciseUntil(t *testing.T, rdb redis.UniversalClient, round int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := exercise(ctx, rdb, round)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval
+	}
+}
+
+// client is the client serve builds for o, with timeouts for a loaded
+// test machine.
+func client(t *testing.T, o redisconn.Options) redis.UniversalClient {
+	t.Helper()
+	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = time.Second, 2*time.Second, 2*time.Second
+	rdb, err := redisconn.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// TestSentinelTopology: every feature works through Sentinel, and again
+// after the master is killed and the sentinels promote the replica.
+func TestSentinelTopology(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts five redis-server processes")
+	}
+	st := redistest.StartSentinel(t)
+	o := redisconn.Options{Addrs: st.Addrs(), MasterName: st.MasterName}
+	if o.Mode() != "sentinel" {
+		t.Fatalf("mode %s", o.Mode())
+	}
+	rdb := client(t, o)
+	exerciseUntil(t, rdb, 1, 10*time.Second)
+	stop := callLoad(t, rdb)
+	st.KillMaster()
+	exerciseUntil(t, rdb, 2, 15*time.Second)
+	if calls, failed := stop(); len(failed) != 0 || calls == 0 {
+		t.Errorf("calls during the failover: %d, %d failed: %v", calls, len(failed), failed)
+	} else {
+		t.Logf("%d calls screened during the failover, none failed", calls)
+	}
+	// What was written before the failover was replicated.
+	n := 0
+	if err := lists.NewRedisStore(rdb, lists.RedisOptions{}).Load(context.Background(), "t1", func(lists.Entry) error { n++; return nil }); err != nil || n != 301 {
+		t.Errorf("entries of round 1 after the failover: %d, %v", n, err)
+	}
+}
+
+// TestClusterTopology: every feature works on a three-master cluster (so
+// no multi-key command crosses slots), and again after one master is
+// killed and its replica takes over its slots.
+func TestClusterTopology(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts six redis-server processes")
+	}
+	cl := redistest.StartCluster(t, 3, 1)
+	o := redisconn.Options{Addrs: cl.Addrs(), Cluster: true}
+	if o.Mode() != "cluster" {
+		t.Fatalf("mode %s", o.Mode())
+	}
+	rdb := client(t, o)
+	for round := 1; round <= 3; round++ { // tenants and callers in different slots
+		exerciseUntil(t, rdb, round, 10*time.Second)
+	}
+	stop := callLoad(t, rdb)
+	cl.KillMaster(0)
+	// The client learns the new owner of the dead master's slots at its
+	// first failed command (reloadOnFailure), not at go-redis's periodic
+	// reload a minute later: well within 15 s.
+	for round := 4; round <= 6; round++ {
+		exerciseUntil(t, rdb, round, 15*time.Second)
+	}
+	if calls, failed := stop(); len(failed) != 0 || calls == 0 {
+		t.Errorf("calls during the failover: %d, %d failed: %v", calls, len(failed), failed)
+	} else {
+		t.Logf("%d calls screened during the failover, none failed", calls)
+	}
+}
+
+// callLoad screens calls through FastAGI, one after another until stop,
+// with a flow whose lists live in Redis (loaded into memory, following
+// the change log) and whose behaviour counters are in Redis. Half the
+// calls come from a caller on the block list. stop returns how many calls
+// were made and which failed: no CALLSCREEN_RESULT, or the listed caller
+// not blocked.
+func callLoad(t *testing.T, rdb redis.UniversalClient) (stop func() (calls int, failed []string)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	store := lists.NewRedisStore(rdb, lists.RedisOptions{})
+	const listed = "+12125550666"
+	e, _ := lists.ParseEntry(listed, "US")
+	e.List = lists.Block
+	actx, acancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := store.Apply(actx, []lists.Change{{Entry: e}}); err != nil {
+		t.Fatal(err)
+	}
+	acancel()
+	l, err := lists.New(lists.Options{Store: store, LoadTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	followDone := make(chan struct{})
+	go func() { defer close(followDone); l.FollowStore(ctx) }()
+	bh, err := behavior.New(behavior.Options{Counter: behavior.NewRedisCounter(rdb, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow := &screen.Flow{
+		Source:   reputation.Chain{{Name: lists.SourceName, Source: l}, {Name: "behavior", Source: bh}},
+		Profiles: screen.ProfileMap{"default": policy.Default()},
+		Logger:   slog.New(slog.DiscardHandler),
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &agi.Server{Handler: bridge.AGIHandler(func() *screen.Flow { return flow }), Logger: slog.New(slog.DiscardHandler)}
+	serveDone := make(chan struct{})
+	go func() { defer close(serveDone); _ = srv.Serve(ctx, ln) }()
+	var (
+		calls  int
+		failed []string
+	)
+	loopDone, stopping := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stopping:
+				return
+			default:
+			}
+			caller := fmt.Sprintf("+1415555%04d", i%10000)
+			if i%2 == 0 {
+				caller = listed
+			}
+			cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+			tr, err := agitest.Dial(cctx, ln.Addr().String(), agitest.Call{CallerID: caller, DNID: "+15551230000", Caller: agitest.Caller{Auto: true}})
+			ccancel()
+			calls++
+			res := ""
+			if tr != nil {
+				res = tr.Vars[decision.VarResult]
+			}
+			if err != nil || res == "" || caller == listed && res != "block" {
+				failed = append(failed, fmt.Sprintf("call %d from %s: result %q, err %v", i, caller, res, err))
+			}
+		}
+	}()
+	return func() (int, []string) {
+		close(stopping) // the call under way finishes first
+		<-loopDone
+		cancel()
+		_ = srv.Shutdown(context.Background())
+		<-serveDone
+		<-followDone
+		bh.Close()
+		return calls, failed
+	}
+}
