@@ -28,6 +28,7 @@ type Config struct {
 	Providers  Providers          `mapstructure:"providers"`
 	Feed       Feed               `mapstructure:"feed"`
 	Audit      Audit              `mapstructure:"audit"`
+	Stats      Stats              `mapstructure:"stats"`
 	ARI        ARI                `mapstructure:"ari"`
 	Profiles   map[string]Profile `mapstructure:"profiles"`
 
