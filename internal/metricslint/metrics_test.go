@@ -25,6 +25,8 @@ import (
 	"github.com/callscreen/callscreen/reputation/feedback"
 	"github.com/callscreen/callscreen/reputation/lists"
 	"github.com/callscreen/callscreen/screen"
+	"github.com/callscreen/callscreen/stats"
+	"github.com/callscreen/callscreen/tail"
 )
 
 // packages lists every package's NewMetrics. A package that adds metrics
@@ -42,6 +44,8 @@ var packages = map[string]func(prometheus.Registerer){
 	"reputation/feedback": func(r prometheus.Registerer) { feedback.NewMetrics(r) },
 	"reputation/lists":    func(r prometheus.Registerer) { lists.NewMetrics(r) },
 	"screen":              func(r prometheus.Registerer) { screen.NewMetrics(r) },
+	"stats":               func(r prometheus.Registerer) { stats.NewMetrics(r) },
+	"tail":                func(r prometheus.Registerer) { tail.NewMetrics(r) },
 }
 
 // recorder registers collectors and keeps them, so vectors without
