@@ -44,8 +44,8 @@ func (b *inbox) ids() []string {
 
 func client(t *testing.T, addr string) redis.UniversalClient {
 	t.Helper()
-	// Longer timeouts than the call path's: a subscription waits.
-	rdb, err := redisconn.New(redisconn.Options{Addrs: []string{addr}, ReadTimeout: 5 * time.Second})
+	// The call path's client, as serve uses it.
+	rdb, err := redisconn.New(redisconn.Options{Addrs: []string{addr}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,4 +143,18 @@ func TestRelayNeverBlocks(t *testing.T) {
 	srv.Kill()
 	start(t, r)
 	waitFor(t, "publish errors", func() bool { return testutil.ToFloat64(r.m.errors.WithLabelValues("publish")) > 0 })
+}
+
+// TestRelayIdle: a subscription outlives the client's read timeout (50ms)
+// with nothing to read.
+func TestRelayIdle(t *testing.T) {
+	srv := redistest.Start(t)
+	var in inbox
+	a := New(Options{Redis: client(t, srv.Addr()), Deliver: &inbox{}, Logger: quiet})
+	b := New(Options{Redis: client(t, srv.Addr()), Deliver: &in, Logger: quiet})
+	start(t, a)
+	start(t, b)
+	time.Sleep(300 * time.Millisecond) // idle for several read timeouts: the condition under test, not a synchronisation
+	a.Record(decisionFor("late"))
+	waitFor(t, "a decision after an idle time", func() bool { return len(in.ids()) == 1 })
 }

@@ -221,7 +221,8 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 		}()
 		recs = append(recs, s.audit)
 	}
-	recs = append(recs, recent, s.behavior)
+	sv := s.startSupervision(watchCtx, cfg, recent)
+	recs = append(recs, recent, s.behavior, sv)
 	s.recorder = recs
 
 	srcs, err := s.buildSources(cfg)
@@ -257,7 +258,7 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 		adminSrv, err := admin.New(admin.Options{
 			Listen: cfg.Admin.Listen, Token: cfg.Admin.Token, Gatherer: s.reg,
 			Checker: flowChecker(s.flow.Load), Feedback: feedbackReports{store: fbStore, region: cfg.Number.DefaultRegion},
-			Decisions: recent, Stream: recent, Region: cfg.Number.DefaultRegion,
+			Decisions: recent, Stream: recent, Stats: sv.stats, Region: cfg.Number.DefaultRegion,
 			Lists:  listEntries{lists: s.lists, region: cfg.Number.DefaultRegion},
 			Logger: s.log, Metrics: adminMetrics, Ready: s.ready,
 		})
@@ -447,6 +448,7 @@ func restartKeys(a, b *config.Config) []string {
 	check("redis", fmt.Sprint(a.Redis) != fmt.Sprint(b.Redis))
 	check("reputation.cache", a.Reputation.Cache != b.Reputation.Cache)
 	check("audit", a.Audit != b.Audit)
+	check("stats", fmt.Sprint(a.Stats) != fmt.Sprint(b.Stats))
 	check("log", a.Log != b.Log)
 	return out
 }
