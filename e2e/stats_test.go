@@ -225,3 +225,42 @@ func TestStatsTwoInstances(t *testing.T) {
 		t.Fatalf("DIDs differ:\n%v\n%v", da, db)
 	}
 }
+
+// TestBlockExpires: a block entry added through the admin API with an
+// expiry, as the dashboard's "Block this caller" adds it, blocks the next
+// call and lets the caller through once it has expired.
+func TestBlockExpires(t *testing.T) {
+	p := startServe(t, baseConfig, baseFiles)
+	const caller = "+13125550188"
+	expires := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339Nano)
+	resp, err := http.Post("http://"+p.admin+"/api/v1/lists/block", "application/json",
+		strings.NewReader(`{"value":"`+caller+`","note":"blocked from the dashboard","expires":"`+expires+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("add: %d %s", resp.StatusCode, b)
+	}
+	if tr := call(t, p, agitest.Call{CallerID: caller}); tr.Vars["CALLSCREEN_RESULT"] != "block" || tr.Vars["CALLSCREEN_REASONS"] != "list.block" {
+		t.Fatalf("before the expiry: %v", tr.Vars)
+	}
+	// Watch the explanation (it counts no calls, so the caller does not
+	// become a burst), then call once.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var d map[string]any
+		getJSON(t, "http://"+p.admin+"/api/v1/check?number=%2B13125550188", &d)
+		if d["result"] == "allow" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still blocked 30s after the expiry: %v", d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if tr := call(t, p, agitest.Call{CallerID: caller}); tr.Vars["CALLSCREEN_RESULT"] != "allow" {
+		t.Fatalf("after the expiry: %v", tr.Vars)
+	}
+}
