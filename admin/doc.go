@@ -1,12 +1,15 @@
 // Package admin is the operators' side of callscreen: the admin HTTP API
 // (health, lists, check, feedback, recent decisions with CSV export,
-// per-profile stats, a live stream of decisions), /metrics and the
-// supervisors' dashboard, one page embedded in the binary.
+// statistics per profile and per DID with the series of the charts, a live
+// stream of decisions), /metrics and the supervisors' dashboard, one page
+// embedded in the binary with its charting library (uPlot, vendored under
+// ui/vendor with its licence).
 //
 // It reaches the rest of callscreen only through small interfaces declared
-// here (Checker, ListStore, Feedback, Decisions, Stream); Recent is the
-// in-memory store of recent decisions that implements the last two and
-// receives decisions as a decision.Recorder.
+// here (Checker, ListStore, Feedback, Decisions, Stream, Statistics);
+// Recent is the in-memory store of recent decisions that implements
+// Decisions and Stream and receives decisions as a decision.Recorder;
+// *stats.Stats implements Statistics.
 //
 // # Access
 //
