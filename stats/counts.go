@@ -1,7 +1,6 @@
 package stats
 
 import (
-	"regexp"
 	"strings"
 	"time"
 
@@ -61,16 +60,21 @@ const (
 	DIDOther = "(other)"
 )
 
-var didShape = regexp.MustCompile(`^\+?[0-9*#]{1,20}$`)
-
 // didLabel is the DID a call is counted under: the dialed number as the
-// flow normalised it when it looks like a number, else DIDUnknown. What the
-// trunk sends cannot make a label of any other shape.
+// flow normalised it when it looks like a number (an optional '+', then 1
+// to 20 of 0-9, '*' and '#'), else DIDUnknown. What the trunk sends cannot
+// make a label of any other shape.
 func didLabel(dialed string) string {
-	if didShape.MatchString(dialed) {
-		return dialed
+	d := strings.TrimPrefix(dialed, "+")
+	if len(d) < 1 || len(d) > 20 {
+		return DIDUnknown
 	}
-	return DIDUnknown
+	for i := 0; i < len(d); i++ {
+		if c := d[i]; (c < '0' || c > '9') && c != '*' && c != '#' {
+			return DIDUnknown
+		}
+	}
+	return dialed
 }
 
 // Counts are the counters of one bucket (a minute or an hour of one
@@ -133,14 +137,53 @@ var counterByName = func() map[string]counter {
 // reasonPrefix starts the stored name of a reason counter.
 const reasonPrefix = "r:"
 
-// add counts one call.
+// add counts one call, as each names the counters.
 func (c *Counts) add(call *Call) {
-	c.each(call, func(name string, n int64) {
-		c.addNamed(name, n)
-	})
+	c.Calls++
+	switch call.Action {
+	case policy.Block:
+		c.Blocked++
+	case policy.Challenge:
+		c.Challenged++
+		switch call.Challenge {
+		case policy.OutcomePassed:
+			c.Passed++
+		case policy.OutcomeFailed:
+			c.Failed++
+		case policy.OutcomeAbandoned:
+			c.Abandoned++
+		}
+	default:
+		c.Allowed++
+	}
+	switch call.Result {
+	case policy.ResultBlock:
+		c.Intercepted++
+	case policy.ResultVoicemail:
+		c.Intercepted++
+		c.Voicemail++
+	}
+	if call.Mode == policy.ModeMonitor {
+		c.Monitored++
+	}
+	switch call.Held {
+	case policy.Block:
+		c.HeldBlock++
+	case policy.Challenge:
+		c.HeldChallenge++
+	}
+	for _, r := range call.Reasons {
+		if r.Known() {
+			if c.Reasons == nil {
+				c.Reasons = make(map[policy.Reason]int64, 4)
+			}
+			c.Reasons[r]++
+		}
+	}
 }
 
-// each calls fn with the stored name of every counter call adds one to.
+// each calls fn with the stored name of every counter call adds one to;
+// add does the same to a Counts (TestCountsNames keeps them equal).
 func (c *Counts) each(call *Call, fn func(name string, n int64)) {
 	fn("calls", 1)
 	switch call.Action {
@@ -203,9 +246,7 @@ func (c *Counts) addNamed(name string, n int64) {
 
 // merge adds o to c.
 func (c *Counts) merge(o *Counts) {
-	for _, k := range counters {
-		*k.get(c) += *k.get(o)
-	}
+	c.mergeCounters(o)
 	if len(o.Reasons) > 0 && c.Reasons == nil {
 		c.Reasons = make(map[policy.Reason]int64, len(o.Reasons))
 	}
@@ -217,3 +258,19 @@ func (c *Counts) merge(o *Counts) {
 // Junk counts the calls that were junk: blocked outright, failed the
 // challenge, or would have been blocked in monitor mode.
 func (c *Counts) Junk() int64 { return c.Blocked + c.Failed + c.HeldBlock }
+
+// mergeCounters adds o's counters, not its reasons, to c.
+func (c *Counts) mergeCounters(o *Counts) {
+	c.Calls += o.Calls
+	c.Allowed += o.Allowed
+	c.Blocked += o.Blocked
+	c.Challenged += o.Challenged
+	c.Passed += o.Passed
+	c.Failed += o.Failed
+	c.Abandoned += o.Abandoned
+	c.Intercepted += o.Intercepted
+	c.Voicemail += o.Voicemail
+	c.Monitored += o.Monitored
+	c.HeldBlock += o.HeldBlock
+	c.HeldChallenge += o.HeldChallenge
+}

@@ -270,13 +270,6 @@ func (s *Stats) Summary(ctx context.Context, q Query) (*Summary, error) {
 	return out, nil
 }
 
-// mergeCounters adds o's counters, not its reasons, to c.
-func (c *Counts) mergeCounters(o *Counts) {
-	for _, k := range counters {
-		*k.get(c) += *k.get(o)
-	}
-}
-
 // TrendPoint is one point of a DID's trend.
 type TrendPoint struct {
 	Time      time.Time `json:"time"`

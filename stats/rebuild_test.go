@@ -17,10 +17,14 @@ import (
 
 // writeLog writes rs into a fresh decision log (small files, so it spans
 // several) and returns its directory.
-func writeLog(t *testing.T, rs []*decision.Result) string {
+func writeLog(t testing.TB, rs []*decision.Result) string {
+	return writeLogRotating(t, rs, 4096)
+}
+
+func writeLogRotating(t testing.TB, rs []*decision.Result, rotate int64) string {
 	t.Helper()
 	dir := t.TempDir()
-	l, err := audit.Open(audit.Options{Dir: dir, RotateSize: 4096, Fsync: audit.FsyncNone, Logger: quiet})
+	l, err := audit.Open(audit.Options{Dir: dir, RotateSize: rotate, Fsync: audit.FsyncNone, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

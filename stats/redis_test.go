@@ -14,7 +14,7 @@ import (
 	"github.com/callscreen/callscreen/redisconn"
 )
 
-func redisClient(t *testing.T, addr string) redis.UniversalClient {
+func redisClient(t testing.TB, addr string) redis.UniversalClient {
 	t.Helper()
 	rdb, err := redisconn.New(redisconn.Options{Addrs: []string{addr}})
 	if err != nil {

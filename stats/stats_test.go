@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -123,6 +124,33 @@ func TestCountsAdd(t *testing.T) {
 	c.add(&call)
 	if len(c.Reasons) != 1 || c.Reasons[policy.ListBlock] != 1 {
 		t.Fatalf("reasons %v", c.Reasons)
+	}
+}
+
+// TestCountsNames: add and each (the names written to Redis) count the
+// same, and every counter of Counts has a name mergeCounters adds.
+func TestCountsNames(t *testing.T) {
+	for k := range monitorAllow + 1 {
+		call := FromResult(result("1", "p", "+18005550100", t0, k, policy.CallerAnonymous))
+		var direct, named Counts
+		direct.add(&call)
+		named.each(&call, func(name string, n int64) { named.addNamed(name, n) })
+		if !equalCounts(direct, named) {
+			t.Fatalf("kind %d: add %+v, each %+v", k, direct, named)
+		}
+	}
+	var one, sum Counts
+	for _, k := range counters {
+		*k.get(&one) = 1
+	}
+	sum.mergeCounters(&one)
+	for _, k := range counters {
+		if *k.get(&sum) != 1 {
+			t.Errorf("mergeCounters leaves out %s", k.name)
+		}
+	}
+	if len(counters) != reflect.TypeFor[Counts]().NumField()-1 {
+		t.Errorf("%d counters named for %d fields of Counts", len(counters), reflect.TypeFor[Counts]().NumField()-1)
 	}
 }
 
