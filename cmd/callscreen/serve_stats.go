@@ -70,10 +70,19 @@ func (s *server) startSupervision(ctx context.Context, cfg *config.Config, recen
 			return nil
 		})
 		sv.relay = tail.New(tail.Options{Redis: s.redis, Deliver: recent, Metrics: tail.NewMetrics(s.reg), Logger: s.log})
+		subscribed := make(chan struct{})
 		s.watch(ctx, "live tail relay", func(ctx context.Context) error {
-			sv.relay.Run(ctx, nil)
+			sv.relay.Run(ctx, subscribed)
 			return nil
 		})
+		// Follow the other instances before taking calls, so the tail
+		// misses none of theirs; a Redis that does not answer delays the
+		// start by a second at most (go-redis keeps subscribing).
+		select {
+		case <-subscribed:
+		case <-time.After(time.Second):
+			s.log.Warn("live tail: not subscribed yet; other instances' calls show once Redis answers")
+		}
 	}
 	return sv
 }
