@@ -233,7 +233,7 @@ func TestBlockExpires(t *testing.T) {
 	p := startServe(t, baseConfig, baseFiles)
 	const caller = "+13125550188"
 	expires := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339Nano)
-	resp, err := http.Post("http://"+p.admin+"/api/v1/lists/block", "application/json",
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Post("http://"+p.admin+"/api/v1/lists/block", "application/json",
 		strings.NewReader(`{"value":"`+caller+`","note":"blocked from the dashboard","expires":"`+expires+`"}`))
 	if err != nil {
 		t.Fatal(err)
