@@ -144,8 +144,13 @@ type Options struct {
 	// (the dashboard's charts and DID table); without it /api/v1/stats
 	// falls back to Decisions.Stats.
 	Stats Statistics
+	// Outbound backs GET /api/v1/outbound; nil answers 501.
+	Outbound Outbound
 	// Ready reports readiness for /readyz; nil is always ready.
 	Ready func(ctx context.Context) error
+	// Details returns notes /readyz shows under "ready", one a line
+	// (what runs in a way an operator should know about); nil shows none.
+	Details func(ctx context.Context) []string
 	// Region reads numbers in national form; "" is "US".
 	Region string
 	// MaxBody caps request bodies; DefaultMaxBody when 0.
@@ -171,12 +176,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Listen == "" {
 		opts.Listen = DefaultListen
 	}
-	host, _, err := net.SplitHostPort(opts.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("admin: listen %q: %w", opts.Listen, err)
-	}
-	if opts.Token == "" && !isLoopback(host) {
-		return nil, fmt.Errorf("admin: listen %q: %w", opts.Listen, ErrTokenRequired)
+	if err := CheckAccess(opts.Listen, opts.Token); err != nil {
+		return nil, err
 	}
 	if opts.Region == "" {
 		opts.Region = "US"
@@ -199,6 +200,20 @@ func New(opts Options) (*Server, error) {
 	}
 	s.handler = s.routes()
 	return s, nil
+}
+
+// CheckAccess checks what New checks of a listen address and token, for a
+// configuration check that builds no server: a host:port, and a token
+// unless the address is loopback (ErrTokenRequired).
+func CheckAccess(listen, token string) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("admin: listen %q: %w", listen, err)
+	}
+	if token == "" && !isLoopback(host) {
+		return fmt.Errorf("admin: listen %q: %w", listen, ErrTokenRequired)
+	}
+	return nil
 }
 
 // isLoopback reports whether host names only loopback interfaces.

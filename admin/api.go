@@ -58,7 +58,7 @@ func (s *Server) routes() http.Handler {
 	// The page asks whether to show its sign-in form before calling
 	// anything that needs the token.
 	mux.HandleFunc("GET /api/v1/session", func(w http.ResponseWriter, _ *http.Request) {
-		s.reply(w, http.StatusOK, map[string]bool{"token_required": s.token != nil})
+		s.reply(w, http.StatusOK, map[string]bool{"token_required": s.token != nil, "outbound": s.opts.Outbound != nil})
 	})
 
 	api := func(pattern, name string, h http.HandlerFunc) {
@@ -79,6 +79,7 @@ func (s *Server) routes() http.Handler {
 	api("GET /api/v1/stats", "stats", s.stats)
 	s.statsRoutes(api)
 	api("GET /api/v1/stream", "stream", s.stream)
+	api("GET /api/v1/outbound", "outbound", s.outboundHealth)
 	return s.secure(mux)
 }
 
@@ -240,6 +241,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(w, "ready")
+	if s.opts.Details != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		for _, d := range s.opts.Details(ctx) {
+			fmt.Fprintln(w, strings.ReplaceAll(d, "\n", " "))
+		}
+	}
 }
 
 func (s *Server) reasons(w http.ResponseWriter, _ *http.Request) {

@@ -482,6 +482,18 @@ func TestRecentRingAndReadyz(t *testing.T) {
 	if res.StatusCode != 503 || !bytes.Contains(b, []byte("redis down")) {
 		t.Errorf("readyz: %d %s", res.StatusCode, b)
 	}
+	// Ready, with what a component says an operator should know.
+	noted, err := New(Options{Logger: quiet, Details: func(context.Context) []string { return []string{"agi: open to every peer", "prompt missing"} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/readyz", nil)
+	req.Host = "127.0.0.1:8089"
+	noted.Handler().ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Body.String() != "ready\nagi: open to every peer\nprompt missing\n" {
+		t.Errorf("readyz with details: %d %q", rec.Code, rec.Body.String())
+	}
 	// Nothing configured: 501, not a crash.
 	res, err = http.Get(ts.URL + "/api/v1/lists/block")
 	if err != nil {

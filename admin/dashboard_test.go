@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -101,7 +102,10 @@ func newStack(t *testing.T, token string) *stack {
 // routing variables it ended with.
 func (st *stack) call(t *testing.T, caller, name string) map[string]string {
 	t.Helper()
-	return st.callTo(t, agitest.Call{CallerID: caller, CallerIDName: name, DNID: "+18885550100", Caller: agitest.Caller{Auto: true}})
+	return st.callTo(t, agitest.Call{
+		CallerID: caller, CallerIDName: name, DNID: "+18885550100", Args: []string{"attest=A", "verify=success"},
+		Caller: agitest.Caller{Auto: true},
+	})
 }
 
 func (st *stack) callTo(t *testing.T, c agitest.Call) map[string]string {
@@ -193,7 +197,13 @@ func browser(t *testing.T) (context.Context, func() []string) {
 		chromedp.WindowSize(1400, 1000),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, cancelCtx := chromedp.NewContext(actx)
+	bctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(func(format string, args ...any) {
+		// chromedp does not know the events a <dialog> raises; the rest
+		// is worth seeing.
+		if msg := fmt.Sprintf(format, args...); !strings.Contains(msg, "unhandled node event *dom.EventTopLayerElementsUpdated") {
+			log.Print(msg)
+		}
+	}))
 	ctx, cancelTimeout := context.WithTimeout(bctx, 120*time.Second)
 	t.Cleanup(func() {
 		cancelTimeout()
@@ -359,6 +369,9 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	if r := text(t, ctx, row+" td.result"); r != "allow" {
 		t.Errorf("result cell %q", r)
+	}
+	if stir := text(t, ctx, row+" td.stir"); stir != "A" {
+		t.Errorf("STIR cell %q; want A (attested, verified)", stir)
 	}
 	if tm := text(t, ctx, row+" td.time"); !dateTime.MatchString(tm) || !strings.HasPrefix(tm, time.Now().Format("2006-")) {
 		t.Errorf("time cell %q: want a date and a time", tm)

@@ -6,10 +6,14 @@
 // ui/vendor with its licence).
 //
 // It reaches the rest of callscreen only through small interfaces declared
-// here (Checker, ListStore, Feedback, Decisions, Stream, Statistics);
-// Recent is the in-memory store of recent decisions that implements
-// Decisions and Stream and receives decisions as a decision.Recorder;
-// *stats.Stats implements Statistics.
+// here (Checker, ListStore, Feedback, Decisions, Stream, Statistics, and
+// Outbound for GET /api/v1/outbound and the dashboard's "Outbound health"
+// panel, drawn by ui/outbound.js); Recent is the in-memory store of recent
+// decisions that implements Decisions and Stream and receives decisions as
+// a decision.Recorder, *stats.Stats implements Statistics (the charts and
+// the per-DID figures, drawn by ui/stats.js), Lists adapts the screening's
+// must-pass and must-block lists to ListStore, and FeedbackStore adapts
+// the agents' report store to Feedback.
 //
 // # Access
 //

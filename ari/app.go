@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +48,17 @@ type Handler interface {
 	ServeStasis(ctx context.Context, c *Call)
 }
 
+// Scope names a call's tenant and profile from its Stasis arguments; the
+// rules are the screening's, not the wire's (package bridge's ARIScope
+// reads tenant= and profile=).
+type Scope interface {
+	// Scope returns the tenant and profile of a call whose Stasis
+	// arguments are params (keys lower-cased; nil for a channel found
+	// waiting after a reconnect), and the arguments it ignored as key,
+	// value pairs for the log (none when it used them all).
+	Scope(params map[string]string) (tenant, profile string, ignored []any)
+}
+
 // HandlerFunc adapts a function to a Handler.
 type HandlerFunc func(ctx context.Context, c *Call)
 
@@ -62,11 +72,11 @@ type App struct {
 	Client *Client
 	// Name is the Stasis application name (Stasis(NAME,...)).
 	Name string
-	// Tenant and Profile apply when the Stasis arguments name none.
-	Tenant, Profile string
-	// Tenants, when not empty, lists the tenants a tenant= argument may
-	// name; a call naming another is screened as Tenant, with a warning.
-	Tenants []string
+	// Scope gives each call its Tenant and Profile, asked once per call:
+	// the App labels its metrics with the tenant, its log lines with
+	// both, and logs a warning for the arguments Scope ignored. nil gives
+	// every call tenant "" and profile "".
+	Scope Scope
 	// Handler screens each call.
 	Handler Handler
 	// Recover lists the variables set on a channel found waiting in the
@@ -132,9 +142,6 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if err := checkName("application name", a.Name); err != nil {
 		return fmt.Errorf("ari app: %w", err)
-	}
-	if !validLabel(a.Tenant) && a.Tenant != "" {
-		return fmt.Errorf("ari app %q: tenant %q: want 1 to 64 letters, digits, '.', '_' or '-'", a.Name, a.Tenant)
 	}
 	if !a.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("ari app %q: already running", a.Name)
@@ -251,9 +258,16 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // readLoop reads and dispatches events until the connection fails. It
 // reports whether the application was replaced by another connection.
+// When ctx ends (the App stops) the connection is closed with a close
+// frame, not dropped: reading with ctx itself would make the WebSocket
+// library cut the TCP connection, which Asterisk logs as "Web socket
+// closed abruptly".
 func (a *App) readLoop(ctx context.Context, ev *Events) (replaced bool, err error) {
 	pctx, stopPing := context.WithCancel(ctx)
 	defer stopPing()
+	stopClose := context.AfterFunc(ctx, func() { _ = ev.Close() })
+	defer stopClose()
+	rctx := context.WithoutCancel(ctx)
 	go func() {
 		t := time.NewTicker(dur(a.PingInterval, DefaultPingInterval))
 		defer t.Stop()
@@ -274,7 +288,7 @@ func (a *App) readLoop(ctx context.Context, ev *Events) (replaced bool, err erro
 		}
 	}()
 	for {
-		data, err := ev.Read(ctx)
+		data, err := ev.Read(rctx)
 		if err != nil {
 			return false, err
 		}
@@ -344,30 +358,8 @@ func (a *App) dispatch(ctx context.Context, e Event, arrived time.Time) {
 // start registers a call and starts its handler.
 func (a *App) start(ctx context.Context, e *StasisStart, arrived time.Time) {
 	c := newCall(a.Client, e, arrived, nil)
-	c.Tenant, c.Profile = a.Tenant, a.Profile
-	var warn []any
-	// An empty tenant= or profile= (an unset dialplan argument) means
-	// the default.
-	if t := c.Params["tenant"]; t != "" {
-		switch {
-		case !validLabel(t):
-			warn = append(warn, "bad_tenant", t)
-		case len(a.Tenants) > 0 && !slices.Contains(a.Tenants, t):
-			warn = append(warn, "unlisted_tenant", t)
-		default:
-			c.Tenant = t
-		}
-	}
-	if p := c.Params["profile"]; p != "" {
-		if validLabel(p) {
-			c.Profile = p
-		} else {
-			warn = append(warn, "bad_profile", p)
-		}
-	}
-	c.log = a.log.With("call_id", c.id, "tenant", c.Tenant, "profile", c.Profile)
-	if len(warn) > 0 {
-		c.log.Warn("ari: Stasis argument ignored; using the server's default", warn...)
+	if ignored := a.scope(c); len(ignored) > 0 {
+		c.log.Warn("ari: Stasis argument ignored; using the server's default", ignored...)
 	}
 
 	if _, dup := a.calls.LoadOrStore(c.id, c); dup {
@@ -402,10 +394,14 @@ func (a *App) serve(ctx context.Context, c *Call) {
 	timeout := dur(a.CallTimeout, DefaultCallTimeout)
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	// A handler that overruns its deadline does not hold the caller.
+	// A handler that overruns its deadline does not hold the caller: the
+	// channel goes back with the Recover (fail-open) variables, as the
+	// handler would have set them.
 	watchdog := time.AfterFunc(timeout+min(handlerGrace, timeout), func() {
 		c.log.Error("ari: handler overran its deadline; handing the channel back without it")
-		a.finish(c)
+		ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+		defer cancel()
+		a.handBack(ctx, c, outcomeOverrun)
 	})
 	defer watchdog.Stop()
 	func() {
@@ -537,8 +533,7 @@ func (a *App) recoverChannels(ctx context.Context, connectedAt time.Time) {
 			continue
 		}
 		c := newCall(a.Client, &StasisStart{Channel: *ch}, now, nil)
-		c.Tenant, c.Profile = a.Tenant, a.Profile
-		c.log = a.log.With("call_id", c.id, "tenant", c.Tenant)
+		a.scope(c)
 		// Claimed first (a late StasisStart is then ignored), then checked
 		// against the channels handed back: a handler stores there before
 		// it lets go of its claim.
@@ -577,20 +572,12 @@ func (a *App) recoverChannels(ctx context.Context, connectedAt time.Time) {
 	wg.Wait()
 }
 
-// validLabel accepts tenant and profile names: 1 to 64 letters, digits,
-// '.', '_' or '-'. They become metric labels and key prefixes.
-func validLabel(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
+// scope sets c's tenant, profile and logger, and returns the arguments
+// the Scope ignored.
+func (a *App) scope(c *Call) (ignored []any) {
+	if a.Scope != nil {
+		c.Tenant, c.Profile, ignored = a.Scope.Scope(c.Params)
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '.' || c == '_' || c == '-':
-		default:
-			return false
-		}
-	}
-	return true
+	c.log = a.log.With("call_id", c.id, "tenant", c.Tenant, "profile", c.Profile)
+	return ignored
 }

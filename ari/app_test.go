@@ -85,7 +85,7 @@ func start(t *testing.T, srv *aritest.Server, h ari.Handler, mod ...func(*ari.Ap
 	m := ari.NewMetrics(reg)
 	client := newClient(t, srv, func(c *ari.ClientConfig) { c.Metrics = m })
 	app := &ari.App{
-		Client: client, Name: appName, Tenant: "default-tenant", Profile: "default",
+		Client: client, Name: appName, Scope: testScope{},
 		Handler: h, Logger: slog.New(logs), Metrics: m,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 		AuthRetry: 100 * time.Millisecond, RecoverDelay: recoverDelay,
@@ -537,7 +537,29 @@ func TestAppEventLoopNeverBlocks(t *testing.T) {
 	waitDone(t, stuck)
 }
 
-func TestAppTenants(t *testing.T) {
+// testScope stands for the screening's rules (bridge.ARIScope): tenant=
+// and profile= or the defaults, and tenant=initech ignored.
+type testScope struct{}
+
+func (testScope) Scope(params map[string]string) (tenant, profile string, ignored []any) {
+	tenant, profile = "default-tenant", "default"
+	switch t := params["tenant"]; t {
+	case "":
+	case "initech":
+		ignored = append(ignored, "unlisted_tenant", t)
+	default:
+		tenant = t
+	}
+	if p := params["profile"]; p != "" {
+		profile = p
+	}
+	return tenant, profile, ignored
+}
+
+// TestAppScope: the App asks its Scope once per call, hands the handler
+// the tenant and profile, labels its metrics with the tenant and warns of
+// the arguments the Scope ignored.
+func TestAppScope(t *testing.T) {
 	srv := newServer(t, aritest.Config{})
 	var mu sync.Mutex
 	seen := map[string]string{}
@@ -545,18 +567,16 @@ func TestAppTenants(t *testing.T) {
 		mu.Lock()
 		seen[c.Channel.Caller.Number] = c.Tenant + "/" + c.Profile
 		mu.Unlock()
-	}), func(a *ari.App) { a.Tenants = []string{"acme", "globex"} })
+	}))
 	tests := []struct {
 		caller string
 		args   []string
 		want   string
 	}{
 		{"1", []string{"tenant=acme", "profile=sales"}, "acme/sales"},
-		{"2", []string{"TENANT=globex"}, "globex/default"},
+		{"2", []string{"TENANT=globex"}, "globex/default"}, // keys are lower-cased
 		{"3", nil, "default-tenant/default"},
-		{"6", []string{"profile=", "tenant="}, "default-tenant/default"},       // empty dialplan arguments
-		{"4", []string{"tenant=initech"}, "default-tenant/default"},            // not listed
-		{"5", []string{"tenant=a b", "profile=x;y"}, "default-tenant/default"}, // not valid
+		{"4", []string{"tenant=initech"}, "default-tenant/default"},
 	}
 	var chans []*aritest.Channel
 	for _, tt := range tests {
@@ -570,8 +590,8 @@ func TestAppTenants(t *testing.T) {
 			t.Errorf("args %v: %s, want %s", tt.args, got, tt.want)
 		}
 	}
-	if n := h.logs.count(slog.LevelWarn, "Stasis argument ignored"); n != 2 {
-		t.Errorf("%d warnings about arguments, want 2", n)
+	if n := h.logs.count(slog.LevelWarn, "Stasis argument ignored"); n != 1 {
+		t.Errorf("%d warnings about arguments, want 1", n)
 	}
 	timingtest.WaitFor(t, "the continued call to be counted", func() bool {
 		return h.metric("callscreen_ari_calls_total", "tenant", "acme", "outcome", "continued") == 1
@@ -822,6 +842,11 @@ func TestAppHandlerFailures(t *testing.T) {
 		if ch.Continued() != 1 || h.logs.count(slog.LevelError, "overran") != 1 {
 			t.Errorf("continued %d, logs:\n%s", ch.Continued(), h.logs.dump())
 		}
+		// The channel goes back with the fail-open variables the handler
+		// never wrote.
+		if v, _ := ch.Var("CALLSCREEN_RESULT"); v != "allow" {
+			t.Errorf("CALLSCREEN_RESULT %q after an overrun; want allow", v)
+		}
 		h.shutdown(t)
 		if ch.ContinueRequests() != 1 {
 			t.Errorf("continue requests %d", ch.ContinueRequests())
@@ -894,7 +919,6 @@ func TestAppRunRejects(t *testing.T) {
 		{"no client", &ari.App{Name: "x", Handler: h}, "no client"},
 		{"no handler", &ari.App{Client: c, Name: "x"}, "no handler"},
 		{"no name", &ari.App{Client: c, Handler: h}, "application name"},
-		{"bad tenant", &ari.App{Client: c, Name: "x", Handler: h, Tenant: "a/b"}, `tenant "a/b"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,8 +34,7 @@ type Call struct {
 	// holds those of the form key=value, keys lower-cased.
 	Args   []string
 	Params map[string]string
-	// Tenant and Profile come from the tenant= and profile= arguments,
-	// else from the App's defaults.
+	// Tenant and Profile are what the App's Scope made of the arguments.
 	Tenant, Profile string
 	// Started is when the StasisStart arrived.
 	Started time.Time

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -112,7 +113,7 @@ func ariServer(t *testing.T, f *screen.Flow, tenant string, cfg aritest.Config, 
 		t.Fatal(err)
 	}
 	app := &ari.App{
-		Client: client, Name: ariApp, Tenant: tenant, Handler: bridge.ARIHandler(func() *screen.Flow { return f }),
+		Client: client, Name: ariApp, Scope: bridge.ARIScope{Tenant: tenant}, Handler: bridge.ARIHandler(func() *screen.Flow { return f }),
 		Recover: bridge.ARIRecover(), Logger: slog.New(logs),
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, RecoverDelay: 300 * time.Millisecond,
 	}
@@ -186,20 +187,20 @@ func TestARIEndToEnd(t *testing.T) {
 			name:      "challenge pass",
 			spec:      aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib", OnPlaybackFinished: aritest.Echo(0)},
 			vars:      map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_ACTION": "challenge", "CALLSCREEN_CHALLENGE": "passed"},
-			playbacks: []string{"sound:callscreen/intro", "digits:472", "sound:callscreen/thanks"},
+			playbacks: []string{"sound:callscreen/intro", "sound:callscreen/digits/4,sound:callscreen/digits/7,sound:callscreen/digits/2", "sound:callscreen/beep", "sound:callscreen/thanks"},
 		},
 		{
 			name:      "challenge fail",
 			spec:      aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib", OnPlaybackFinished: wrong},
 			vars:      map[string]string{"CALLSCREEN_RESULT": "block", "CALLSCREEN_ACTION": "challenge", "CALLSCREEN_CHALLENGE": "failed"},
-			playbacks: []string{"sound:callscreen/intro", "digits:472", "sound:callscreen/retry", "digits:472"},
+			playbacks: []string{"sound:callscreen/intro", "sound:callscreen/digits/4,sound:callscreen/digits/7,sound:callscreen/digits/2", "sound:callscreen/beep", "sound:callscreen/retry", "sound:callscreen/digits/4,sound:callscreen/digits/7,sound:callscreen/digits/2", "sound:callscreen/beep"},
 		},
 		{
 			name:      "challenge silence",
 			spec:      aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib_passed_screen"},
 			profile:   func(p *policy.Profile) { p.Challenge.Attempts = 1 },
 			vars:      map[string]string{"CALLSCREEN_RESULT": "block", "CALLSCREEN_CHALLENGE": "failed"},
-			playbacks: []string{"sound:callscreen/intro", "digits:472"},
+			playbacks: []string{"sound:callscreen/intro", "sound:callscreen/digits/4,sound:callscreen/digits/7,sound:callscreen/digits/2", "sound:callscreen/beep"},
 		},
 		{
 			name:      "challenge hangup mid-playback",
@@ -216,11 +217,29 @@ func TestARIEndToEnd(t *testing.T) {
 			vars:    map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_MODE": "monitor", "CALLSCREEN_HELD": "block"},
 		},
 		{
-			name:    "missing prompt fails open",
-			spec:    aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib"},
-			cfg:     aritest.Config{MissingSounds: []string{"callscreen/intro"}},
-			vars:    map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_CHALLENGE": "none"},
-			allowed: []string{"screen: challenge unavailable"},
+			name:      "missing prompt fails open",
+			spec:      aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib"},
+			cfg:       aritest.Config{MissingSounds: []string{"callscreen/intro"}},
+			vars:      map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_CHALLENGE": "none", "CALLSCREEN_REASONS": "caller.anonymous,challenge.unavailable"},
+			playbacks: []string{},
+			allowed:   []string{"screen: prompts missing on the PBX"},
+		},
+		{
+			// The case a digits: playback hides: it would finish
+			// normally, silent, and the caller fail.
+			name:      "missing digit fails open before anything plays",
+			spec:      aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib", OnPlaybackFinished: aritest.Echo(0)},
+			cfg:       aritest.Config{MissingSounds: []string{"callscreen/digits/7"}},
+			vars:      map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_CHALLENGE": "none", "CALLSCREEN_REASONS": "caller.anonymous,challenge.unavailable"},
+			playbacks: []string{},
+			allowed:   []string{"screen: prompts missing on the PBX"},
+		},
+		{
+			name:      "core sounds missing do not matter",
+			spec:      aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib", OnPlaybackFinished: aritest.Echo(0)},
+			cfg:       aritest.Config{MissingSounds: []string{"beep", "digits/4", "digits/7", "digits/2"}},
+			vars:      map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_CHALLENGE": "passed"},
+			playbacks: []string{"sound:callscreen/intro", "sound:callscreen/digits/4,sound:callscreen/digits/7,sound:callscreen/digits/2", "sound:callscreen/beep", "sound:callscreen/thanks"},
 		},
 		{
 			name: "500 on variable reads",
@@ -266,7 +285,7 @@ func TestARIEndToEnd(t *testing.T) {
 				}
 			}
 			if tt.playbacks != nil {
-				var got []string
+				got := []string{}
 				for _, pb := range ch.Playbacks() {
 					got = append(got, strings.Join(pb, ","))
 				}
@@ -474,8 +493,8 @@ func TestARIDialplan(t *testing.T) {
 	body := strings.Join(code, "\n")
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`Set\(LOCAL\(app\)=\$\{IF\(\$\["\$\{CALLSCREEN_ARI_APP\}" = ""\]\?` + ariApp + `:`),
-		regexp.MustCompile(`Stasis\(\$\{app\},profile=\$\{ARG1\},tenant=\$\{ARG2\},screened=\$\{CALLSCREEN_ID\}\)`),
-		regexp.MustCompile(`GotoIf\(\$\["\$\{STASISSTATUS\}" != "SUCCESS"\]\?failopen\)`),
+		regexp.MustCompile(`Stasis\(\$\{app\},profile=\$\{ARG1\},tenant=\$\{ARG2\},screened=\$\{CALLSCREEN_ID\}\$\{stir\}\)`),
+		regexp.MustCompile(`GotoIf\(\$\["\$\{CALLSCREEN_RESULT\}" = ""\]\?failopen\)`),
 		regexp.MustCompile(`GotoIf\(\$\["\$\{CALLSCREEN_RESULT\}" = "block"\]\?block\)`),
 		regexp.MustCompile(`GotoIf\(\$\["\$\{CALLSCREEN_RESULT\}" = "voicemail"\]\?voicemail\)`),
 		regexp.MustCompile(`n\(block\),.*\n.*Playback\(callscreen/blocked\)\n.*Hangup\(21\)`),
@@ -494,6 +513,52 @@ func TestARIDialplan(t *testing.T) {
 	for _, r := range bridge.ARIRecover() {
 		if r.Name == decision.VarResult && r.Value != string(policy.ResultAllow) {
 			t.Errorf("recovered channels get %s=%s, want allow", r.Name, r.Value)
+		}
+	}
+}
+
+// TestARIScope: the tenant and profile a Stasis call gets from its
+// arguments and the server's defaults, and what is ignored.
+func TestARIScope(t *testing.T) {
+	s := bridge.ARIScope{Tenant: "default-tenant", Profile: "default", Tenants: []string{"acme", "globex"}}
+	tests := []struct {
+		name            string
+		params          map[string]string
+		tenant, profile string
+		ignored         []any
+	}{
+		{"both named", map[string]string{"tenant": "acme", "profile": "sales"}, "acme", "sales", nil},
+		{"tenant only", map[string]string{"tenant": "globex"}, "globex", "default", nil},
+		{"none", nil, "default-tenant", "default", nil},
+		{"empty dialplan arguments", map[string]string{"tenant": "", "profile": ""}, "default-tenant", "default", nil},
+		{"a tenant not listed", map[string]string{"tenant": "initech"}, "default-tenant", "default", []any{"unlisted_tenant", "initech"}},
+		{"not valid", map[string]string{"tenant": "a b", "profile": "x;y"}, "default-tenant", "default", []any{"bad_tenant", "a b", "bad_profile", "x;y"}},
+		{"too long", map[string]string{"tenant": strings.Repeat("a", 65)}, "default-tenant", "default", []any{"bad_tenant", strings.Repeat("a", 65)}},
+		{"a key prefix", map[string]string{"tenant": "acme:{x}"}, "default-tenant", "default", []any{"bad_tenant", "acme:{x}"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tenant, profile, ignored := s.Scope(tt.params)
+			if tenant != tt.tenant || profile != tt.profile || !slices.Equal(ignored, tt.ignored) {
+				t.Errorf("Scope(%v) = %q, %q, %v; want %q, %q, %v", tt.params, tenant, profile, ignored, tt.tenant, tt.profile, tt.ignored)
+			}
+		})
+	}
+	// Without a tenant list, any valid tenant is taken.
+	if tenant, _, _ := (bridge.ARIScope{}).Scope(map[string]string{"tenant": "initech"}); tenant != "initech" {
+		t.Errorf("without Tenants: tenant %q", tenant)
+	}
+	for _, tt := range []struct {
+		scope bridge.ARIScope
+		err   string
+	}{
+		{bridge.ARIScope{Tenant: "acme"}, ""},
+		{bridge.ARIScope{}, ""},
+		{bridge.ARIScope{Tenant: "a/b"}, `tenant "a/b": want 1 to 64 letters, digits, '.', '_' or '-'`},
+	} {
+		err := tt.scope.Validate()
+		if (err == nil) != (tt.err == "") || err != nil && err.Error() != tt.err {
+			t.Errorf("Validate(%+v) = %v; want %q", tt.scope, err, tt.err)
 		}
 	}
 }

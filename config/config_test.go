@@ -44,6 +44,10 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"mode.yaml", "mode \"enforcing\": want enforce or monitor"},
 		{"on_fail.yaml", "profiles.default.challenge.on_fail \"hangup\": want block or voicemail"},
 		{"prompt.yaml", "profiles.default.challenge.prompts.intro \"intro;rm -rf\": want a sound name of letters, digits, '/', '_', '-' or '.'"},
+		{"outbound_both.yaml", "outbound.cdr_file and outbound.dsn are both set: set one"},
+		{"outbound_share.yaml", "outbound.thresholds.short_share 1.5: want a share from 0 to 1"},
+		{"outbound_webhook.yaml", "outbound.webhook.secret (or secret_file) is required with outbound.webhook.url: receivers check the signature with it"},
+		{"outbound_window.yaml", "outbound.window 36h0m0s: want whole days, such as 24h or 168h"},
 		{"provider_url.yaml", "providers.http.url \"ftp://x\": want an http or https URL"},
 		{"reason.yaml", "profiles.default.actions: unknown reason code \"caller.spammy\" (see docs/reasons.md)"},
 		{"region.yaml", "number.default_region \"XX\": want an ISO 3166 region code such as US or GB"},
@@ -246,17 +250,20 @@ func TestRedactedAndVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, _ := json.Marshal(c.Redacted())
+	js, _ := json.Marshal(c)
 	for _, s := range []string{"hunter2", "abc123", "tok3n", "sekret", `"pw"`} {
 		if bytes.Contains(out, []byte(s)) || bytes.Contains(js, []byte(s)) {
-			t.Errorf("secret %s in the redacted config:\n%s", s, out)
+			t.Errorf("secret %s in the printed config:\n%s", s, out)
 		}
 	}
 	if !bytes.Contains(out, []byte(Redacted)) || !bytes.Contains(out, []byte("x-region: us")) {
 		t.Errorf("redacted YAML:\n%s", out)
 	}
-	if c.Redis.Password != "hunter2" || c.Feed.Headers["authorization"] != "Bearer sekret" {
-		t.Fatal("Redacted changed the original")
+	if !bytes.Contains(out, []byte("token: \"\"\n")) || !bytes.Contains(out, []byte("token_file: testdata/admin.token")) {
+		t.Errorf("a secret read from its file should print empty beside the file:\n%s", out)
+	}
+	if c.Redis.Password.Value() != "hunter2" || c.Feed.Headers["authorization"] != "Bearer sekret" {
+		t.Fatal("printing changed the configuration")
 	}
 	if len(c.Version()) != 12 {
 		t.Fatalf("version %q", c.Version())

@@ -49,6 +49,7 @@ func Defaults() *Config {
 		Stats:    defaultStats(),
 		ARI:      ARI{Servers: []ARIServer{}},
 		Profiles: map[string]Profile{"default": profileFromPolicy(policy.Default())},
+		Outbound: defaultOutbound(),
 	}
 }
 

@@ -6,9 +6,12 @@
 // them with no file), the file, then the environment (agi.listen is
 // CALLSCREEN_AGI_LISTEN; lists are comma-separated). Unknown keys are an
 // error naming the dotted key; every value is validated, and the error
-// names the key and the bad value. Secrets come from the file, the
-// environment or a *_file key, never from both a value and a file; they
-// never appear in Redacted, YAML or Version. Profiles inherit every unset
+// names the key and the bad value. Secrets are of type Secret and come
+// from the file, the environment or a *_file key, never from both a value
+// and a file; a Secret hides itself wherever it is printed, marshalled or
+// logged (feed headers that carry credentials likewise, as Headers), so it
+// never appears in YAML, Version or a log line. Only Secret.Value hands it
+// to the client that sends it. Profiles inherit every unset
 // field from profiles.default, which starts from policy.Default(); a
 // profile without a mode follows the top-level mode.
 //

@@ -27,6 +27,7 @@ var (
 	durationType = reflect.TypeFor[time.Duration]()
 	byteSizeType = reflect.TypeFor[ByteSize]()
 	profileType  = reflect.TypeFor[Profile]()
+	headersType  = reflect.TypeFor[Headers]()
 )
 
 // Load reads the configuration: defaults, then the YAML file at path (""
@@ -231,7 +232,8 @@ func registerDefaults(v *viper.Viper, prefix string, val reflect.Value) {
 }
 
 // plain turns a config value into what a YAML file would hold: durations
-// and sizes as strings, structs as maps keyed by their tags.
+// and sizes as strings, structs as maps keyed by their tags, secrets
+// redacted.
 func plain(val reflect.Value) any {
 	t := val.Type()
 	switch {
@@ -239,6 +241,14 @@ func plain(val reflect.Value) any {
 		return time.Duration(val.Int()).String()
 	case t == byteSizeType:
 		return ByteSize(val.Int()).String()
+	case t == secretType:
+		return val.Interface().(Secret).String()
+	case t == headersType:
+		m := map[string]any{}
+		for k, v := range val.Interface().(Headers).Redacted() {
+			m[k] = v
+		}
+		return m
 	}
 	switch t.Kind() {
 	case reflect.Struct:
@@ -247,6 +257,12 @@ func plain(val reflect.Value) any {
 			f := t.Field(i)
 			if tag := f.Tag.Get("mapstructure"); tag != "" && f.IsExported() {
 				m[tag] = plain(val.Field(i))
+				// A secret read from its file shows empty: the file
+				// key says where it comes from, and the output loads
+				// back.
+				if j, ok := secretFileField(t, tag); ok && f.Type == secretType && val.Field(j).String() != "" {
+					m[tag] = ""
+				}
 			}
 		}
 		return m

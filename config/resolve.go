@@ -23,9 +23,6 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Redacted replaces a secret in Redacted copies.
-const Redacted = "[redacted]"
-
 type resolvedProfile struct{ policy.Profile }
 
 type didEntry struct {
@@ -67,10 +64,10 @@ func (c *Config) resolve() error {
 			return err
 		}
 	}
-	var err error
-	if c.Admin.Token, err = secret("admin.token", c.Admin.Token, c.Admin.TokenFile); err != nil {
+	if err := c.resolveSecrets(); err != nil {
 		return err
 	}
+	var err error
 	for key, f := range map[string]string{"lists.allow_file": c.Lists.AllowFile, "lists.block_file": c.Lists.BlockFile} {
 		if f == "" {
 			continue
@@ -112,6 +109,9 @@ func (c *Config) resolve() error {
 		return err
 	}
 	if err := c.resolveARI(); err != nil {
+		return err
+	}
+	if err := c.resolveOutbound(); err != nil {
 		return err
 	}
 	c.version = c.computeVersion()
@@ -165,26 +165,6 @@ func httpURL(key, s string) error {
 		return fmt.Errorf("%s %q: want an http or https URL", key, s)
 	}
 	return nil
-}
-
-// secret returns the value of a secret set either directly (or through
-// the environment) or in a file.
-func secret(key, val, file string) (string, error) {
-	switch {
-	case val != "" && file != "":
-		return "", fmt.Errorf("%s and %s_file are both set: set one", key, key)
-	case file == "":
-		return val, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("%s_file %q: %w", key, file, errorsCause(err))
-	}
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		return "", fmt.Errorf("%s_file %q: file is empty", key, file)
-	}
-	return s, nil
 }
 
 // numbers normalises a list of numbers: E.164 when the number is a
@@ -317,12 +297,7 @@ func (c *Config) resolveRedis() error {
 	if r.MasterName != "" && len(r.Addrs) == 0 {
 		return fmt.Errorf("redis.master_name %q: needs the Sentinel addresses in redis.addrs", r.MasterName)
 	}
-	var err error
-	if r.Password, err = secret("redis.password", r.Password, r.PasswordFile); err != nil {
-		return err
-	}
-	r.SentinelPassword, err = secret("redis.sentinel_password", r.SentinelPassword, r.SentinelPasswordFile)
-	return err
+	return nil
 }
 
 func (c *Config) resolveReputation() error {
@@ -350,32 +325,21 @@ func (c *Config) resolveReputation() error {
 		}
 	}
 	p := &c.Providers
-	var err error
-	if err = httpURL("providers.callerapi.url", p.CallerAPI.URL); err != nil {
+	if err := httpURL("providers.callerapi.url", p.CallerAPI.URL); err != nil {
 		return err
 	}
-	if p.CallerAPI.Key, err = secret("providers.callerapi.key", p.CallerAPI.Key, p.CallerAPI.KeyFile); err != nil {
+	if err := httpURL("providers.youmail.url", p.YouMail.URL); err != nil {
 		return err
 	}
-	if err = httpURL("providers.youmail.url", p.YouMail.URL); err != nil {
-		return err
-	}
-	if p.YouMail.SID, err = secret("providers.youmail.sid", p.YouMail.SID, p.YouMail.SIDFile); err != nil {
-		return err
-	}
-	if p.YouMail.Key, err = secret("providers.youmail.key", p.YouMail.Key, p.YouMail.KeyFile); err != nil {
-		return err
-	}
-	if (p.YouMail.SID == "") != (p.YouMail.Key == "") {
+	if p.YouMail.SID.IsSet() != p.YouMail.Key.IsSet() {
 		return fmt.Errorf("providers.youmail: sid and key must be set together")
 	}
 	if p.HTTP.URL != "" {
-		if err = httpURL("providers.http.url", p.HTTP.URL); err != nil {
+		if err := httpURL("providers.http.url", p.HTTP.URL); err != nil {
 			return err
 		}
 	}
-	p.HTTP.Token, err = secret("providers.http.token", p.HTTP.Token, p.HTTP.TokenFile)
-	return err
+	return nil
 }
 
 func (c *Config) resolveFeed() error {
@@ -448,10 +412,6 @@ func (c *Config) resolveARI() error {
 		}
 		if s.Username == "" {
 			return fmt.Errorf("%s.username: must be set", key)
-		}
-		var err error
-		if s.Password, err = secret(key+".password", s.Password, s.PasswordFile); err != nil {
-			return err
 		}
 		if s.App == "" {
 			s.App = "callscreen"
@@ -720,56 +680,18 @@ func (c *Config) Path() string { return c.path }
 func (c *Config) Version() string { return c.version }
 
 func (c *Config) computeVersion() string {
-	b, _ := json.Marshal(c.Redacted())
+	// Secrets marshal as "[redacted]": they are not part of the version.
+	b, _ := json.Marshal(c)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:6])
 }
 
-// Redacted returns a copy with every secret that is set replaced by
-// "[redacted]", or emptied when it was read from a *_file key (the file
-// name shows where it comes from). Only the copy is changed.
-func (c *Config) Redacted() *Config {
-	r := *c
-	red := func(s *string, file string) {
-		switch {
-		case file != "":
-			*s = ""
-		case *s != "":
-			*s = Redacted
-		}
-	}
-	red(&r.Admin.Token, c.Admin.TokenFile)
-	red(&r.Redis.Password, c.Redis.PasswordFile)
-	red(&r.Redis.SentinelPassword, c.Redis.SentinelPasswordFile)
-	red(&r.Providers.CallerAPI.Key, c.Providers.CallerAPI.KeyFile)
-	red(&r.Providers.YouMail.SID, c.Providers.YouMail.SIDFile)
-	red(&r.Providers.YouMail.Key, c.Providers.YouMail.KeyFile)
-	red(&r.Providers.HTTP.Token, c.Providers.HTTP.TokenFile)
-	r.ARI.Servers = slices.Clone(c.ARI.Servers)
-	for i := range r.ARI.Servers {
-		red(&r.ARI.Servers[i].Password, r.ARI.Servers[i].PasswordFile)
-	}
-	r.Feed.Headers = make(map[string]string, len(c.Feed.Headers))
-	for k, v := range c.Feed.Headers {
-		if sensitiveHeader(k) {
-			v = Redacted
-		}
-		r.Feed.Headers[k] = v
-	}
-	return &r
-}
-
-// sensitiveHeader reports whether a feed header carries a credential.
-func sensitiveHeader(name string) bool {
-	n := strings.ToLower(name)
-	return strings.Contains(n, "auth") || strings.Contains(n, "token") || strings.Contains(n, "key") ||
-		strings.Contains(n, "secret") || strings.Contains(n, "cookie") || strings.Contains(n, "password")
-}
-
-// YAML writes the redacted effective configuration as YAML: every key,
-// defaults included, in the form a file would use.
+// YAML writes the effective configuration as YAML: every key, defaults
+// included, in the form a file would use. Secrets show as "[redacted]",
+// or empty when they were read from their *_file key (the file name shows
+// where they come from), so the output loads back.
 func (c *Config) YAML() ([]byte, error) {
-	return yaml.Marshal(plain(reflect.ValueOf(*c.Redacted())))
+	return yaml.Marshal(plain(reflect.ValueOf(*c)))
 }
 
 // weekday reads "mon" or "monday", any case.

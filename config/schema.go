@@ -5,12 +5,15 @@ import (
 )
 
 // Config is callscreen's whole configuration. Field tags name the YAML
-// keys; docs/configuration.md describes every one.
+// keys; docs/configuration.md describes every one. A key tagged
+// reload:"restart" (or inside a section so tagged) is read when serve
+// starts and not on SIGHUP: RestartKeys says which of them a reload
+// changed; every other key applies at the next call after a reload.
 type Config struct {
 	Mode            string        `mapstructure:"mode"`
 	Number          Number        `mapstructure:"number"`
-	DataDir         string        `mapstructure:"data_dir"`
-	Log             Log           `mapstructure:"log"`
+	DataDir         string        `mapstructure:"data_dir" reload:"restart"`
+	Log             Log           `mapstructure:"log" reload:"restart"`
 	AGI             AGI           `mapstructure:"agi"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	Admin           Admin         `mapstructure:"admin"`
@@ -18,19 +21,21 @@ type Config struct {
 	// Emergency are critical numbers added to 911/112/933 in every profile.
 	Emergency []string `mapstructure:"emergency"`
 	// OwnNumbers are our DIDs (caller.own_number).
-	OwnNumbers []string `mapstructure:"own_numbers"`
+	OwnNumbers []string `mapstructure:"own_numbers" reload:"restart"`
 	// Honeypots are unassigned DIDs (caller.honeypot).
-	Honeypots []string `mapstructure:"honeypots"`
+	Honeypots []string `mapstructure:"honeypots" reload:"restart"`
 	// DIDs maps a dialed number or prefix to a profile name.
 	DIDs       map[string]string  `mapstructure:"dids"`
-	Redis      Redis              `mapstructure:"redis"`
+	Redis      Redis              `mapstructure:"redis" reload:"restart"`
 	Reputation Reputation         `mapstructure:"reputation"`
 	Providers  Providers          `mapstructure:"providers"`
-	Feed       Feed               `mapstructure:"feed"`
-	Audit      Audit              `mapstructure:"audit"`
-	Stats      Stats              `mapstructure:"stats"`
-	ARI        ARI                `mapstructure:"ari"`
+	Feed       Feed               `mapstructure:"feed" reload:"restart"`
+	Audit      Audit              `mapstructure:"audit" reload:"restart"`
+	Stats      Stats              `mapstructure:"stats" reload:"restart"`
+	ARI        ARI                `mapstructure:"ari" reload:"restart"`
 	Profiles   map[string]Profile `mapstructure:"profiles"`
+	// Outbound reads CDRs to judge our own outbound numbers (outbound.go).
+	Outbound Outbound `mapstructure:"outbound" reload:"restart"`
 
 	// Set by Load.
 	path     string
@@ -53,26 +58,26 @@ type Log struct {
 
 // AGI configures the FastAGI server.
 type AGI struct {
-	Listen         string        `mapstructure:"listen"`
-	MaxSessions    int           `mapstructure:"max_sessions"`
-	Allow          []string      `mapstructure:"allow"`
-	HeaderTimeout  time.Duration `mapstructure:"header_timeout"`
+	Listen         string        `mapstructure:"listen" reload:"restart"`
+	MaxSessions    int           `mapstructure:"max_sessions" reload:"restart"`
+	Allow          []string      `mapstructure:"allow" reload:"restart"`
+	HeaderTimeout  time.Duration `mapstructure:"header_timeout" reload:"restart"`
 	SessionTimeout time.Duration `mapstructure:"session_timeout"`
 }
 
 // Admin configures the admin HTTP API.
 type Admin struct {
 	// Listen is host:port; "" turns the admin server off.
-	Listen    string `mapstructure:"listen"`
-	Token     string `mapstructure:"token"`
-	TokenFile string `mapstructure:"token_file"`
+	Listen    string `mapstructure:"listen" reload:"restart"`
+	Token     Secret `mapstructure:"token" reload:"restart"`
+	TokenFile string `mapstructure:"token_file" reload:"restart"`
 }
 
 // Lists configures the must-pass and must-block list files.
 type Lists struct {
-	AllowFile string `mapstructure:"allow_file"`
-	BlockFile string `mapstructure:"block_file"`
-	Watch     bool   `mapstructure:"watch"`
+	AllowFile string `mapstructure:"allow_file" reload:"restart"`
+	BlockFile string `mapstructure:"block_file" reload:"restart"`
+	Watch     bool   `mapstructure:"watch" reload:"restart"`
 }
 
 // Redis configures the shared Redis; no addrs means none.
@@ -82,9 +87,9 @@ type Redis struct {
 	// Cluster forces Cluster mode with a single seed address.
 	Cluster              bool          `mapstructure:"cluster"`
 	Username             string        `mapstructure:"username"`
-	Password             string        `mapstructure:"password"`
+	Password             Secret        `mapstructure:"password"`
 	PasswordFile         string        `mapstructure:"password_file"`
-	SentinelPassword     string        `mapstructure:"sentinel_password"`
+	SentinelPassword     Secret        `mapstructure:"sentinel_password"`
 	SentinelPasswordFile string        `mapstructure:"sentinel_password_file"`
 	DB                   int           `mapstructure:"db"`
 	TLS                  bool          `mapstructure:"tls"`
@@ -107,7 +112,7 @@ type Reputation struct {
 	// MaxRetryAfter caps the pause a provider's Retry-After imposes.
 	MaxRetryAfter time.Duration `mapstructure:"max_retry_after"`
 	Breaker       Breaker       `mapstructure:"breaker"`
-	Cache         Cache         `mapstructure:"cache"`
+	Cache         Cache         `mapstructure:"cache" reload:"restart"`
 }
 
 // Breaker tunes every provider's circuit breaker.
@@ -141,33 +146,33 @@ type Providers struct {
 // CallerAPI configures the CallerAPI provider.
 type CallerAPI struct {
 	URL     string `mapstructure:"url"`
-	Key     string `mapstructure:"key"`
+	Key     Secret `mapstructure:"key"`
 	KeyFile string `mapstructure:"key_file"`
 }
 
 // YouMail configures the YouMail provider.
 type YouMail struct {
 	URL     string `mapstructure:"url"`
-	SID     string `mapstructure:"sid"`
+	SID     Secret `mapstructure:"sid"`
 	SIDFile string `mapstructure:"sid_file"`
-	Key     string `mapstructure:"key"`
+	Key     Secret `mapstructure:"key"`
 	KeyFile string `mapstructure:"key_file"`
 }
 
 // HTTPProvider configures the generic HTTP provider.
 type HTTPProvider struct {
 	URL       string `mapstructure:"url"`
-	Token     string `mapstructure:"token"`
+	Token     Secret `mapstructure:"token"`
 	TokenFile string `mapstructure:"token_file"`
 }
 
 // Feed configures the daily spam-report feed.
 type Feed struct {
-	URL       string            `mapstructure:"url"`
-	Headers   map[string]string `mapstructure:"headers"`
-	Format    string            `mapstructure:"format"` // json, ftc
-	Time      string            `mapstructure:"time"`   // HH:MM UTC
-	Retention time.Duration     `mapstructure:"retention"`
+	URL       string        `mapstructure:"url"`
+	Headers   Headers       `mapstructure:"headers"`
+	Format    string        `mapstructure:"format"` // json, ftc
+	Time      string        `mapstructure:"time"`   // HH:MM UTC
+	Retention time.Duration `mapstructure:"retention"`
 }
 
 // Audit configures the signed decision log.
@@ -191,7 +196,7 @@ type ARI struct {
 type ARIServer struct {
 	URL          string `mapstructure:"url"`
 	Username     string `mapstructure:"username"`
-	Password     string `mapstructure:"password"`
+	Password     Secret `mapstructure:"password"`
 	PasswordFile string `mapstructure:"password_file"`
 	App          string `mapstructure:"app"`
 	Tenant       string `mapstructure:"tenant"`

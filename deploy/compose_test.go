@@ -191,10 +191,10 @@ func TestComposeCallscreenConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the compose configuration does not load: %v", err)
 	}
-	if cfg.AGI.Listen != "0.0.0.0:4573" || cfg.Admin.Listen != "0.0.0.0:8089" || cfg.Admin.Token != env["CALLSCREEN_ADMIN_TOKEN"] {
+	if cfg.AGI.Listen != "0.0.0.0:4573" || cfg.Admin.Listen != "0.0.0.0:8089" || cfg.Admin.Token.Value() != env["CALLSCREEN_ADMIN_TOKEN"] {
 		t.Errorf("agi.listen %q, admin.listen %q, admin token set %v", cfg.AGI.Listen, cfg.Admin.Listen, cfg.Admin.Token != "")
 	}
-	if !slices.Equal(cfg.Redis.Addrs, []string{"redis:6379"}) || cfg.Redis.Password != env["REDIS_PASSWORD"] {
+	if !slices.Equal(cfg.Redis.Addrs, []string{"redis:6379"}) || cfg.Redis.Password.Value() != env["REDIS_PASSWORD"] {
 		t.Errorf("redis.addrs %v, password set %v", cfg.Redis.Addrs, cfg.Redis.Password != "")
 	}
 	if cfg.Providers.CallerAPI.Key != "" || cfg.Providers.YouMail.Key != "" {
@@ -204,8 +204,8 @@ func TestComposeCallscreenConfigLoads(t *testing.T) {
 		t.Fatalf("ari.servers: %d, want 1", len(cfg.ARI.Servers))
 	}
 	s := cfg.ARI.Servers[0]
-	if s.URL != "http://asterisk:8088" || s.Password != env["ASTERISK_ARI_PASSWORD"] || s.App != "callscreen" {
-		t.Errorf("ari.servers[0]: url %q app %q password from .env %v", s.URL, s.App, s.Password == env["ASTERISK_ARI_PASSWORD"])
+	if s.URL != "http://asterisk:8088" || s.Password.Value() != env["ASTERISK_ARI_PASSWORD"] || s.App != "callscreen" {
+		t.Errorf("ari.servers[0]: url %q app %q password from .env %v", s.URL, s.App, s.Password.Value() == env["ASTERISK_ARI_PASSWORD"])
 	}
 }
 

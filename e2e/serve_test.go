@@ -178,25 +178,7 @@ func tryRun(t *testing.T, dir string, args, env []string) (*process, error) {
 	if len(args) >= 3 {
 		p.config = args[2]
 	}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Dir = dir
-	p.cmd.Env = append(cleanEnv(), env...)
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	consumed := make(chan struct{})
-	go func() {
-		p.logs.consume(stderr)
-		close(consumed)
-	}()
-	go func() {
-		<-consumed
-		p.done <- p.cmd.Wait()
-	}()
+	p.start(t, args, env)
 	deadline := time.After(20 * time.Second)
 	for {
 		if rs := p.logs.records("callscreen serving"); len(rs) > 0 {
@@ -215,6 +197,33 @@ func tryRun(t *testing.T, dir string, args, env []string) (*process, error) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// start starts the binary with args in p.dir, its stderr read into
+// p.logs; p.done receives its exit. A process still running when the test
+// ends is killed.
+func (p *process) start(t *testing.T, args, env []string) {
+	t.Helper()
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Dir = p.dir
+	p.cmd.Env = append(cleanEnv(), env...)
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.cmd.Process.Kill() })
+	consumed := make(chan struct{})
+	go func() {
+		p.logs.consume(stderr)
+		close(consumed)
+	}()
+	go func() {
+		<-consumed
+		p.done <- p.cmd.Wait()
+	}()
 }
 
 // cleanEnv is the test's environment without CALLSCREEN_* variables, so a

@@ -13,7 +13,8 @@
 // (singleflight), runs detached from the calls that wait on it so that a
 // caller hanging up never fails the others, and fills the cache even when
 // it answers after the budget. Each provider has a circuit breaker and
-// honours Retry-After. Failures are classified (ErrorClass, ProviderError)
+// honours Retry-After; both live in ProviderStates, by provider name, so
+// that the Providers a reload builds anew find them again. Failures are classified (ErrorClass, ProviderError)
 // and counted, never cached.
 //
 // It knows sources, not calls: it must never touch a channel or decide an

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/sync/singleflight"
 
@@ -74,6 +76,10 @@ type ProvidersOptions struct {
 	MaxRetryAfter time.Duration
 	// Cache is the verdict cache; nil runs without one.
 	Cache Cache
+	// States keeps each provider's breaker and Retry-After hold by name,
+	// across Providers built one after another (a reload); nil keeps them
+	// in this Providers alone.
+	States *ProviderStates
 	// Metrics receives the provider metrics; nil uses unregistered ones.
 	Metrics *Metrics
 	// Now is the clock; nil is time.Now.
@@ -103,38 +109,109 @@ type Providers struct {
 }
 
 type provider struct {
-	name    string
-	src     Source
+	name string
+	src  Source
+	// breaker is state's breaker when this Providers was built (a later
+	// build with other settings gives state a new one).
 	breaker *gobreaker.CircuitBreaker[Verdict]
+	state   *providerState
+}
+
+// ProviderStates keeps what a provider has learnt about its service, by
+// provider name, outside any Providers: its circuit breaker (open after
+// failures) and its Retry-After hold. A reload that builds new Providers
+// with the same States finds them again, so a provider that answered 429
+// with Retry-After is not asked again before that time, and an open
+// breaker stays open. A breaker whose settings (failures, open_for)
+// changed starts closed; the hold stays. Safe for concurrent use.
+type ProviderStates struct {
+	mu sync.Mutex
+	m  map[string]*providerState
+}
+
+// NewProviderStates returns an empty set of states.
+func NewProviderStates() *ProviderStates {
+	return &ProviderStates{m: map[string]*providerState{}}
+}
+
+type providerState struct {
+	breaker  *gobreaker.CircuitBreaker[Verdict]
+	failures uint32
+	openFor  time.Duration
 	// holdUntil is the unix-nano time before which Retry-After forbids
 	// requests; 0 when none.
 	holdUntil atomic.Int64
 }
 
+// state returns name's state and its breaker, one of these settings.
+func (s *ProviderStates) state(name string, failures uint32, openFor time.Duration, gauge prometheus.Gauge) (*providerState, *gobreaker.CircuitBreaker[Verdict]) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.m[name]
+	if !ok {
+		st = &providerState{}
+		s.m[name] = st
+	}
+	if st.breaker == nil || st.failures != failures || st.openFor != openFor {
+		st.failures, st.openFor = failures, openFor
+		st.breaker = gobreaker.NewCircuitBreaker[Verdict](gobreaker.Settings{
+			Name:        name,
+			MaxRequests: 1,
+			Timeout:     openFor,
+			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+			OnStateChange: func(_ string, _, to gobreaker.State) {
+				gauge.Set(float64(to))
+			},
+			// A caller outside coverage is not a provider fault.
+			IsExcluded: func(err error) bool { return errors.Is(err, ErrNotCovered) },
+		})
+	}
+	gauge.Set(float64(st.breaker.State()))
+	return st, st.breaker
+}
+
 var _ Source = (*Providers)(nil)
+
+// Validate reports what NewProviders refuses in o, zero fields read as
+// their defaults: a negative duration or count, and a provider timeout
+// shorter than the budget (the late answers that fill the cache would
+// never arrive).
+func (o ProvidersOptions) Validate() error {
+	switch {
+	case o.Budget < 0:
+		return fmt.Errorf("reputation.budget: %s: must not be negative", o.Budget)
+	case o.ProviderTimeout < 0:
+		return fmt.Errorf("reputation.provider_timeout: %s: must not be negative", o.ProviderTimeout)
+	case o.BreakerFailures < 0:
+		return fmt.Errorf("reputation.breaker.failures: %d: must not be negative", o.BreakerFailures)
+	case o.BreakerOpenFor < 0:
+		return fmt.Errorf("reputation.breaker.open_for: %s: must not be negative", o.BreakerOpenFor)
+	}
+	budget, timeout := o.Budget, o.ProviderTimeout
+	if budget == 0 {
+		budget = DefaultBudget
+	}
+	if timeout == 0 {
+		timeout = DefaultProviderTimeout
+	}
+	if timeout < budget {
+		return fmt.Errorf("reputation.provider_timeout: %s: must not be shorter than reputation.budget (%s)", timeout, budget)
+	}
+	return nil
+}
 
 // NewProviders builds the provider stage. A provider without a name or
 // source, or two with the same name, is an error; no providers at all is
 // valid (the stage then knows nothing).
 func NewProviders(o ProvidersOptions, ps ...Provider) (*Providers, error) {
-	switch {
-	case o.Budget < 0:
-		return nil, fmt.Errorf("reputation.budget: %s: must not be negative", o.Budget)
-	case o.ProviderTimeout < 0:
-		return nil, fmt.Errorf("reputation.provider_timeout: %s: must not be negative", o.ProviderTimeout)
-	case o.BreakerFailures < 0:
-		return nil, fmt.Errorf("reputation.breaker.failures: %d: must not be negative", o.BreakerFailures)
-	case o.BreakerOpenFor < 0:
-		return nil, fmt.Errorf("reputation.breaker.open_for: %s: must not be negative", o.BreakerOpenFor)
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	if o.Budget == 0 {
 		o.Budget = DefaultBudget
 	}
 	if o.ProviderTimeout == 0 {
 		o.ProviderTimeout = DefaultProviderTimeout
-	}
-	if o.ProviderTimeout < o.Budget {
-		return nil, fmt.Errorf("reputation.provider_timeout: %s: must not be shorter than reputation.budget (%s)", o.ProviderTimeout, o.Budget)
 	}
 	if o.BreakerFailures == 0 {
 		o.BreakerFailures = DefaultBreakerFailures
@@ -147,6 +224,9 @@ func NewProviders(o ProvidersOptions, ps ...Provider) (*Providers, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.States == nil {
+		o.States = NewProviderStates()
 	}
 	p := &Providers{opts: o, m: o.Metrics}
 	if p.m == nil {
@@ -171,23 +251,8 @@ func NewProviders(o ProvidersOptions, ps ...Provider) (*Providers, error) {
 
 func (p *Providers) newProvider(pr Provider) *provider {
 	gauge := p.m.BreakerState.WithLabelValues(pr.Name)
-	gauge.Set(float64(gobreaker.StateClosed))
-	failures := uint32(p.opts.BreakerFailures)
-	return &provider{
-		name: pr.Name,
-		src:  pr.Source,
-		breaker: gobreaker.NewCircuitBreaker[Verdict](gobreaker.Settings{
-			Name:        pr.Name,
-			MaxRequests: 1,
-			Timeout:     p.opts.BreakerOpenFor,
-			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
-			OnStateChange: func(_ string, _, to gobreaker.State) {
-				gauge.Set(float64(to))
-			},
-			// A caller outside coverage is not a provider fault.
-			IsExcluded: func(err error) bool { return errors.Is(err, ErrNotCovered) },
-		}),
-	}
+	st, breaker := p.opts.States.state(pr.Name, uint32(p.opts.BreakerFailures), p.opts.BreakerOpenFor, gauge)
+	return &provider{name: pr.Name, src: pr.Source, breaker: breaker, state: st}
 }
 
 // Drain waits until no provider request is running (late answers included,
@@ -370,7 +435,7 @@ func (p *Providers) fetch(ctx context.Context, pr *provider, q Query) (fetched, 
 		}
 	}
 	now := p.opts.Now()
-	if until := pr.holdUntil.Load(); until != 0 && now.UnixNano() < until {
+	if until := pr.state.holdUntil.Load(); until != 0 && now.UnixNano() < until {
 		err := &ProviderError{Provider: pr.name, Class: ClassRateLimited,
 			Err: fmt.Errorf("retry-after holds requests until %s", time.Unix(0, until).UTC().Format(time.RFC3339))}
 		p.m.Errors.WithLabelValues(pr.name, string(ClassRateLimited)).Inc()
@@ -391,7 +456,7 @@ func (p *Providers) fetch(ctx context.Context, pr *provider, q Query) (fetched, 
 		var pe *ProviderError
 		if errors.As(err, &pe) && pe.RetryAfter > 0 {
 			wait := min(pe.RetryAfter, p.opts.MaxRetryAfter)
-			pr.holdUntil.Store(p.opts.Now().Add(wait).UnixNano())
+			pr.state.holdUntil.Store(p.opts.Now().Add(wait).UnixNano())
 		}
 		if class == ClassBreakerOpen && !errors.As(err, &pe) {
 			err = &ProviderError{Provider: pr.name, Class: ClassBreakerOpen, Err: err}

@@ -437,6 +437,84 @@ func TestRetryAfterHonoured(t *testing.T) {
 	}
 }
 
+// TestStatesSurviveRebuild: Providers built anew (as a reload does) with
+// the same ProviderStates keep each provider's Retry-After hold and open
+// breaker; without them they forget.
+func TestStatesSurviveRebuild(t *testing.T) {
+	tests := []struct {
+		name string
+		// answer is the provider's answer to every request.
+		answer http.HandlerFunc
+		// first and second are the options of the Providers built
+		// before and after the rebuild.
+		first, second reputation.ProvidersOptions
+		shared        bool
+		// before is how many lookups the first Providers makes; want
+		// is the error of the second's lookup, sent its requests in all.
+		before int
+		want   error
+		sent   int
+	}{
+		{
+			name:   "a Retry-After hold stays",
+			answer: httpsourcetest.Status(http.StatusTooManyRequests, "600"),
+			shared: true, before: 1, want: reputation.ClassRateLimited, sent: 1,
+		},
+		{
+			name:   "forgotten without shared states",
+			answer: httpsourcetest.Status(http.StatusTooManyRequests, "600"),
+			before: 1, want: reputation.ClassStatus429, sent: 2,
+		},
+		{
+			name:   "an open breaker stays open",
+			answer: httpsourcetest.Status(http.StatusInternalServerError, ""),
+			first:  reputation.ProvidersOptions{BreakerFailures: 2, BreakerOpenFor: time.Hour},
+			second: reputation.ProvidersOptions{BreakerFailures: 2, BreakerOpenFor: time.Hour},
+			shared: true, before: 2, want: reputation.ClassBreakerOpen, sent: 2,
+		},
+		{
+			name:   "a breaker with new settings starts closed",
+			answer: httpsourcetest.Status(http.StatusInternalServerError, ""),
+			first:  reputation.ProvidersOptions{BreakerFailures: 2, BreakerOpenFor: time.Hour},
+			second: reputation.ProvidersOptions{BreakerFailures: 3, BreakerOpenFor: time.Hour},
+			shared: true, before: 2, want: reputation.ClassStatus5xx, sent: 3,
+		},
+		{
+			name:   "a hold stays when the breaker settings change",
+			answer: httpsourcetest.Status(http.StatusTooManyRequests, "600"),
+			second: reputation.ProvidersOptions{BreakerFailures: 9},
+			shared: true, before: 1, want: reputation.ClassRateLimited, sent: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httpsourcetest.Start(t, tt.answer)
+			states := reputation.NewProviderStates()
+			build := func(o reputation.ProvidersOptions) stage {
+				if tt.shared {
+					o.States = states
+				}
+				// A new source each time, as a reload builds one.
+				return newStage(t, o, reputation.Provider{Name: callerapi.Name, Source: adapters[0].new(t, srv.URL)})
+			}
+			first := build(tt.first)
+			for i := range tt.before {
+				if _, err := first.p.Lookup(context.Background(), query(caller)); err == nil {
+					t.Fatalf("lookup %d before the rebuild succeeded", i)
+				}
+			}
+			second := build(tt.second)
+			_, err := second.p.Lookup(context.Background(), query(caller))
+			if !errors.Is(err, tt.want) {
+				t.Errorf("lookup after the rebuild: %v; want %s", err, tt.want)
+			}
+			if got := srv.Requests(); got != tt.sent {
+				t.Errorf("%d requests sent; want %d", got, tt.sent)
+			}
+		})
+	}
+}
+
 func TestPanickingProvider(t *testing.T) {
 	s := newStage(t, reputation.ProvidersOptions{}, reputation.Provider{Name: "broken", Source: reputation.SourceFunc(
 		func(context.Context, reputation.Query) (reputation.Verdict, error) { panic("boom") })})

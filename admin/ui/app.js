@@ -246,6 +246,16 @@
     return b;
   }
 
+  // stirCell shows the STIR/SHAKEN attestation, with the verification
+  // code when it did not succeed; empty when the call carried none.
+  function stirCell(d) {
+    let text = d.attestation || '';
+    if (text && d.verify_result !== 'success') {
+      text += ' (' + (d.verify_result || 'unverified') + ')';
+    }
+    return el('td', text, 'stir');
+  }
+
   function decisionRow(d) {
     const tr = el('tr');
     tr.dataset.id = d.id;
@@ -255,7 +265,7 @@
       el('td', d.dialed), el('td', d.profile), el('td', d.tier), el('td', d.action, 'action-' + d.action), result,
       el('td', d.held || '', 'held' + (d.held && d.held !== 'allow' ? ' held-' + d.held : '')),
       el('td', d.challenge === 'none' ? '' : d.challenge + (d.wrong_entries ? ' (' + d.wrong_entries + ' wrong)' : '')),
-      reasonsCell(d.reasons));
+      reasonsCell(d.reasons), stirCell(d));
     const actions = el('td', null, 'actions');
     if (critical(d)) {
       actions.append(el('span', 'critical: never screened', 'note'));

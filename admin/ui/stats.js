@@ -165,6 +165,11 @@
     return tr;
   }
 
+  // compat reads the older per-profile totals.
+  function compat(p) {
+    return Object.assign({ calls: p.total, monitored: 0, junk_share: 0, top_reasons: [] }, p);
+  }
+
   function renderProfiles(sum) {
     const body = $('stats-table').tBodies[0];
     body.replaceChildren();
@@ -293,10 +298,16 @@
 
   async function load() {
     const q = query(true);
-    const [sum, dids] = await Promise.all([
-      api('GET', '/api/v1/stats?' + q),
-      api('GET', '/api/v1/stats/dids?' + query(false)),
-    ]);
+    const sum = await api('GET', '/api/v1/stats?' + q);
+    if (!sum.series) {
+      // A server without statistics answers with per-profile totals only:
+      // no charts and no DIDs to show.
+      $('overview').hidden = true;
+      $('dids').hidden = true;
+      renderProfiles({ profiles: sum.profiles.map(compat), total: compat(sum.total) });
+      return;
+    }
+    const dids = await api('GET', '/api/v1/stats/dids?' + query(false));
     for (const p of sum.profiles) known.profiles.add(p.profile);
     for (const d of dids) known.dids.add(d.did);
     fillSelect($('chart-profile'), known.profiles, 'all profiles');

@@ -44,7 +44,9 @@ type Call struct {
 	// Sounds maps the sound files that exist to their length in samples.
 	// nil: every file exists ("beep" is 3404 samples, others 8000).
 	// STREAM FILE of a missing file answers result=-1 and ends the AGI
-	// with FAILURE; GET DATA answers result=-1.
+	// with FAILURE; GET DATA answers result=-1; SAY DIGITS says only the
+	// digits whose digits/N exists and answers 0 at once when none does.
+	// On disk (${STAT()}), a sound is DataDir/sounds/en/NAME.{wav,ulaw,gsm}.
 	Sounds map[string]int64
 	// Latency delays the reply to every command that plays or reads
 	// digits, as a caller listening would. If the server writes anything
@@ -66,8 +68,8 @@ type Caller struct {
 	// caller is silent.
 	Keys []string
 	// Auto makes the caller type back, at a GET DATA once Keys have run
-	// out, the digits last heard through SAY DIGITS (a human passing a
-	// challenge).
+	// out, the digits last heard, through SAY DIGITS or through a run of
+	// STREAM FILEs of files named digits/N (a human passing a challenge).
 	Auto bool
 	// Barge is what the caller presses during each STREAM FILE or SAY
 	// DIGITS, in order: a key in the command's escape digits interrupts

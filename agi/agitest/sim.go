@@ -45,6 +45,7 @@ type sim struct {
 	noticeAfter   bool // send HANGUP right after this reply (HANGUP, Hangup())
 	keys, barge   int
 	lastSaid      string
+	digitAt       int // answered count after the last digit STREAM FILE
 	state         int
 	sighup, exit  bool
 	failed        bool // AGISTATUS FAILURE

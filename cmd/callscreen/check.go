@@ -20,12 +20,10 @@ import (
 	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
-	"github.com/callscreen/callscreen/redisconn"
 	"github.com/callscreen/callscreen/reputation"
-	"github.com/callscreen/callscreen/reputation/cache"
-	"github.com/callscreen/callscreen/reputation/feedback"
 	"github.com/callscreen/callscreen/reputation/lists"
 	"github.com/callscreen/callscreen/screen"
+	"github.com/callscreen/callscreen/service"
 )
 
 func init() {
@@ -40,7 +38,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("callscreen check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: callscreen check NUMBER [--name NAME] [--profile NAME] [--anonymous] [--to DID] [--tenant T] [--config FILE] [--json]")
+		fmt.Fprintln(stderr, "usage: callscreen check NUMBER [--name NAME] [--profile NAME] [--anonymous] [--to DID] [--tenant T]")
+		fmt.Fprintln(stderr, "                        [--attestation A|B|C|none [--verify-result CODE]] [--config FILE] [--json]")
 		fs.PrintDefaults()
 	}
 	path := configFlag(fs)
@@ -50,6 +49,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	to := fs.String("to", "", "dialed `number` (selects the profile through the DID map)")
 	tenant := fs.String("tenant", "", "`tenant` whose lists and caches to consult")
 	asJSON := fs.Bool("json", false, "print the result as the admin API's GET /api/v1/check does (JSON)")
+	attestation := fs.String("attestation", "", "the STIR/SHAKEN attestation the PBX verified: `A`, B, C, or none (no Identity header)")
+	verifyResult := fs.String("verify-result", "", "Asterisk's STIR/SHAKEN verify_result (`CODE`); default success with --attestation A, B or C")
 	pos, ok := parseArgs(fs, args)
 	if !ok {
 		return 2
@@ -82,6 +83,26 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *anonymous {
 		info.PresentationCode = 35
 	}
+	if *verifyResult != "" && *attestation == "" {
+		fmt.Fprintln(stderr, "callscreen check: --verify-result needs --attestation")
+		return 2
+	}
+	if *attestation != "" {
+		v := *verifyResult
+		if v == "" && !strings.EqualFold(*attestation, "none") {
+			v = "success"
+		}
+		st, ok := policy.ParseSTIR(*attestation, v)
+		switch {
+		case !ok:
+			fmt.Fprintf(stderr, "callscreen check: --attestation %q: want A, B, C or none\n", *attestation)
+			return 2
+		case st.Verify == "unknown":
+			fmt.Fprintf(stderr, "callscreen check: --verify-result %q: not a verify_result of Asterisk 22 (%s)\n", *verifyResult, strings.Join(policy.VerifyResults, ", "))
+			return 2
+		}
+		info.Attestation, info.VerifyResult = st.Attestation, st.Verify
+	}
 	if *profile != "" {
 		if _, ok := cfg.Profile(*profile); !ok {
 			fmt.Fprintf(stderr, "callscreen check: no profile %q (profiles: %s); a call naming it would use default\n", *profile, strings.Join(cfg.ProfileNames(), ", "))
@@ -107,49 +128,14 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return 0
 }
 
-// checkFlow builds the flow serve would run, minus the recorder, the
-// verified-caller memory and the file watchers.
+// checkFlow builds the flow serve would run, minus what counts or records
+// calls and the watchers (service.Explainer).
 func checkFlow(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*screen.Flow, func(), error) {
-	s := &server{log: logger, listMetrics: lists.NewMetrics(nil)}
-	redisconn.UseSlog(logger)
-	rc, err := redisconn.New(redisOptions(cfg))
+	set, err := service.Build(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("redis: %w", err)
+		return nil, nil, fmt.Errorf("config %s: %w", service.ConfigSource(cfg), err)
 	}
-	closeFn := func() {
-		if rc != nil {
-			_ = rc.Close()
-		}
-	}
-	s.redis = rc
-	s.cache, err = cache.New(cache.Options{
-		L1Size: cfg.Reputation.Cache.Size,
-		TTL:    cache.TTLs{Clean: cfg.Reputation.Cache.TTLLow, Suspect: cfg.Reputation.Cache.TTLSuspect, Spam: cfg.Reputation.Cache.TTLSpam},
-		Redis:  rc, L2Timeout: cfg.Reputation.Cache.L2Timeout,
-	})
-	if err != nil {
-		closeFn()
-		return nil, nil, fmt.Errorf("reputation cache: %w", err)
-	}
-	fbStore, err := feedback.Open(rc, cfg.DataDir)
-	if err != nil {
-		closeFn()
-		return nil, nil, fmt.Errorf("agent feedback: %w", err)
-	}
-	s.feedback = feedback.NewSource(fbStore, feedback.SourceOptions{})
-	if s.lists, err = newLists(cfg, rc, logger, s.listMetrics); err != nil {
-		closeFn()
-		return nil, nil, fmt.Errorf("lists: %w", err)
-	}
-	s.feed = newFeed(ctx, cfg, rc, logger, nil)
-	// No behaviour source: its checks count calls, and an explanation is
-	// not a call.
-	srcs, err := s.buildSources(cfg)
-	if err != nil {
-		closeFn()
-		return nil, nil, err
-	}
-	return s.buildFlow(cfg, srcs), closeFn, nil
+	return service.Explainer(ctx, set, logger)
 }
 
 // explain prints a Result the way dig prints an answer: sections, one fact
@@ -159,7 +145,7 @@ func explain(w io.Writer, cfg *config.Config, info decision.CallInfo, res *decis
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	defer tw.Flush()
 	fmt.Fprintf(tw, "; <<>> callscreen check <<>> %s\n", info.CallerNumber)
-	fmt.Fprintf(tw, "; profile %s, tenant %s, config %s (%s)\n", res.Profile, orDash(res.Tenant), cfg.Version(), configSource(cfg))
+	fmt.Fprintf(tw, "; profile %s, tenant %s, config %s (%s)\n", res.Profile, orDash(res.Tenant), cfg.Version(), service.ConfigSource(cfg))
 
 	caller := number.Parse(info.CallerNumber, cfg.Number.DefaultRegion)
 	fmt.Fprintf(tw, "\n;; CALL\n")
@@ -178,6 +164,9 @@ func explain(w io.Writer, cfg *config.Config, info decision.CallInfo, res *decis
 		pres = "restricted"
 	}
 	fmt.Fprintf(tw, "presentation\t%s\n", pres)
+	if res.Attestation != "" {
+		fmt.Fprintf(tw, "stir/shaken\tattestation %s, verification %s\n", res.Attestation, orDash(res.VerifyResult))
+	}
 
 	var total time.Duration
 	for _, r := range res.Verdict.Sources {

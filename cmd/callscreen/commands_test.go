@@ -10,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/callscreen/callscreen/config"
 )
 
 func runCommand(t *testing.T, args ...string) (string, string, int) {
@@ -45,6 +43,13 @@ func TestCommandArguments(t *testing.T) {
 		{"check without number", []string{"check"}, 2, "", "usage: callscreen check NUMBER"},
 		{"check two numbers", []string{"check", "1", "2"}, 2, "", "usage: callscreen check NUMBER"},
 		{"check unknown profile", []string{"check", "--config", "", "--profile", "nosuch", "+12125551234"}, 0, "profile default", `no profile "nosuch"`},
+		{"check attestation C", []string{"check", "--config", "", "--attestation", "C", "+12125551234"}, 0, "stir.unverified", ""},
+		{"check attestation A", []string{"check", "--config", "", "+12125551234", "--attestation", "A"}, 0, "attestation A, verification success", ""},
+		{"check attestation A failed", []string{"check", "--config", "", "--attestation", "A", "--verify-result", "signature_validation", "+12125551234"}, 0, "action   challenge", ""},
+		{"check no identity header", []string{"check", "--config", "", "--attestation", "none", "+12125551234"}, 0, "attestation none, verification -", ""},
+		{"check bad attestation", []string{"check", "--config", "", "--attestation", "D", "+12125551234"}, 2, "", `--attestation "D": want A, B, C or none`},
+		{"check bad verify result", []string{"check", "--config", "", "--attestation", "A", "--verify-result", "great", "+12125551234"}, 2, "", `--verify-result "great": not a verify_result`},
+		{"check verify result alone", []string{"check", "--config", "", "--verify-result", "success", "+12125551234"}, 2, "", "--verify-result needs --attestation"},
 		{"call bad keys", []string{"call", "--keys", "12a"}, 2, "", `--keys "12a"`},
 		{"call extra argument", []string{"call", "x"}, 2, "", `unexpected argument "x"`},
 		{"call nobody listening", []string{"call", "--agi", "127.0.0.1:1", "--timeout", "5s"}, 1, "AGISTATUS=FAILURE\n", "callscreen call:"},
@@ -62,27 +67,6 @@ func TestCommandArguments(t *testing.T) {
 	}
 }
 
-func TestRestartKeys(t *testing.T) {
-	a, err := config.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("CALLSCREEN_AGI_LISTEN", "127.0.0.1:5000")
-	t.Setenv("CALLSCREEN_MODE", "monitor")
-	t.Setenv("CALLSCREEN_REDIS_READ_TIMEOUT", "1s")
-	b, err := config.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := strings.Join(restartKeys(a, b), ",")
-	if got != "agi.listen,redis" {
-		t.Fatalf("restart keys %q; want agi.listen,redis (mode applies on reload)", got)
-	}
-	if keys := restartKeys(a, a); len(keys) != 0 {
-		t.Fatalf("no change reported %v", keys)
-	}
-}
-
 // TestServeStopsOnCancel runs serve in process on a free port and stops it
 // through its context, as SIGTERM does.
 func TestServeStopsOnCancel(t *testing.T) {
@@ -92,8 +76,13 @@ func TestServeStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb bytes.Buffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", cfg}, &out, &lockedBuffer{b: &errb}) }()
-	time.Sleep(500 * time.Millisecond)
+	logs := &lockedBuffer{b: &errb}
+	go func() { done <- run(ctx, []string{"serve", "--config", cfg}, &out, logs) }()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(logs.String(), `"msg":"callscreen serving"`); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", logs.String())
+		}
+	}
 	cancel()
 	select {
 	case code := <-done:
@@ -103,8 +92,8 @@ func TestServeStopsOnCancel(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop")
 	}
-	if !strings.Contains(errb.String(), `"msg":"callscreen serving"`) || !strings.Contains(errb.String(), `"msg":"callscreen stopped"`) {
-		t.Fatalf("log:\n%s", errb.String())
+	if !strings.Contains(logs.String(), `"msg":"callscreen serving"`) || !strings.Contains(logs.String(), `"msg":"callscreen stopped"`) {
+		t.Fatalf("log:\n%s", logs.String())
 	}
 }
 
@@ -117,6 +106,12 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestAGIDialAddr(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/callscreen/callscreen/config"
+	"github.com/callscreen/callscreen/service"
 )
 
 func init() {
@@ -33,7 +34,7 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "callscreen config: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "# callscreen effective configuration, version %s, from %s\n", cfg.Version(), configSource(cfg))
+	fmt.Fprintf(stdout, "# callscreen effective configuration, version %s, from %s\n", cfg.Version(), service.ConfigSource(cfg))
 	_, _ = stdout.Write(out)
 	return 0
 }

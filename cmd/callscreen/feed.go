@@ -7,11 +7,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/callscreen/callscreen/config"
 	"github.com/callscreen/callscreen/redisconn"
 	"github.com/callscreen/callscreen/reputation/feed"
+	"github.com/callscreen/callscreen/service"
 )
 
 func init() {
@@ -66,7 +65,7 @@ func runFeed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	redisconn.UseSlog(config.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format}, stderr))
-	rdb, err := redisconn.New(redisOptions(cfg))
+	rdb, err := redisconn.New(service.RedisOptions(cfg))
 	if err != nil {
 		fmt.Fprintf(stderr, "callscreen feed: redis: %v\n", err)
 		return 1
@@ -79,11 +78,11 @@ func runFeed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	where := cfg.DataDir + "/" + feed.BoltFile
 	if rdb != nil {
-		where = "redis " + redisOptions(cfg).Mode()
+		where = "redis " + service.RedisOptions(cfg).Mode()
 	}
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	fd := newFeed(lctx, cfg, rdb, slog.New(slog.DiscardHandler), nil)
+	fd := service.OpenFeed(lctx, cfg, rdb, slog.New(slog.DiscardHandler), nil)
 	if !fd.Loaded() {
 		fmt.Fprintf(stderr, "callscreen feed: cannot load the stored feed from %s\n", where)
 		return 1
@@ -98,7 +97,7 @@ func runFeed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "callscreen feed pull: feed.url is not set")
 			return 1
 		}
-		o := feedPullOptions(cfg)
+		o := service.FeedPullOptions(cfg)
 		o.Tenant, o.Format = *tenant, f
 		st, err := fd.Pull(ctx, o)
 		printRowErrors(stderr, "feed", st)
@@ -143,39 +142,4 @@ func printFeedSummary(w io.Writer, did string, st feed.Stats, held int, where st
 	rate := float64(st.Rows) / max(st.Elapsed.Seconds(), 1e-3)
 	fmt.Fprintf(w, "%s %d rows (%d accepted, %d rejected, %d numbers) in %s, %.0f rows/s; %d numbers held in %s\n",
 		did, st.Rows, st.Accepted, st.Rejected, st.Numbers, st.Elapsed.Round(time.Millisecond), rate, held, where)
-}
-
-// feedStore is where the feed lives for cfg: Redis when configured, else
-// data_dir/feed.db, else memory.
-func feedStore(cfg *config.Config, rdb redis.UniversalClient) feed.Store {
-	switch {
-	case rdb != nil:
-		return feed.NewRedisStore(rdb, "")
-	case cfg.DataDir != "":
-		return feed.NewBoltStore(cfg.DataDir)
-	}
-	return feed.NewMemStore()
-}
-
-// newFeed builds the feed serve and check use and loads it (a failure is
-// logged; Watch loads it later). m may be nil.
-func newFeed(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger, m *feed.Metrics) *feed.Feed {
-	return feed.New(ctx, feed.Options{
-		Store: feedStore(cfg, rdb), Region: cfg.Number.DefaultRegion,
-		Retention: cfg.Feed.Retention, Logger: log, Metrics: m,
-	})
-}
-
-func feedPullOptions(cfg *config.Config) feed.PullOptions {
-	f, _ := feed.ParseFormat(cfg.Feed.Format)
-	return feed.PullOptions{URL: cfg.Feed.URL, Headers: cfg.Feed.Headers, Format: f}
-}
-
-// feedScheduler returns the daily pull for serve (nil when feed.url is not
-// set): run it with Run(ctx) beside fd.Watch(ctx).
-func feedScheduler(cfg *config.Config, fd *feed.Feed, log *slog.Logger) *feed.Scheduler {
-	if cfg.Feed.URL == "" {
-		return nil
-	}
-	return &feed.Scheduler{Feed: fd, Pull: feedPullOptions(cfg), At: cfg.Feed.FeedTime() % (24 * time.Hour), PullAtStart: true, Logger: log}
 }

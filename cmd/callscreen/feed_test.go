@@ -17,6 +17,7 @@ import (
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/redisconn"
 	"github.com/callscreen/callscreen/reputation"
+	"github.com/callscreen/callscreen/service"
 )
 
 func feedSees(t *testing.T, cfgPath, caller string) []policy.Reason {
@@ -25,14 +26,14 @@ func feedSees(t *testing.T, cfgPath, caller string) []policy.Reason {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb, err := redisconn.New(redisOptions(cfg))
+	rdb, err := redisconn.New(service.RedisOptions(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rdb != nil {
 		defer rdb.Close()
 	}
-	f := newFeed(context.Background(), cfg, rdb, slog.New(slog.DiscardHandler), nil)
+	f := service.OpenFeed(context.Background(), cfg, rdb, slog.New(slog.DiscardHandler), nil)
 	v, _ := f.Lookup(context.Background(), reputation.Query{Caller: number.Parse(caller, "US"), Profile: policy.Default()})
 	return v.Reasons
 }

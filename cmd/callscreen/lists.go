@@ -5,20 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/term"
 
 	"github.com/callscreen/callscreen/config"
 	"github.com/callscreen/callscreen/redisconn"
-	"github.com/callscreen/callscreen/reputation/behavior"
-	"github.com/callscreen/callscreen/reputation/emergency"
 	"github.com/callscreen/callscreen/reputation/lists"
+	"github.com/callscreen/callscreen/service"
 )
 
 func init() {
@@ -160,7 +157,7 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 // lose the entries when the command exits, so it is refused.
 func openListStore(cfg *config.Config, stderr io.Writer) (lists.Store, string, func(), error) {
 	redisconn.UseSlog(config.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format}, stderr))
-	rdb, err := redisconn.New(redisOptions(cfg))
+	rdb, err := redisconn.New(service.RedisOptions(cfg))
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("redis: %w", err)
 	}
@@ -173,57 +170,9 @@ func openListStore(cfg *config.Config, stderr io.Writer) (lists.Store, string, f
 		}
 	}
 	if rdb != nil {
-		return listStore(cfg, rdb), "redis " + redisOptions(cfg).Mode(), closeFn, nil
+		return service.ListStore(cfg, rdb), "redis " + service.RedisOptions(cfg).Mode(), closeFn, nil
 	}
-	return listStore(cfg, nil), cfg.DataDir + "/" + lists.BoltFile, closeFn, nil
-}
-
-// listStore is where run-time list entries live for cfg: Redis when
-// configured, else data_dir/lists.db, else memory.
-func listStore(cfg *config.Config, rdb redis.UniversalClient) lists.Store {
-	switch {
-	case rdb != nil:
-		return lists.NewRedisStore(rdb, lists.RedisOptions{})
-	case cfg.DataDir != "":
-		return lists.NewBoltStore(cfg.DataDir)
-	}
-	return lists.NewMemStore()
-}
-
-// newLists builds the lists serve and check use: the list files plus the
-// stored entries (Redis or data_dir). Call Watch to follow changes.
-func newLists(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger, m *lists.Metrics) (*lists.Lists, error) {
-	return lists.New(lists.Options{
-		AllowFile: cfg.Lists.AllowFile, BlockFile: cfg.Lists.BlockFile,
-		Region: cfg.Number.DefaultRegion, Store: listStore(cfg, rdb),
-		Logger: log, Metrics: m,
-	})
-}
-
-// newEmergency builds the critical-numbers source from cfg.Emergency.
-func newEmergency(cfg *config.Config) (*emergency.Source, error) {
-	return emergency.New(cfg.Emergency, cfg.Number.DefaultRegion)
-}
-
-// newBehavior builds the behaviour checks: Redis counters when configured,
-// memory otherwise; must-pass entries of l count as known customers.
-func newBehavior(cfg *config.Config, rdb redis.UniversalClient, l *lists.Lists, log *slog.Logger, m *behavior.Metrics) (*behavior.Behavior, error) {
-	opts := behavior.Options{
-		OwnNumbers: cfg.OwnNumbers, Honeypots: cfg.Honeypots, Region: cfg.Number.DefaultRegion,
-		Logger: log, Metrics: m,
-	}
-	if rdb != nil {
-		opts.Counter = behavior.NewRedisCounter(rdb, "")
-	}
-	if l != nil {
-		opts.Known = l.Allowed
-	}
-	for _, p := range cfg.ProfileNames() {
-		if prof, ok := cfg.Profile(p); ok {
-			opts.FlagKeep = max(opts.FlagKeep, prof.Thresholds.RepeatWindow)
-		}
-	}
-	return behavior.New(opts)
+	return service.ListStore(cfg, nil), cfg.DataDir + "/" + lists.BoltFile, closeFn, nil
 }
 
 func listsCheck(path string, list lists.List, region string, stdout, stderr io.Writer) int {

@@ -16,6 +16,7 @@ import (
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/redisconn"
 	"github.com/callscreen/callscreen/reputation"
+	"github.com/callscreen/callscreen/service"
 )
 
 // listsSee builds the lists serve and check build for cfgPath and looks
@@ -26,14 +27,14 @@ func listsSee(t *testing.T, cfgPath, tenant, caller string) []policy.Reason {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb, err := redisconn.New(redisOptions(cfg))
+	rdb, err := redisconn.New(service.RedisOptions(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rdb != nil {
 		defer rdb.Close()
 	}
-	l, err := newLists(cfg, rdb, slog.New(slog.DiscardHandler), nil)
+	l, err := service.OpenLists(cfg, rdb, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/redisconn"
 	"github.com/callscreen/callscreen/reputation/feedback"
+	"github.com/callscreen/callscreen/service"
 )
 
 func init() {
@@ -123,7 +124,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // lose the report when the command exits, so it is refused.
 func openFeedback(cfg *config.Config, stderr io.Writer) (feedback.Store, string, func(), error) {
 	redisconn.UseSlog(config.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format}, stderr))
-	rdb, err := redisconn.New(redisOptions(cfg))
+	rdb, err := redisconn.New(service.RedisOptions(cfg))
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("redis: %w", err)
 	}
@@ -140,7 +141,7 @@ func openFeedback(cfg *config.Config, stderr io.Writer) (feedback.Store, string,
 		closeFn()
 		return nil, "", nil, err
 	}
-	where := "redis " + redisOptions(cfg).Mode()
+	where := "redis " + service.RedisOptions(cfg).Mode()
 	if fs, ok := store.(*feedback.FileStore); ok {
 		where = fs.Path()
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/callscreen/callscreen/config"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/redisconn"
+	"github.com/callscreen/callscreen/service"
 	"github.com/callscreen/callscreen/stats"
 )
 
@@ -102,7 +103,7 @@ func runReportDIDs(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	logger := config.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format}, stderr)
 	redisconn.UseSlog(logger)
-	rdb, err := redisconn.New(redisOptions(cfg))
+	rdb, err := redisconn.New(service.RedisOptions(cfg))
 	if err != nil {
 		fmt.Fprintf(stderr, "callscreen report dids: redis: %v\n", err)
 		return 1

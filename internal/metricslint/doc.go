@@ -1,8 +1,12 @@
 // Package metricslint holds the test that keeps callscreen's metrics
-// honest: it builds every package's metrics with its NewMetrics against one
-// registry, runs promlint over them, checks the house naming rule
-// (callscreen_<area>_<thing>, counters _total, durations _seconds), and
-// checks that the Grafana dashboard only queries metrics that exist.
+// honest. Like CoreDNS's test/metric_naming_test.go it walks the whole
+// tree: every metric any package defines with a prometheus constructor is
+// found in the source, linted by promlint and held to the house rules
+// (callscreen_<area>_<thing> in the package's own area, counters _total,
+// durations _seconds, a help text, built only inside a NewMetrics(reg)
+// function and never in the global registry); and the Grafana dashboard
+// may only query metrics that exist. A new package is covered without
+// being listed anywhere.
 //
 // It has no code of its own and must never be imported.
 package metricslint
