@@ -18,7 +18,7 @@ func (r *Record) ToResult() *decision.Result {
 	res := &decision.Result{
 		ID: r.ID, Time: t, Tenant: r.Tenant, Profile: r.Profile, Transport: r.Transport,
 		Channel: r.Channel, UniqueID: r.UniqueID, Caller: r.Caller, CallerRaw: r.CallerRaw, CallerName: r.CallerName,
-		Dialed: r.Dialed,
+		Dialed: r.Dialed, Attestation: r.Attestation, VerifyResult: r.VerifyResult,
 		Decision: policy.Decision{
 			Action: policy.Action(r.Action), Held: policy.Action(r.Held), Mode: policy.Mode(r.Mode),
 			Tier: policy.Tier(r.Tier), Reasons: reasons(r.Reasons), Profile: r.Profile,

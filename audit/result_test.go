@@ -11,6 +11,7 @@ func TestToResult(t *testing.T) {
 		r := result(i)
 		if i == 2 {
 			r.Decision.Scored, r.Decision.Held, r.CallerRaw = false, "block", r.Caller
+			r.Attestation, r.VerifyResult = "B", "success"
 		}
 		rec := FromResult(r, "cfg")
 		back := rec.ToResult()

@@ -38,6 +38,7 @@ func AGIInfo(env *agi.Env) decision.CallInfo {
 		Extension:        env.Extension,
 		Language:         env.Language,
 		Transport:        "agi",
+		HeaderInjection:  len(env.Injected) > 0,
 	}
 	if info.Dialed == "" {
 		info.Dialed = env.Extension
@@ -159,13 +160,15 @@ func (c *agiChannel) Variable(ctx context.Context, name string) (string, bool, e
 	return v, ok, hangup("get variable "+name, err)
 }
 
+// SetVariables writes every routing variable with one EXEC MSet (SET
+// VARIABLE each on an Asterisk without MSet). A value that cannot be
+// carried safely is refused before anything is written.
 func (c *agiChannel) SetVariables(ctx context.Context, vars []screen.Var) error {
-	for _, v := range vars {
-		if err := c.s.SetVariable(ctx, v.Name, v.Value); err != nil {
-			return hangup("set variable "+v.Name, err)
-		}
+	av := make([]agi.Variable, len(vars))
+	for i, v := range vars {
+		av[i] = agi.Variable{Name: v.Name, Value: v.Value}
 	}
-	return nil
+	return hangup("set variables", c.s.SetVariables(ctx, av))
 }
 
 func (c *agiChannel) Hangup(ctx context.Context) error {

@@ -40,4 +40,8 @@ type CallInfo struct {
 	// when the PBX passed none. The flow validates them
 	// (policy.ParseSTIR).
 	Attestation, VerifyResult string
+	// HeaderInjection is true when the caller ID carried line breaks the
+	// transport read back into one value (CallerName then holds them as
+	// spaces): the decision carries caller.header_injection.
+	HeaderInjection bool
 }

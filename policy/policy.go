@@ -101,6 +101,9 @@ type Call struct {
 	Verified bool
 	// STIR is the STIR/SHAKEN result the PBX verified, zero when none.
 	STIR STIR
+	// HeaderInjection is true when the caller ID carried line breaks that
+	// the transport had to read back into one value.
+	HeaderInjection bool
 	// Time is when the call arrived; it selects business or after hours.
 	Time time.Time
 }
@@ -272,6 +275,9 @@ func gather(c Call, v Verdict, p Profile) []Reason {
 		add(CallerInvalid)
 	case p.Coverage == CoverageNANP && !c.Caller.NANP():
 		add(CallerOutOfCoverage)
+	}
+	if c.HeaderInjection {
+		add(CallerHeaderInjection)
 	}
 	if v.Tier == TierSpam && !v.hasBlocking() {
 		add(ProviderSpam)

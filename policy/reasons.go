@@ -33,6 +33,9 @@ const (
 	CallerVerifiedHuman Reason = "caller.verified_human"
 	CallerReportedSpam  Reason = "caller.reported_spam"
 	CallerReportedOK    Reason = "caller.reported_ok"
+	// CallerHeaderInjection: the caller ID arrived with line breaks in it
+	// (FastAGI writes it unescaped; see agi.Env.Injected).
+	CallerHeaderInjection Reason = "caller.header_injection"
 
 	VelocityCallerBurst Reason = "velocity.caller_burst"
 	VelocityDIDFlood    Reason = "velocity.did_flood"
@@ -80,6 +83,7 @@ var registry = []ReasonInfo{
 	{CallerVerifiedHuman, Allow, "the caller passed a challenge recently and is not challenged again"},
 	{CallerReportedSpam, Block, "an agent reported this caller as spam"},
 	{CallerReportedOK, Allow, "an agent reported this caller as not spam; overrides provider verdicts"},
+	{CallerHeaderInjection, Challenge, "the caller name or number carried line breaks (forged AGI header lines); read as one value with the breaks as spaces"},
 	{VelocityCallerBurst, Challenge, "the caller placed more calls than the burst limit within the window"},
 	{VelocityDIDFlood, Challenge, "the dialed number is receiving more calls per minute than the flood limit"},
 	{VelocityRepeatGray, Challenge, "the caller was challenged or flagged repeatedly in recent days"},

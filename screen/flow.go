@@ -24,9 +24,14 @@ const (
 	DefaultRegion        = "US"
 	DefaultLookupTimeout = 500 * time.Millisecond
 	DefaultCallTimeout   = 2 * time.Minute
-	// MaxNameLen is the longest caller name kept; longer names are cut
-	// (on a rune boundary) before the sources or the record see them.
+	// MaxNameLen is the longest caller name kept in the record and the
+	// log; longer names are cut there (on a rune boundary).
 	MaxNameLen = 256
+	// MaxMatchNameLen is the longest caller name the reputation sources
+	// (name patterns) see: as long as a whole FastAGI environment block,
+	// so padding a name past MaxNameLen cannot hide what follows from a
+	// pattern. Matching a name costs time linear in its length.
+	MaxMatchNameLen = 64 << 10
 	// finishTimeout bounds writing the routing variables after the call's
 	// own deadline has passed.
 	finishTimeout = 2 * time.Second
@@ -184,9 +189,14 @@ type call struct {
 	// deadline is CallTimeout from the start: no challenge step starts
 	// after it. The I/O itself may run overrunGrace longer.
 	deadline time.Time
-	fresh    bool // CALLSCREEN_ID was read and unset: empty variables need not be written
-	prevID   string
-	varsOK   bool // routing variables were written
+	// matchName is the caller name the sources see (up to MaxMatchNameLen).
+	matchName string
+	fresh     bool // CALLSCREEN_ID was read and unset: empty variables need not be written
+	prevID    string
+	varsOK    bool // routing variables were written
+	// committed: the result went to the Committers (decision log) as it
+	// was before the routing variables were sent.
+	committed bool
 }
 
 // log returns the call's logger, carrying call_id, profile and tenant.
@@ -262,7 +272,8 @@ func (f *Flow) begin(c *call) {
 	if dialed.Key() != "" {
 		res.Dialed = dialed.Key()
 	}
-	c.pcall = policy.Call{Caller: caller, Name: res.CallerName, Dialed: dialed, Time: c.start}
+	c.pcall = policy.Call{Caller: caller, Name: res.CallerName, Dialed: dialed, Time: c.start,
+		HeaderInjection: c.info.HeaderInjection}
 	if c.info.Attestation != "" || c.info.VerifyResult != "" {
 		st, ok := policy.ParseSTIR(c.info.Attestation, c.info.VerifyResult)
 		if !ok {
@@ -271,6 +282,10 @@ func (f *Flow) begin(c *call) {
 		}
 		c.pcall.STIR = st
 		res.Attestation, res.VerifyResult = st.Attestation, st.Verify
+	}
+	c.matchName = res.CallerName
+	if len(c.info.CallerName) > MaxNameLen {
+		c.matchName = cleanNameN(c.info.CallerName, MaxMatchNameLen)
 	}
 }
 
@@ -287,7 +302,7 @@ func (c *call) query() reputation.Query {
 		CallID:  c.res.ID,
 		Tenant:  c.res.Tenant,
 		Caller:  c.pcall.Caller,
-		Name:    c.res.CallerName,
+		Name:    c.matchName,
 		Dialed:  c.pcall.Dialed,
 		Profile: c.prof,
 		Time:    c.start,
@@ -726,6 +741,7 @@ func (f *Flow) setVars(ctx context.Context, ch Channel, c *call) {
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 		defer cancel()
 	}
+	f.commit(c)
 	if err := ch.SetVariables(ctx, vars(c)); err != nil {
 		if errors.Is(err, ErrHangup) {
 			// The channel is gone (ARI drops it at hangup): there is no
@@ -743,6 +759,21 @@ func (f *Flow) setVars(ctx context.Context, ch Channel, c *call) {
 	c.varsOK = true
 }
 
+// commit hands the result to the recorders that must hold it before the
+// dialplan learns the decision (the decision log writes it to the
+// operating system: a crash from here on loses nothing the caller was
+// told). They count and report their own failures; the call goes on.
+func (f *Flow) commit(c *call) {
+	cm, ok := f.Recorder.(decision.Committer)
+	if !ok || c.committed {
+		return
+	}
+	c.res.Duration = f.now().Sub(c.start)
+	_ = cm.Commit(c.res)
+	c.committed = true
+	c.res.Committed = true
+}
+
 // failOpen turns the call into an allow after a panic and writes that.
 func (f *Flow) failOpen(ctx context.Context, ch Channel, c *call) {
 	reason := policy.InternalError
@@ -755,6 +786,9 @@ func (f *Flow) failOpen(ctx context.Context, ch Channel, c *call) {
 	c.res.Result = policy.ResultAllow
 	c.res.Challenge = policy.OutcomeNone
 	c.fresh = false
+	// What the dialplan gets now is not what was committed, if anything
+	// was: commit again (the log then holds both, the later one last).
+	c.committed = false
 	defer func() {
 		if p := recover(); p != nil {
 			f.logger().Error("screen: panic while failing open", "call_id", c.res.ID, "panic", fmt.Sprint(p))
@@ -824,7 +858,10 @@ func (f *Flow) Explain(ctx context.Context, info decision.CallInfo) (*decision.R
 
 // cleanName makes a caller name safe to keep and log: valid UTF-8, no
 // control characters, at most MaxNameLen bytes.
-func cleanName(s string) string {
+func cleanName(s string) string { return cleanNameN(s, MaxNameLen) }
+
+// cleanNameN is cleanName with a cap of max bytes.
+func cleanNameN(s string, max int) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] == 0x7f || s[i] >= 0x80 {
@@ -832,7 +869,7 @@ func cleanName(s string) string {
 			break
 		}
 	}
-	if clean && len(s) <= MaxNameLen {
+	if clean && len(s) <= max {
 		return s
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
@@ -842,8 +879,8 @@ func cleanName(s string) string {
 		}
 		return r
 	}, s)
-	if len(s) > MaxNameLen {
-		cut := MaxNameLen
+	if len(s) > max {
+		cut := max
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}

@@ -272,14 +272,17 @@ func (a *agiListener) Describe() []any { return []any{"agi", a.addr} }
 // Details warns when anyone who can reach the port can have calls
 // screened and read the verdicts.
 func (a *agiListener) Details(context.Context) []Detail {
-	host, _, err := net.SplitHostPort(a.listen)
-	if err != nil || len(a.allow) > 0 {
-		return nil
+	var warnings []string
+	if a.srv != nil {
+		warnings = a.srv.Warnings()
+	} else if w := agi.ExposureWarning(a.listen, a.allow); w != "" {
+		warnings = []string{w}
 	}
-	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() || host == "localhost" {
-		return nil
+	out := make([]Detail, len(warnings))
+	for i, w := range warnings {
+		out[i] = Detail{Text: w}
 	}
-	return []Detail{{Text: fmt.Sprintf("agi.listen %s is not loopback and agi.allow is empty: every peer that reaches it is served", a.listen)}}
+	return out
 }
 
 // ariApps are the Stasis applications, one per ari.servers entry. They run

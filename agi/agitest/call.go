@@ -55,6 +55,24 @@ type Call struct {
 	Latency time.Duration
 	// Caller scripts the caller.
 	Caller Caller
+	// NoMSet is an Asterisk without the MSet application: EXEC MSet
+	// answers result=-2 like any unknown application.
+	NoMSet bool
+	// Stdio makes the simulator read commands as run_agi does (res_agi.c:
+	// fgets on a stdio stream over the socket, called only when
+	// ast_waitfor_nandfds sees the socket readable): when one read brings
+	// several command lines, the first is run and the others wait in the
+	// stdio buffer until more bytes reach the socket. A server that writes
+	// a command before it read the previous reply (as a server desynced by
+	// a caller name with line breaks does) then gets no reply to it. Off,
+	// every received line counts as socket activity (simpler for tests
+	// that interrupt media by writing during it).
+	//
+	// CallerID and CallerIDName are always written raw, as setup_env does:
+	// a name with line breaks reaches the server as extra lines, and GET
+	// VARIABLE CALLERID(name) answers with them too. Stdio plus such a name
+	// is the hostile caller of caller-name-with-newlines.txt.
+	Stdio bool
 }
 
 // Caller scripts what the caller does.

@@ -252,6 +252,18 @@ func (s *sim) exec(argv []string) (string, bool) {
 		if ok && strings.TrimSpace(name) != "" {
 			s.setVar(strings.TrimSpace(name), value)
 		}
+	case "mset":
+		if s.call.NoMSet {
+			res = -2
+			break
+		}
+		vars, ignored := MSet(data)
+		for _, v := range vars {
+			s.vars[v[0]] = v[1] // an empty value sets "", it does not unset
+		}
+		for _, name := range ignored {
+			s.t.Warnings = append(s.t.Warnings, "MSet: ignoring entry '"+name+"' with no '='")
+		}
 	case "noop", "verbose", "log":
 	case "goto":
 		s.gotoTarget(data)

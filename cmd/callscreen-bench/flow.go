@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/callscreen/callscreen/agi"
+	"github.com/callscreen/callscreen/audit"
 	"github.com/callscreen/callscreen/bridge"
 	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/number"
@@ -54,10 +55,11 @@ func init() {
 // process's getrusage is the servers' CPU alone.
 const (
 	variantBare = "bare-3"   // GET VARIABLE + 2 SET VARIABLE
-	variantSeq  = "bare-seq" // the flow's allow-path command sequence (6 SET VARIABLE), nothing else
+	variantSeq  = "bare-seq" // the flow's allow-path command sequence (one EXEC MSet), nothing else
 	variantFlow = "flow"     // the screening flow: serve's chain (no Redis), no hit, no provider
 	variantL1   = "flow+L1"  // the flow with a provider whose verdict is in the in-process cache
 	variantL2   = "flow+L2"  // the flow with a provider whose verdict is in Redis (in-process cache off)
+	variantLog  = "flow+log" // the flow with the decision log (batch fsync) committing each decision
 
 	// cacheCallers is how many distinct callers the cache variants cycle
 	// through; every one is in the cache before the runs.
@@ -152,23 +154,32 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	prof.Thresholds.BurstCalls = 1 << 30
 	var notAllowed atomic.Int64
 	metrics := screen.NewMetrics(reg)
-	newFlow := func(src reputation.Source) *screen.Flow {
+	newFlow := func(src reputation.Source, more ...decision.Recorder) *screen.Flow {
 		return &screen.Flow{
 			Source:   src,
 			Critical: crit,
 			Profiles: screen.ProfileMap{"default": prof},
 			Verifier: decision.NewMemoryVerifier(1000, nil),
-			Recorder: decision.Recorders{bh, decision.RecorderFunc(func(r *decision.Result) {
+			Recorder: append(decision.Recorders(more), bh, decision.RecorderFunc(func(r *decision.Result) {
 				decisions.add(r.DecisionLatency)
 				if r.Decision.Action != policy.Allow {
 					notAllowed.Add(1)
 				}
-			})},
+			})),
 			Logger:  logger,
 			Metrics: metrics,
 		}
 	}
 	flow := newFlow(chain)
+	// The same flow with the decision log as serve opens it by default
+	// (batch fsync): each call's record is written before its routing
+	// variables go out.
+	auditLog, err := audit.Open(audit.Options{Dir: filepath.Join(dir, "audit"), Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer auditLog.Close(context.Background())
+	flowLog := newFlow(chain, auditLog)
 	handlers := map[string]agi.Handler{
 		variantBare: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
 			if _, _, err := s.GetVariable(ctx, decision.VarID); err != nil {
@@ -178,16 +189,14 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 			_ = s.SetVariable(ctx, decision.VarID, "01M80QP64KW6KJAADJ")
 		}),
 		variantSeq: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
-			for _, v := range [][2]string{{decision.VarResult, "allow"}, {decision.VarAction, "allow"}, {decision.VarTier, "UNKNOWN"},
-				{decision.VarChallenge, "none"}, {decision.VarMode, "enforce"}, {decision.VarID, "01M80QP64KW6KJAADJ"}} {
-				if err := s.SetVariable(ctx, v[0], v[1]); err != nil {
-					return
-				}
-			}
+			_ = s.SetVariables(ctx, []agi.Variable{{Name: decision.VarResult, Value: "allow"}, {Name: decision.VarAction, Value: "allow"},
+				{Name: decision.VarTier, Value: "UNKNOWN"}, {Name: decision.VarChallenge, Value: "none"},
+				{Name: decision.VarMode, Value: "enforce"}, {Name: decision.VarID, Value: "01M80QP64KW6KJAADJ"}})
 		}),
 		variantFlow: bridge.AGIHandler(func() *screen.Flow { return flow }),
+		variantLog:  bridge.AGIHandler(func() *screen.Flow { return flowLog }),
 	}
-	variants := []string{variantBare, variantSeq, variantFlow}
+	variants := []string{variantBare, variantSeq, variantFlow, variantLog}
 	var providerCalls atomic.Int64
 	if *withCache {
 		redisAddr, stopRedis, err := startRedis("redis-server", "leave out -cache")
@@ -267,10 +276,11 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "Server CPU is this process's getrusage (user+system) over the run, divided by sessions served.\n")
 	fmt.Fprintf(out, "GOMAXPROCS=%d, NumCPU=%d, per measurement at most %d sessions or %v\n", runtime.GOMAXPROCS(0), runtime.NumCPU(), *n, *dur)
 	fmt.Fprintf(out, "  %s: GET VARIABLE + 2 SET VARIABLE (3 round trips)\n", variantBare)
-	fmt.Fprintf(out, "  %s: the flow's command sequence, 6 SET VARIABLE (6 round trips), no logic\n", variantSeq)
+	fmt.Fprintf(out, "  %s: the flow's command sequence, one EXEC MSet of 6 variables (1 round trip), no logic\n", variantSeq)
 	fmt.Fprintf(out, "  %s: screen.Flow through bridge.AGI with serve's chain without Redis or providers (critical numbers,\n", variantFlow)
 	fmt.Fprintf(out, "        feedback, lists, feed, behaviour counters), policy, id, metrics; CALLSCREEN_ID handed over\n")
-	fmt.Fprintf(out, "        as the dialplan include does (agi_arg_1: screened=), so 6 round trips\n")
+	fmt.Fprintf(out, "        as the dialplan include does (agi_arg_1: screened=), so 1 round trip (EXEC MSet)\n")
+	fmt.Fprintf(out, "  %s: the flow with the decision log (batch fsync), each record written before the routing variables\n", variantLog)
 	if *withCache {
 		fmt.Fprintf(out, "  %s / %s: the flow plus a provider stage whose verdict for each of %d callers is already in the\n", variantL1, variantL2, cacheCallers)
 		fmt.Fprintf(out, "        in-process cache / in Redis on loopback (in-process cache off), so every lookup is a hit\n")
@@ -284,6 +294,7 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 		v string
 	}
 	cpu := map[key]float64{}
+	rate := map[key]float64{}
 	for round := 0; round < *rounds; round++ {
 		for _, c := range conc {
 			for _, v := range variants {
@@ -310,6 +321,7 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 				}
 				perSession := float64((ru1 - ru0).Microseconds()) / float64(res.Sessions)
 				cpu[key{c, v}] += perSession
+				rate[key{c, v}] += float64(res.Sessions) / res.Seconds
 				dp50, dp99 := "-", "-"
 				if strings.HasPrefix(v, variantFlow) {
 					p50, p99 := decisions.percentiles()
@@ -334,7 +346,10 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	}
 	for _, c := range conc {
 		b, s, f := cpu[key{c, variantBare}], cpu[key{c, variantSeq}], cpu[key{c, variantFlow}]
-		fmt.Fprintf(out, "conns %d: flow CPU per session is %+.0f%% vs %s, %+.0f%% vs %s\n", c, 100*(f-b)/b, variantBare, 100*(f-s)/s, variantSeq)
+		fmt.Fprintf(out, "conns %d: flow CPU per session is %+.0f%% vs %s, %+.0f%% vs %s; flow sessions/s %.2fx %s\n", c, 100*(f-b)/b, variantBare,
+			100*(f-s)/s, variantSeq, rate[key{c, variantFlow}]/rate[key{c, variantBare}], variantBare)
+		lg := cpu[key{c, variantLog}]
+		fmt.Fprintf(out, "conns %d: the decision log adds %+.1f µs CPU per session (%+.0f%%); latency: see p50 of %s vs %s\n", c, (lg-f)/float64(*rounds), 100*(lg-f)/f, variantLog, variantFlow)
 		if *withCache {
 			l1, l2 := cpu[key{c, variantL1}], cpu[key{c, variantL2}]
 			fmt.Fprintf(out, "conns %d: a Redis hit costs %+.0f µs CPU per session over an in-process hit (%+.0f%%)\n", c, (l2-l1)/float64(*rounds), 100*(l2-l1)/l1)
@@ -386,7 +401,7 @@ func flowCaller(i, callers int) string {
 }
 
 // flowClient plays minimal Asterisk callers: each sends the environment,
-// answers GET VARIABLE (unset) and SET VARIABLE like Asterisk, and times
+// answers GET VARIABLE (unset), SET VARIABLE and EXEC MSet like Asterisk, and times
 // the session from dial to the server's close. It prints one JSON result.
 func flowClient(ctx context.Context, addr string, conns, n, callers int, d time.Duration, out io.Writer) error {
 	if callers < 1 || callers > 8000000 {
@@ -473,6 +488,8 @@ func flowSession(ctx context.Context, addr string, r *bufio.Reader, env string) 
 			reply = "200 result=0\n"
 		case strings.HasPrefix(string(line), "SET VARIABLE"):
 			reply = "200 result=1\n"
+		case strings.HasPrefix(string(line), "EXEC MSet "):
+			reply = "200 result=0\n"
 		default:
 			reply = "510 Invalid or unknown command\n"
 		}
