@@ -151,6 +151,10 @@ type Options struct {
 	Feedback  Feedback
 	Decisions Decisions
 	Stream    Stream
+	// Stats, when set, answers GET /api/v1/stats and /api/v1/stats/dids
+	// (the dashboard's charts and DID table); without it /api/v1/stats
+	// falls back to Decisions.Stats.
+	Stats Statistics
 	// Outbound backs GET /api/v1/outbound; nil answers 501.
 	Outbound Outbound
 	// Ready reports readiness for /readyz; nil is always ready.

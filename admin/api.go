@@ -77,6 +77,7 @@ func (s *Server) routes() http.Handler {
 	api("GET /api/v1/decisions", "decisions", s.decisions)
 	api("GET /api/v1/decisions.csv", "decisions_csv", s.decisionsCSV)
 	api("GET /api/v1/stats", "stats", s.stats)
+	s.statsRoutes(api)
 	api("GET /api/v1/stream", "stream", s.stream)
 	api("GET /api/v1/outbound", "outbound", s.outboundHealth)
 	return s.secure(mux)
@@ -607,6 +608,10 @@ func (s *Server) decisionsCSV(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Stats != nil {
+		s.statsSummary(w, r)
+		return
+	}
 	if s.opts.Decisions == nil {
 		s.fail(w, http.StatusNotImplemented, "stats are not available")
 		return

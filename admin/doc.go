@@ -1,14 +1,17 @@
 // Package admin is the operators' side of callscreen: the admin HTTP API
 // (health, lists, check, feedback, recent decisions with CSV export,
-// per-profile stats, a live stream of decisions), /metrics and the
-// supervisors' dashboard, one page embedded in the binary.
+// statistics per profile and per DID with the series of the charts, a live
+// stream of decisions), /metrics and the supervisors' dashboard, one page
+// embedded in the binary with its charting library (uPlot, vendored under
+// ui/vendor with its licence).
 //
 // It reaches the rest of callscreen only through small interfaces declared
-// here (Checker, ListStore, Feedback, Decisions, Stream, and Outbound for
-// GET /api/v1/outbound and the dashboard's "Outbound health" panel, drawn
-// by ui/outbound.js); Recent is the
-// in-memory store of recent decisions that implements the last two and
-// receives decisions as a decision.Recorder, Lists adapts the screening's
+// here (Checker, ListStore, Feedback, Decisions, Stream, Statistics, and
+// Outbound for GET /api/v1/outbound and the dashboard's "Outbound health"
+// panel, drawn by ui/outbound.js); Recent is the in-memory store of recent
+// decisions that implements Decisions and Stream and receives decisions as
+// a decision.Recorder, *stats.Stats implements Statistics (the charts and
+// the per-DID figures, drawn by ui/stats.js), Lists adapts the screening's
 // must-pass and must-block lists to ListStore, and FeedbackStore adapts
 // the agents' report store to Feedback.
 //

@@ -26,6 +26,8 @@ type memLists struct {
 	// origins holds the list file line of entries that come from a file
 	// (by value); Remove refuses them with ErrConflict.
 	origins map[string]string
+	// ahead moves the lists' clock forward, to see entries expire.
+	ahead time.Duration
 }
 
 var (
@@ -81,16 +83,39 @@ func (m *memLists) Remove(_ context.Context, tenant, list, value string) error {
 	return nil
 }
 
-// Lookup answers for exact numbers: a block entry is a final SPAM verdict,
-// an allow entry a final one that allows.
+// advance moves the lists' clock forward by d.
+func (m *memLists) advance(d time.Duration) {
+	m.mu.Lock()
+	m.ahead += d
+	m.mu.Unlock()
+}
+
+// Lookup answers for exact numbers, as the real lists do: a block entry is
+// a final SPAM verdict, an allow entry a final one that allows, an expired
+// entry nothing; the entry is in the raw data.
 func (m *memLists) Lookup(_ context.Context, q reputation.Query) (reputation.Verdict, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.entries[m.key(q.Tenant, "allow", q.Caller.Key())]; ok {
-		return reputation.Verdict{Verdict: policy.Verdict{Reasons: []policy.Reason{policy.ListAllow}}, Source: "lists", Final: true}, nil
-	}
-	if _, ok := m.entries[m.key(q.Tenant, "block", q.Caller.Key())]; ok {
-		return reputation.Verdict{Verdict: policy.Verdict{Tier: policy.TierSpam, Reasons: []policy.Reason{policy.ListBlock}}, Source: "lists", Final: true}, nil
+	now := time.Now().Add(m.ahead)
+	for _, list := range []string{"allow", "block"} {
+		e, ok := m.entries[m.key(q.Tenant, list, q.Caller.Key())]
+		if !ok || (!e.Expires.IsZero() && !now.Before(e.Expires)) {
+			continue
+		}
+		v := reputation.Verdict{Source: "lists", Final: true, Raw: map[string]string{
+			"list": list, "kind": "number", "entry": e.Value, "origin": "admin"}}
+		if e.Note != "" {
+			v.Raw["note"] = e.Note
+		}
+		if !e.Expires.IsZero() {
+			v.Raw["expires"] = e.Expires.UTC().Format(time.RFC3339)
+		}
+		if list == "allow" {
+			v.Reasons = []policy.Reason{policy.ListAllow}
+		} else {
+			v.Tier, v.Reasons = policy.TierSpam, []policy.Reason{policy.ListBlock}
+		}
+		return v, nil
 	}
 	return reputation.Verdict{Source: "lists"}, nil
 }

@@ -46,6 +46,7 @@ func Defaults() *Config {
 			Enabled: true, Fsync: "batch", FsyncInterval: 100 * time.Millisecond,
 			CheckpointEvery: 1000, CheckpointInterval: 60 * time.Second, RotateSize: 64 << 20,
 		},
+		Stats:    defaultStats(),
 		ARI:      ARI{Servers: []ARIServer{}},
 		Profiles: map[string]Profile{"default": profileFromPolicy(policy.Default())},
 		Outbound: defaultOutbound(),

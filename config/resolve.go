@@ -102,6 +102,9 @@ func (c *Config) resolve() error {
 	if err := c.resolveAudit(); err != nil {
 		return err
 	}
+	if err := c.resolveStats(); err != nil {
+		return err
+	}
 	if err := c.resolveProfiles(); err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ type Config struct {
 	Providers  Providers          `mapstructure:"providers"`
 	Feed       Feed               `mapstructure:"feed" reload:"restart"`
 	Audit      Audit              `mapstructure:"audit" reload:"restart"`
+	Stats      Stats              `mapstructure:"stats" reload:"restart"`
 	ARI        ARI                `mapstructure:"ari" reload:"restart"`
 	Profiles   map[string]Profile `mapstructure:"profiles"`
 	// Outbound reads CDRs to judge our own outbound numbers (outbound.go).

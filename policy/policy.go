@@ -292,7 +292,10 @@ func gather(c Call, v Verdict, p Profile) []Reason {
 		switch {
 		case p.Scores.Block > 0 && v.Score >= p.Scores.Block:
 			add(ProviderRiskHigh)
-		case p.Scores.Challenge > 0 && v.Score >= p.Scores.Challenge:
+		case p.Scores.Challenge > 0 && v.Score >= p.Scores.Challenge &&
+			!slices.Contains(reasons, ProviderRiskHigh) && !slices.Contains(reasons, ProviderSpam):
+			// A provider that rates the caller higher already said so: a
+			// medium reason beside it would only contradict the label.
 			add(ProviderRiskMedium)
 		}
 	}

@@ -190,6 +190,15 @@ func TestScoreThresholdsAndCoverage(t *testing.T) {
 	if d := Decide(call(), Verdict{Score: 70, Scored: true}, p); d.Action != Challenge {
 		t.Fatalf("score 70 = %s; want challenge", d.Action)
 	}
+	// A provider that already rates the caller high: the score adds no
+	// contradicting medium reason.
+	if d := Decide(call(), Verdict{Score: 87, Scored: true, Reasons: []Reason{ProviderRiskHigh}}, p); d.Action != Block ||
+		!slices.Equal(d.Reasons, []Reason{ProviderRiskHigh}) {
+		t.Fatalf("score 87 with provider.risk_high = %s %v; want block [provider.risk_high]", d.Action, d.Reasons)
+	}
+	if d := Decide(call(), Verdict{Score: 87, Scored: true, Reasons: []Reason{ProviderSpam}}, p); !slices.Equal(d.Reasons, []Reason{ProviderSpam}) {
+		t.Fatalf("score 87 with provider.spam: %v", d.Reasons)
+	}
 	if d := Decide(call(), Verdict{Score: 10, Scored: true}, p); d.Action != Allow || !d.Scored || d.Score != 10 {
 		t.Fatalf("score 10 = %+v; want allow keeping the score", d)
 	}

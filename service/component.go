@@ -95,6 +95,8 @@ type Host struct {
 	Details func(ctx context.Context) []string
 	// Fail stops the server with err: a component's work ended by itself.
 	Fail func(err error)
+	// supervision is the statistics and the live tail relay (stats.go).
+	supervision *supervision
 	// Outbound is what the outbound monitor judged, for the admin API;
 	// nil when outbound health is off. The monitor sets it when it starts,
 	// before the admin API does.

@@ -38,6 +38,7 @@ func components(cfg *config.Config) ([]Component, error) {
 		add(feedWatcher(), nil),
 		add(feedPuller(cfg), nil),
 		add(newOutboundMonitor(cfg), nil),
+		add(newStatsRunner(cfg), nil),
 		add(newAdminServer(cfg)),
 		add(newAGIListener(cfg)),
 		add(newARIApps(cfg)),
@@ -153,6 +154,7 @@ func (a *adminServer) Start(ctx context.Context, h *Host) error {
 		Decisions: h.Recent, Stream: h.Recent, Region: a.region, Lists: admin.Lists(h.Lists, a.region),
 		Logger: h.Log, Metrics: h.AdminMetrics, Ready: h.Ready, Details: h.Details, Outbound: h.Outbound,
 		StreamMaxSubscribers: a.maxStreams,
+		Stats: h.supervision.statistics(),
 	})
 	if err != nil {
 		return err

@@ -76,14 +76,15 @@ func (s *Server) openShared(ctx context.Context, cfg *config.Config) error {
 		}
 		recs = append(recs, s.audit)
 	}
-	s.recorder = append(recs, s.recent, s.behavior)
+	sv := openSupervision(cfg, s.redis, s.recent, s.reg, s.log)
+	s.recorder = append(recs, s.recent, s.behavior, sv)
 	s.prompts = &screen.Prompts{Logger: s.log, Metrics: s.flowMetrics}
 
 	s.host = &Host{
 		Config: cfg, Log: s.log, Registry: s.reg, Flow: s.flow.Load, Redis: s.redis,
 		Lists: s.lists, Feed: s.feed, Feedback: s.fbStore,
 		Recent: s.recent, AdminMetrics: s.adminMetrics,
-		Ready: s.ready, Details: s.details, Fail: s.fail,
+		Ready: s.ready, Details: s.details, Fail: s.fail, supervision: sv,
 	}
 	return nil
 }

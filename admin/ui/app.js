@@ -1,15 +1,19 @@
-// The callscreen supervisors' dashboard. Every value that comes from a call
-// is inserted with textContent, never as HTML.
+// The callscreen supervisors' dashboard: sign-in, the live tail, search,
+// lists and the caller buttons. stats.js draws the charts and the tables of
+// figures with the helpers this file exports as window.callscreenUI. Every
+// value that comes from a call is inserted with textContent, never as HTML.
 'use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
   const TOKEN_KEY = 'callscreen.token';
   const MAX_ROWS = 200;
+  const DAY = 24 * 3600 * 1000;
   let token = sessionStorage.getItem(TOKEN_KEY) || '';
   let tokenRequired = false;
   let streamCtrl = null;
-  let statsInterval = 0;
   const seen = new Set();
+  const startHooks = [];
+  const decisionHooks = [];
 
   class HTTPError extends Error {
     constructor(status, msg) { super(msg); this.status = status; }
@@ -44,17 +48,54 @@
     return data;
   }
 
+  // download fetches path with the token and saves it as name: a plain
+  // link could not send the Authorization header.
+  async function download(path, name) {
+    const res = await fetch(path, { headers: authHeaders() });
+    if (res.status === 401) { showLogin('The token was refused.'); return; }
+    if (!res.ok) throw new HTTPError(res.status, res.statusText);
+    const url = URL.createObjectURL(await res.blob());
+    const a = el('a');
+    a.href = url;
+    a.download = name;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
   let toastTimer = 0;
   function toast(msg) {
     $('toast').textContent = msg;
     clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => { $('toast').textContent = ''; }, 4000);
+    toastTimer = setTimeout(() => { $('toast').textContent = ''; }, 6000);
+  }
+
+  // notice shows a message that stays until dismissed.
+  function notice(msg) {
+    const n = $('notice');
+    n.replaceChildren(el('span', msg));
+    const close = el('button', 'Dismiss', 'small');
+    close.type = 'button';
+    close.addEventListener('click', () => { n.hidden = true; });
+    n.append(' ', close);
+    n.hidden = false;
   }
 
   function setConn(text, live) {
     const c = $('conn');
     c.textContent = text;
     c.classList.toggle('live', !!live);
+  }
+
+  const pad = (n) => String(n).padStart(2, '0');
+  // fmtTime writes a time with its date, in the browser's time zone:
+  // 2026-03-02 10:04:05.
+  function fmtTime(t, seconds = true) {
+    const d = t instanceof Date ? t : new Date(t);
+    if (isNaN(d)) return '';
+    const s = d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' + pad(d.getHours()) + ':' + pad(d.getMinutes());
+    return seconds ? s + ':' + pad(d.getSeconds()) : s;
   }
 
   // --- sign in -----------------------------------------------------------
@@ -82,40 +123,6 @@
     showLogin('');
   });
 
-  // --- stats -------------------------------------------------------------
-
-  const pct = (x) => (x * 100).toFixed(1) + '%';
-
-  async function loadStats() {
-    const st = await api('GET', '/api/v1/stats?range=' + encodeURIComponent($('range').value));
-    const body = $('stats-table').tBodies[0];
-    body.replaceChildren();
-    const rows = st.profiles.slice();
-    if (rows.length > 1) rows.push(st.total);
-    if (rows.length === 0) {
-      const tr = el('tr');
-      const td = el('td', 'No decisions in this range.');
-      td.colSpan = 9;
-      tr.append(td);
-      body.append(tr);
-    }
-    for (const p of rows) {
-      const tr = el('tr');
-      tr.dataset.profile = p.profile;
-      tr.append(el('td', p.profile === '*' ? 'all profiles' : p.profile), el('td', p.total), el('td', p.allowed),
-        el('td', p.blocked), el('td', p.voicemail), el('td', p.challenged), el('td', p.passed),
-        el('td', pct(p.interception_rate)), el('td', p.challenged ? pct(p.challenge_pass_through) : '–'));
-      body.append(tr);
-    }
-  }
-
-  let statsTimer = 0;
-  function refreshStatsSoon() {
-    clearTimeout(statsTimer);
-    statsTimer = setTimeout(() => loadStats().catch(() => {}), 500);
-  }
-  $('range').addEventListener('change', () => loadStats().catch(() => {}));
-
   // --- decisions ---------------------------------------------------------
 
   function reasonsCell(reasons) {
@@ -130,28 +137,113 @@
   }
 
   function isNumber(s) { return /^\+?[0-9]{2,15}$/.test(s || ''); }
+  const hasReason = (d, code) => (d.reasons || []).some((r) => r.code === code);
+  // critical: emergency and configured critical numbers are never screened,
+  // so the page offers no buttons that would try.
+  const critical = (d) => hasReason(d, 'emergency.exempt');
 
-  async function blockCaller(d, btn) {
+  // listMatch is the list entry a decision matched, from the lists
+  // source's data.
+  function listMatch(d) {
+    for (const s of d.sources || []) {
+      if (s.source === 'lists' && s.raw && s.raw.entry) return s.raw;
+    }
+    return null;
+  }
+
+  // --- "Block this caller": asks for how long, then confirms. ------------
+
+  let blocking = null;
+
+  function blockUntil(days) {
+    return days > 0 ? new Date(Date.now() + days * DAY) : null;
+  }
+
+  function showUntil() {
+    const until = blockUntil(Number($('block-expiry').value));
+    $('block-until').textContent = until ? 'Until ' + fmtTime(until, false) + ', then the caller is screened as before.' : 'Until someone removes it from the block list.';
+  }
+  $('block-expiry').addEventListener('change', showUntil);
+
+  async function openBlock(d, btn) {
+    // Ask the server too: a number configured as critical is never
+    // blocked, whatever this decision said.
+    try {
+      const chk = await api('GET', '/api/v1/check?number=' + encodeURIComponent(d.caller));
+      if (hasReason(chk, 'emergency.exempt')) {
+        toast(d.caller + ' is an emergency or critical number: it is never screened, so it cannot be blocked.');
+        btn.remove();
+        return;
+      }
+    } catch (e) {
+      if (e.status === 401) return;
+    }
+    blocking = { d, btn };
+    $('block-number').textContent = d.caller;
+    $('block-tenant').textContent = d.tenant ? ' of tenant ' + d.tenant : '';
+    $('block-expiry').value = '30';
+    $('block-note').value = 'blocked from the dashboard (decision ' + d.id + ')';
+    $('block-error').textContent = '';
+    showUntil();
+    $('block-dialog').returnValue = '';
+    $('block-dialog').showModal();
+  }
+
+  $('block-dialog').addEventListener('close', async () => {
+    const dlg = $('block-dialog');
+    const job = blocking;
+    if (dlg.returnValue !== 'confirm' || !job) { blocking = null; return; }
+    const { d, btn } = job;
+    const until = blockUntil(Number($('block-expiry').value));
+    const body = { value: d.caller, tenant: d.tenant || '', note: $('block-note').value.trim() };
+    if (until) body.expires = until.toISOString();
     btn.disabled = true;
     try {
-      await api('POST', '/api/v1/lists/block', { value: d.caller, tenant: d.tenant || '', note: 'blocked from the dashboard (decision ' + d.id + ')' });
-      toast('Blocked ' + d.caller + '.');
+      await api('POST', '/api/v1/lists/block', body);
+      toast('Blocked ' + d.caller + (until ? ' until ' + fmtTime(until, false) : '') + '.');
+      blocking = null;
       loadList().catch(() => {});
     } catch (e) {
       btn.disabled = false;
-      toast('Could not block ' + d.caller + ': ' + e.message);
+      $('block-error').textContent = 'Could not block ' + d.caller + ': ' + e.message;
+      blocking = job;
+      dlg.returnValue = '';
+      dlg.showModal();
     }
-  }
+  });
 
-  async function notSpam(d, btn) {
+  async function feedback(d, spam, btn) {
     btn.disabled = true;
     try {
-      await api('POST', '/api/v1/feedback', { caller: d.caller, tenant: d.tenant || '', spam: false, decision_id: d.id });
-      toast('Reported ' + d.caller + ' as not spam.');
+      await api('POST', '/api/v1/feedback', { caller: d.caller, tenant: d.tenant || '', spam, decision_id: d.id });
     } catch (e) {
       btn.disabled = false;
       toast('Could not report ' + d.caller + ': ' + e.message);
+      return;
     }
+    if (spam) {
+      toast('Reported ' + d.caller + ' as spam: the next calls from this number are blocked (caller.reported_spam).');
+      return;
+    }
+    const m = listMatch(d);
+    if (m && m.list === 'block') {
+      // The block list wins over agents' reports: say so, and how to
+      // let the caller through.
+      const what = m.kind === 'name' ? 'its caller name matches the block-list pattern ' + m.entry : 'it is on the block list (' + m.entry + ')';
+      notice('Reported ' + d.caller + ' as not spam, but the caller stays blocked: ' + what +
+        (m.origin ? ', from ' + m.origin : '') + (m.note ? ' — "' + m.note + '"' : '') +
+        '. The block list wins over reports; remove the entry from the block list to let the caller through.');
+      return;
+    }
+    toast('Reported ' + d.caller + ' as not spam: provider and feed verdicts no longer block or challenge this number.');
+  }
+
+  function button(text, action, fn) {
+    const b = el('button', text, 'small');
+    b.type = 'button';
+    b.dataset.action = action;
+    b.addEventListener('click', () => fn(b));
+    return b;
   }
 
   // stirCell shows the STIR/SHAKEN attestation, with the verification
@@ -168,23 +260,20 @@
     const tr = el('tr');
     tr.dataset.id = d.id;
     tr.dataset.caller = d.caller;
-    const t = new Date(d.time);
-    const result = el('td', d.held ? d.result + ' (held: ' + d.held + ')' : d.result, 'result-' + d.result);
-    tr.append(el('td', t.toLocaleTimeString()), el('td', d.caller, 'caller'), el('td', d.caller_name || '', 'name'),
+    const result = el('td', d.result, 'result result-' + d.result);
+    tr.append(el('td', fmtTime(d.time), 'time'), el('td', d.caller, 'caller'), el('td', d.caller_name || '', 'name'),
       el('td', d.dialed), el('td', d.profile), el('td', d.tier), el('td', d.action, 'action-' + d.action), result,
+      el('td', d.held || '', 'held' + (d.held && d.held !== 'allow' ? ' held-' + d.held : '')),
       el('td', d.challenge === 'none' ? '' : d.challenge + (d.wrong_entries ? ' (' + d.wrong_entries + ' wrong)' : '')),
       reasonsCell(d.reasons), stirCell(d));
-    const actions = el('td');
-    if (isNumber(d.caller)) {
-      const block = el('button', 'Block this caller', 'small');
-      block.type = 'button';
-      block.dataset.action = 'block';
-      block.addEventListener('click', () => blockCaller(d, block));
-      const ok = el('button', 'Not spam', 'small');
-      ok.type = 'button';
-      ok.dataset.action = 'not-spam';
-      ok.addEventListener('click', () => notSpam(d, ok));
-      actions.append(block, ok);
+    const actions = el('td', null, 'actions');
+    if (critical(d)) {
+      actions.append(el('span', 'critical: never screened', 'note'));
+    } else if (isNumber(d.caller)) {
+      actions.append(
+        button('Block this caller', 'block', (b) => openBlock(d, b)),
+        button('Report spam', 'spam', (b) => feedback(d, true, b)),
+        button('Not spam', 'not-spam', (b) => feedback(d, false, b)));
     }
     tr.append(actions);
     return tr;
@@ -200,13 +289,19 @@
       seen.delete(body.rows[body.rows.length - 1].dataset.id);
       body.deleteRow(body.rows.length - 1);
     }
-    if (live) refreshStatsSoon();
+    if (live) for (const fn of decisionHooks) fn(d);
   }
 
   async function loadRecent() {
     const ds = await api('GET', '/api/v1/decisions?limit=50');
     for (const d of ds) addDecision(d, false);
   }
+
+  $('decisions-csv').addEventListener('click', () => {
+    download('/api/v1/decisions.csv?limit=5000', 'callscreen-decisions-' + fmtTime(new Date(), false).replace(/[ :]/g, '-') + '.csv')
+      .then(() => toast('Exported the latest decisions as CSV.'))
+      .catch((e) => toast('Could not export: ' + e.message));
+  });
 
   function handleEvent(block) {
     let event = 'message';
@@ -359,7 +454,7 @@
       const td = el('td');
       td.append(rm);
       tr.append(el('td', e.value), el('td', e.note || ''), el('td', e.added_by || ''),
-        el('td', e.added ? new Date(e.added).toLocaleString() : ''), td);
+        el('td', e.added ? fmtTime(e.added, false) : ''), el('td', e.expires ? fmtTime(e.expires, false) : 'never', 'expires'), td);
       body.append(tr);
     }
   }
@@ -384,7 +479,7 @@
   async function start() {
     if (tokenRequired && !token) { showLogin(''); return; }
     try {
-      await loadStats();
+      await api('GET', '/api/v1/reasons');
     } catch (e) {
       if (e.status !== 401) setConn('error: ' + e.message, false);
       return;
@@ -392,11 +487,20 @@
     $('login').hidden = true;
     $('app').hidden = false;
     $('logout').hidden = !tokenRequired;
-    await Promise.all([loadRecent().catch(() => {}), loadList().catch(() => {})]);
+    await Promise.all([loadRecent().catch(() => {}), loadList().catch(() => {}),
+      ...startHooks.map((fn) => Promise.resolve(fn()).catch(() => {}))]);
     openStream();
-    if (!statsInterval) statsInterval = setInterval(() => loadStats().catch(() => {}), 15000);
     document.body.dataset.ready = 'true';
   }
+
+  // What stats.js (and later panels) use.
+  window.callscreenUI = {
+    api, el, toast, fmtTime, download,
+    // onStart: fn runs once the page is signed in (before it is ready).
+    onStart: (fn) => startHooks.push(fn),
+    // onDecision: fn runs for every live decision.
+    onDecision: (fn) => decisionHooks.push(fn),
+  };
 
   fetch('/api/v1/session').then((r) => r.json()).then((s) => {
     tokenRequired = !!s.token_required;

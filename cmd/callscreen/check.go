@@ -9,15 +9,19 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
+	"github.com/callscreen/callscreen/admin"
 	"github.com/callscreen/callscreen/config"
 	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
+	"github.com/callscreen/callscreen/reputation/lists"
 	"github.com/callscreen/callscreen/screen"
 	"github.com/callscreen/callscreen/service"
 )
@@ -44,7 +48,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	anonymous := fs.Bool("anonymous", false, "the caller withheld the number (restricted presentation)")
 	to := fs.String("to", "", "dialed `number` (selects the profile through the DID map)")
 	tenant := fs.String("tenant", "", "`tenant` whose lists and caches to consult")
-	asJSON := fs.Bool("json", false, "print the full result as JSON")
+	asJSON := fs.Bool("json", false, "print the result as the admin API's GET /api/v1/check does (JSON)")
 	attestation := fs.String("attestation", "", "the STIR/SHAKEN attestation the PBX verified: `A`, B, C, or none (no Identity header)")
 	verifyResult := fs.String("verify-result", "", "Asterisk's STIR/SHAKEN verify_result (`CODE`); default success with --attestation A, B or C")
 	pos, ok := parseArgs(fs, args)
@@ -110,9 +114,11 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	if *asJSON {
+		// The admin API's shape (GET /api/v1/check): snake case,
+		// milliseconds, reasons with their descriptions.
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
+		if err := enc.Encode(admin.View(res)); err != nil {
 			fmt.Fprintf(stderr, "callscreen check: %v\n", err)
 			return 1
 		}
@@ -176,14 +182,21 @@ func explain(w io.Writer, cfg *config.Config, info decision.CallInfo, res *decis
 	}
 	for _, r := range res.Verdict.Sources {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Source, ms(r.Latency), sourceAnswer(r.Verdict, r.Err))
+		for _, p := range r.Verdict.Sources {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", p.Source, ms(p.Latency), sourceAnswer(p.Verdict, p.Err))
+		}
+	}
+	for _, r := range reports(res) {
+		sourceData(tw, r, time.Now())
 	}
 
 	v := res.Verdict
 	fmt.Fprintf(tw, "\n;; VERDICT\n")
 	fmt.Fprintf(tw, "tier\t%s\n", orDash(string(v.Tier)))
 	fmt.Fprintf(tw, "score\t%s\n", score(v.Scored, v.Score))
-	if v.Risk != "" {
-		fmt.Fprintf(tw, "risk\t%s\n", v.Risk)
+	prof, _ := cfg.Profile(res.Profile)
+	if risk, why := riskOf(res, prof); risk != "" {
+		fmt.Fprintf(tw, "risk\t%s\t(%s)\n", risk, why)
 	}
 	if v.RecentReports > 0 {
 		fmt.Fprintf(tw, "recent reports\t%d\n", v.RecentReports)
@@ -211,6 +224,134 @@ func explain(w io.Writer, cfg *config.Config, info decision.CallInfo, res *decis
 	}
 }
 
+// sourceData prints what a source returned beyond its verdict: for a list
+// match the entry, where it comes from (file:line), its note and expiry;
+// for the others their raw fields as the source gave them. Values are
+// quoted when they hold anything but printable text, so a caller name or
+// a provider's answer cannot forge lines of the output.
+func sourceData(w io.Writer, r reputation.Report, now time.Time) {
+	raw := r.Verdict.Raw
+	if len(raw) == 0 || r.Err != nil {
+		return
+	}
+	if r.Source == lists.SourceName && raw["entry"] != "" {
+		fmt.Fprintf(w, "\n;; MATCHED ENTRY (%s)\n", r.Source)
+		fmt.Fprintf(w, "list\t%s\n", printable(raw["list"]))
+		fmt.Fprintf(w, "entry\t%s\t(%s)\n", printable(raw["entry"]), printable(raw["kind"]))
+		fmt.Fprintf(w, "origin\t%s\n", orDash(printable(raw["origin"])))
+		fmt.Fprintf(w, "note\t%s\n", orDash(printable(raw["note"])))
+		if by := raw["added_by"]; by != "" || r.Verdict.Age > 0 {
+			added := "by " + orDash(printable(by))
+			if r.Verdict.Age > 0 {
+				added = now.Add(-r.Verdict.Age).UTC().Format("2006-01-02 15:04 MST") + " " + added
+			}
+			fmt.Fprintf(w, "added\t%s\n", added)
+		}
+		exp := "never"
+		if e := raw["expires"]; e != "" {
+			exp = printable(e)
+			if t, err := time.Parse(time.RFC3339, e); err == nil {
+				exp = t.UTC().Format("2006-01-02 15:04 MST") + " (in " + roundDuration(t.Sub(now)) + ")"
+			}
+		}
+		fmt.Fprintf(w, "expires\t%s\n", exp)
+		return
+	}
+	fmt.Fprintf(w, "\n;; %s DATA\n", strings.ToUpper(printable(r.Source)))
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "%s\t%s\n", printable(k), printable(raw[k]))
+	}
+}
+
+// reports lists what each source answered, the providers one by one
+// rather than as the merged answer of the providers stage.
+func reports(res *decision.Result) []reputation.Report {
+	var out []reputation.Report
+	for _, r := range res.Verdict.Sources {
+		if len(r.Verdict.Sources) > 0 {
+			out = append(out, r.Verdict.Sources...)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// printable returns s as it is when it is printable text without tabs,
+// else quoted.
+func printable(s string) string {
+	for _, c := range s {
+		if !unicode.IsPrint(c) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+// roundDuration writes d in days and hours, or minutes under an hour.
+func roundDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "the past"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()+0.5))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()+0.5))
+	}
+	days := int(d / (24 * time.Hour))
+	if h := int((d % (24 * time.Hour)).Hours() + 0.5); h > 0 && h < 24 {
+		return fmt.Sprintf("%dd%dh", days, h)
+	}
+	return fmt.Sprintf("%dd", days)
+}
+
+// riskOf says how risky the decision takes the caller to be, and why: the
+// label follows the reasons the decision carries (provider.spam and
+// provider.risk_high are high, provider.risk_medium medium), so label and
+// reasons never disagree; the sources' own labels and the score
+// thresholds that raised a reason are named. Without a risk reason it is
+// the sources' label, if any.
+func riskOf(res *decision.Result, prof policy.Profile) (string, string) {
+	var labels []string
+	for _, r := range reports(res) {
+		if r.Verdict.Risk != "" {
+			labels = append(labels, r.Source+" says "+string(r.Verdict.Risk))
+		}
+	}
+	d := res.Decision
+	risk, reason := "", policy.Reason("")
+	switch {
+	case slices.Contains(d.Reasons, policy.ProviderSpam):
+		risk, reason = "high", policy.ProviderSpam
+	case slices.Contains(d.Reasons, policy.ProviderRiskHigh):
+		risk, reason = "high", policy.ProviderRiskHigh
+	case slices.Contains(d.Reasons, policy.ProviderRiskMedium):
+		risk, reason = "medium", policy.ProviderRiskMedium
+	}
+	if risk == "" {
+		if res.Verdict.Risk == "" {
+			return "", ""
+		}
+		return string(res.Verdict.Risk), strings.Join(labels, ", ") + "; no risk reason"
+	}
+	why := []string{string(reason)}
+	if !slices.Contains(res.Verdict.Reasons, reason) && d.Scored {
+		// The profile's score thresholds raised it.
+		switch reason {
+		case policy.ProviderRiskHigh:
+			why = append(why, fmt.Sprintf("score %d >= scores.block %d", d.Score, prof.Scores.Block))
+		case policy.ProviderRiskMedium:
+			why = append(why, fmt.Sprintf("score %d >= scores.challenge %d", d.Score, prof.Scores.Challenge))
+		}
+	}
+	return risk, strings.Join(append(why, labels...), "; ")
+}
+
 // sourceAnswer says in one line what a source answered.
 func sourceAnswer(v reputation.Verdict, err error) string {
 	switch {
@@ -228,6 +369,9 @@ func sourceAnswer(v reputation.Verdict, err error) string {
 	}
 	if v.Scored {
 		parts = append(parts, fmt.Sprintf("score %d", v.Score))
+	}
+	if v.Risk != "" {
+		parts = append(parts, "risk "+string(v.Risk))
 	}
 	if v.Final {
 		parts = append(parts, "final")

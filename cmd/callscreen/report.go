@@ -15,13 +15,14 @@ import (
 )
 
 func init() {
-	register(command{name: "report", summary: "record an agent's spam / not-spam report, withdraw it, or export reports", run: runReport})
+	register(command{name: "report", summary: "record an agent's spam / not-spam report, withdraw or export reports; per-DID statistics", run: runReport})
 }
 
 const reportUsage = `usage:
   callscreen report spam|not-spam NUMBER [--tenant T] [--note TEXT] [--agent NAME] [--config FILE]
   callscreen report clear NUMBER [--tenant T] [--config FILE]
   callscreen report export [--tenant T] [--format csv|jsonl] [--config FILE]
+  callscreen report dids [--range 24h] [--format table|json|csv] [--config FILE]  (per-DID statistics; see report dids -h)
 
 A report overrides what the providers say about the caller for the tenant:
 "spam" blocks the caller, "not-spam" lets them through despite provider and
@@ -37,6 +38,9 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	note := fs.String("note", "", "free `text` kept with the report (at most 500 bytes)")
 	agent := fs.String("agent", "", "`name` of the agent reporting")
 	format := fs.String("format", "csv", "export `format`: csv or jsonl")
+	if verb, rest := verbFirst(fs, args); verb == "dids" {
+		return runReportDIDs(ctx, rest, stdout, stderr)
+	}
 	pos, ok := parseArgs(fs, args)
 	if !ok {
 		return 2

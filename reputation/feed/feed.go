@@ -143,7 +143,8 @@ func (f *Feed) Lookup(_ context.Context, q reputation.Query) (reputation.Verdict
 		return reputation.Verdict{Source: SourceName}, nil
 	}
 	out := reputation.Verdict{
-		Verdict:       policy.Verdict{Reasons: []policy.Reason{policy.FeedDailyReport}},
+		// In the daily spam report: SPAM, as a must-block entry is.
+		Verdict:       policy.Verdict{Tier: policy.TierSpam, Reasons: []policy.Reason{policy.FeedDailyReport}},
 		RecentReports: v.count(),
 		Source:        SourceName,
 		Final:         true,

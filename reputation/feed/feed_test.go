@@ -79,6 +79,10 @@ func TestImportAndLookup(t *testing.T) {
 			if !slices.Equal(v.Reasons, tt.reasons) || v.RecentReports != tt.reports || v.Final != (tt.reasons != nil) {
 				t.Fatalf("verdict = %v reports %d final %v, want %v %d", v.Reasons, v.RecentReports, v.Final, tt.reasons, tt.reports)
 			}
+			// In the report is SPAM, as on the must-block list.
+			if wantSpam := tt.reasons != nil; (v.Tier == policy.TierSpam) != wantSpam {
+				t.Fatalf("tier %q for reasons %v", v.Tier, v.Reasons)
+			}
 		})
 	}
 	if v := lookup(t, f, "", "+12125550001"); v.Raw["feed_last_report"] != "2026-03-01" || v.Raw["feed_robocall"] != "yes" {

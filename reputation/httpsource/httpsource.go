@@ -188,5 +188,19 @@ func (r Response) Verdict() (reputation.Verdict, error) {
 	if v.Tier == policy.TierSpam && len(v.Reasons) == 0 {
 		v.Reasons = []policy.Reason{policy.ProviderSpam}
 	}
+	// A risk label the reasons do not carry gets its reason, as YouMail's
+	// levels do: a service that says "high" is not shown as high risk and
+	// decided as anything less.
+	switch {
+	case v.Risk == reputation.RiskHigh && !slices.Contains(v.Reasons, policy.ProviderRiskHigh) && !slices.Contains(v.Reasons, policy.ProviderSpam):
+		v.Reasons = append(v.Reasons, policy.ProviderRiskHigh)
+	case v.Risk == reputation.RiskMedium && !slices.ContainsFunc(v.Reasons, riskReason):
+		v.Reasons = append(v.Reasons, policy.ProviderRiskMedium)
+	}
 	return v, nil
+}
+
+// riskReason reports whether r already says how risky the caller is.
+func riskReason(r policy.Reason) bool {
+	return r == policy.ProviderSpam || r == policy.ProviderRiskHigh || r == policy.ProviderRiskMedium
 }
