@@ -27,6 +27,8 @@ const (
 	outcomeRecovered = "recovered" // found waiting after a (re)connect, handed back
 	outcomeOverload  = "overload"  // over MaxCalls, handed back unscreened
 	outcomeError     = "error"     // continue failed; Asterisk keeps the channel until it hangs up
+	outcomeAbandoned = "abandoned" // queued by Asterisk while callscreen was unreachable; the caller gave up first
+	outcomeLost      = "lost"      // its connection from Asterisk closed and none came back in time
 )
 
 // knownEvents bounds the type label of callscreen_ari_events_total.
@@ -74,7 +76,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"tenant"}),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "callscreen_ari_calls_total",
-			Help: "Channels handled, by tenant and how they left the application (continued, hangup, recovered, overload, error).",
+			Help: "Channels handled, by tenant and how they left the application (continued, hangup, recovered, overload, error, abandoned, lost).",
 		}, []string{"tenant", "outcome"}),
 	}
 	if reg != nil {
