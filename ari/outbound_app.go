@@ -201,7 +201,7 @@ func (a *outApp) registeredOn(ss *session) {
 	a.mu.Unlock()
 	a.releaseHeld()
 	switch {
-	case !a.perCall:
+	case !a.perCall || started:
 		connected := time.Now()
 		if a.srv.admit() {
 			go func() {
@@ -209,7 +209,7 @@ func (a *outApp) registeredOn(ss *session) {
 				a.recoverChannels(connected)
 			}()
 		}
-	case !started:
+	default:
 		a.later(dur(a.srv.OrphanWait, DefaultOrphanWait), func() {
 			if a.srv.admit() {
 				defer a.srv.calls.Done()
@@ -409,11 +409,13 @@ func (a *outApp) handBack(c *Call, outcome string) {
 	}
 }
 
-// recoverChannels runs when a persistent connection is (re)established:
-// calls in flight whose channel vanished meanwhile are marked gone, the
-// others re-check what they wait for; channels waiting in the application
-// that no call here handles (their StasisStart went to a connection of a
-// callscreen that stopped) are handed back once, fail-open.
+// recoverChannels runs when a connection is (re)established: calls in
+// flight whose channel vanished meanwhile are marked gone, the others
+// re-check what they wait for (an event written to the connection that
+// dropped is lost); on a persistent connection, channels waiting in the
+// application that no call here handles (their StasisStart went to a
+// connection of a callscreen that stopped) are handed back once,
+// fail-open.
 func (a *outApp) recoverChannels(connected time.Time) {
 	ctx := a.srv.base
 	chans, err := a.client.Channels(ctx)
@@ -438,6 +440,9 @@ func (a *outApp) recoverChannels(connected time.Time) {
 		}
 		return true
 	})
+	if a.perCall {
+		return
+	}
 	sleep(ctx, dur(a.srv.RecoverDelay, DefaultRecoverDelay))
 	if ctx.Err() != nil {
 		return

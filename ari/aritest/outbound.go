@@ -182,8 +182,8 @@ func (ob *Outbound) Close() {
 }
 
 // Drop cuts every connection of this outbound websocket at once, as a
-// network failure or a crashed application server would. Asterisk then
-// reconnects.
+// network failure or a crashed application server would. Events from
+// then on are queued; Asterisk reconnects and sends them first.
 func (ob *Outbound) Drop() {
 	s := ob.s
 	s.mu.Lock()
@@ -191,8 +191,10 @@ func (ob *Outbound) Drop() {
 	for p := range ob.pipes {
 		if p.link != nil {
 			links = append(links, p.link)
+			p.link = nil
 		}
 	}
+	s.broadcastLocked()
 	s.mu.Unlock()
 	for _, l := range links {
 		l.ws.CloseNow()
