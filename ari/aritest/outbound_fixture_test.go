@@ -218,7 +218,6 @@ type appConn struct {
 	msgs   chan []byte
 	done   chan struct{}
 	err    error
-	close  sync.Once
 }
 
 func newAppServer(t *testing.T) *appServer {
