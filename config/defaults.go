@@ -46,7 +46,7 @@ func Defaults() *Config {
 			Enabled: true, Fsync: "batch", FsyncInterval: 100 * time.Millisecond,
 			CheckpointEvery: 1000, CheckpointInterval: 60 * time.Second, RotateSize: 64 << 20,
 		},
-		ARI:      ARI{Servers: []ARIServer{}},
+		ARI:      ARI{Servers: []ARIServer{}, Outbound: ARIOutbound{Users: []ARIOutboundUser{}}},
 		Profiles: map[string]Profile{"default": profileFromPolicy(policy.Default())},
 	}
 }

@@ -111,6 +111,9 @@ func (c *Config) resolve() error {
 	if err := c.resolveARI(); err != nil {
 		return err
 	}
+	if err := c.resolveARIOutbound(); err != nil {
+		return err
+	}
 	c.version = c.computeVersion()
 	return nil
 }
@@ -745,6 +748,10 @@ func (c *Config) Redacted() *Config {
 	r.ARI.Servers = slices.Clone(c.ARI.Servers)
 	for i := range r.ARI.Servers {
 		red(&r.ARI.Servers[i].Password, r.ARI.Servers[i].PasswordFile)
+	}
+	r.ARI.Outbound.Users = slices.Clone(c.ARI.Outbound.Users)
+	for i := range r.ARI.Outbound.Users {
+		red(&r.ARI.Outbound.Users[i].Password, r.ARI.Outbound.Users[i].PasswordFile)
 	}
 	r.Feed.Headers = make(map[string]string, len(c.Feed.Headers))
 	for k, v := range c.Feed.Headers {
