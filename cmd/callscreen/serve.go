@@ -301,6 +301,10 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 			}
 		}()
 	}
+	if err := s.serveARIOutbound(appCtx, cfg, &ariApps, ariCalls, ariMetrics); err != nil {
+		stopServing()
+		return err
+	}
 	redisMode := "none"
 	if s.redis != nil {
 		redisMode = redisOptions(cfg).Mode() + " " + strings.Join(cfg.Redis.Addrs, ",")
