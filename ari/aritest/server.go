@@ -50,6 +50,11 @@ type Config struct {
 	// It runs under the server's lock: it must be quick and must not call
 	// the Server.
 	OnEmit func(app string, ev ari.Event)
+	// OnRequest, when set, is called as each REST call arrives (over HTTP
+	// or an outbound websocket), before it is answered, with its method
+	// and path below /ari (load tests time the flow with it). It must be
+	// quick and must not call the Server.
+	OnRequest func(method, path string)
 }
 
 // Fault lets a test break a REST call: a non-zero status is answered with
@@ -621,6 +626,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveREST(w http.ResponseWriter, r *http.Request, path string) {
+	if s.cfg.OnRequest != nil {
+		s.cfg.OnRequest(r.Method, path)
+	}
 	if strings.HasSuffix(path, "/") {
 		writeError(w, http.StatusNotFound, "ARI URLs do not end with a slash. Try /ari"+strings.TrimSuffix(path, "/"))
 		return
