@@ -33,6 +33,7 @@ var packages = map[string]func(prometheus.Registerer){
 	"admin":               func(r prometheus.Registerer) { admin.NewMetrics(r) },
 	"agi":                 func(r prometheus.Registerer) { agi.NewMetrics(r) },
 	"ari":                 func(r prometheus.Registerer) { ari.NewMetrics(r) },
+	"ari/outbound":        func(r prometheus.Registerer) { ari.NewOutboundMetrics(r) },
 	"audit":               func(r prometheus.Registerer) { audit.NewMetrics(r) },
 	"config":              func(r prometheus.Registerer) { config.NewMetrics(r) },
 	"reputation":          func(r prometheus.Registerer) { reputation.NewMetrics(r) },
