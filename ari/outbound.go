@@ -394,15 +394,18 @@ func (s *OutboundServer) authFailed(remote, name string) {
 	}
 }
 
-// app returns the application key names, creating it on first use.
-func (s *OutboundServer) app(key appKey, user *OutboundUser) *outApp {
+// attachApp returns the application key names, creating it on first
+// use, with ss as its connection (under s.mu: dropApp cannot forget it
+// in between).
+func (s *OutboundServer) attachApp(key appKey, ss *session) *outApp {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a := s.apps[key]; a != nil {
-		return a
+	a := s.apps[key]
+	if a == nil {
+		a = newOutApp(s, key, ss.user)
+		s.apps[key] = a
 	}
-	a := newOutApp(s, key, user)
-	s.apps[key] = a
+	a.attach(ss)
 	return a
 }
 

@@ -108,8 +108,7 @@ func (ss *session) handle(data []byte, arrived time.Time) {
 	}
 	a := ss.apps[p.Application]
 	if a == nil {
-		a = ss.srv.app(appKey{user: ss.user.Username, asterisk: p.AsteriskID, name: p.Application}, ss.user)
-		a.attach(ss)
+		a = ss.srv.attachApp(appKey{user: ss.user.Username, asterisk: p.AsteriskID, name: p.Application}, ss)
 		ss.apps[p.Application] = a
 		if !a.perCall && !ss.pinging {
 			ss.pinging = true

@@ -541,28 +541,36 @@ func TestOutboundHandshakes(t *testing.T) {
 		t.Errorf("a tried password is in the log:\n%s", d)
 	}
 
-	t.Run("over the user's cap", func(t *testing.T) {
-		srv := newServer(t, aritest.Config{})
-		parked := make(chan struct{}, 1)
-		release := make(chan struct{})
-		h2 := serveOutbound(t, "", ari.HandlerFunc(func(ctx context.Context, c *ari.Call) {
-			parked <- struct{}{}
-			<-release
-		}), func(o *ari.OutboundServer) {
+	for _, which := range []string{"user", "overall"} {
+		t.Run("over the "+which+" cap", func(t *testing.T) { overCap(t, which) })
+	}
+}
+
+// overCap: a connection over a cap is refused with 503 and the call's
+// Stasis() fails (the include's fail-open branch).
+func overCap(t *testing.T, which string) {
+	srv := newServer(t, aritest.Config{})
+	parked := make(chan struct{}, 1)
+	release := make(chan struct{})
+	h2 := serveOutbound(t, "", ari.HandlerFunc(func(ctx context.Context, c *ari.Call) {
+		parked <- struct{}{}
+		<-release
+	}), func(o *ari.OutboundServer) {
+		if which == "user" {
 			o.Users[0].MaxConns = 1
-		})
-		fakeOutbound(t, srv, h2.addr, true, func(c *aritest.OutboundConfig) { c.ReconnectAttempts = 2 })
-		first := mustStartApp(t, srv, appName+"-pc", aritest.CallSpec{CallerNumber: "+12125551234"})
-		<-parked
-		if _, err := srv.StartCall(appName+"-pc", aritest.CallSpec{CallerNumber: "+12125551235"}); !errors.Is(err, aritest.ErrNotConnected) {
-			t.Errorf("second call over the cap: %v, want ErrNotConnected (STASISSTATUS=FAILED)", err)
-		}
-		close(release)
-		waitDone(t, first)
-		if got := h2.metric("callscreen_ari_outbound_handshakes_total", "result", "over_capacity"); got != 2 {
-			t.Errorf("over_capacity counted %v, want 2 (one per try)", got)
+		} else {
+			o.MaxConns = 1
 		}
 	})
+	fakeOutbound(t, srv, h2.addr, true, func(c *aritest.OutboundConfig) { c.ReconnectAttempts = 2 })
+	first := mustStartApp(t, srv, appName+"-pc", aritest.CallSpec{CallerNumber: "+12125551234"})
+	<-parked
+	if _, err := srv.StartCall(appName+"-pc", aritest.CallSpec{CallerNumber: "+12125551235"}); !errors.Is(err, aritest.ErrNotConnected) {
+		t.Errorf("second call over the cap: %v, want ErrNotConnected (STASISSTATUS=FAILED)", err)
+	}
+	close(release)
+	waitDone(t, first)
+	h2.waitMetric(t, 2, "callscreen_ari_outbound_handshakes_total", "result", "over_capacity")
 }
 
 func mustStartApp(t *testing.T, srv *aritest.Server, app string, spec aritest.CallSpec) *aritest.Channel {
