@@ -443,13 +443,30 @@ func (a *outApp) recoverChannels(connected time.Time) {
 	if a.perCall {
 		return
 	}
+	// Give StasisStart events on their way time to arrive, then look
+	// again: only a channel in the application both times, and still not
+	// handled here, is left over (one listed first may have been screened
+	// and gone meanwhile).
 	sleep(ctx, dur(a.srv.RecoverDelay, DefaultRecoverDelay))
 	if ctx.Err() != nil {
 		return
 	}
-	for i := range chans {
-		ch := &chans[i]
+	again, err := a.client.Channels(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("ari outbound: cannot list channels after connecting; channels left in the application stay until they hang up", "err", err)
+		}
+		return
+	}
+	before := make(map[string]bool, len(chans))
+	for _, ch := range chans {
 		if ch.InApp(a.base) {
+			before[ch.ID] = true
+		}
+	}
+	for i := range again {
+		ch := &again[i]
+		if before[ch.ID] && ch.InApp(a.base) {
 			a.claimAndHandBack(ch)
 		}
 	}

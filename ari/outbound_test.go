@@ -669,3 +669,29 @@ func TestOutboundServeRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestOutboundPersistentLeftover: after a persistent connection is
+// (re)established, a channel waiting in the application that no call here
+// handles (its StasisStart went to a callscreen that stopped) is handed
+// back once, with the recovery variables; a call screened meanwhile is
+// not touched.
+func TestOutboundPersistentLeftover(t *testing.T) {
+	srv := newServer(t, aritest.Config{})
+	h := serveOutbound(t, "", ari.HandlerFunc(func(ctx context.Context, c *ari.Call) {
+		c.SetVariables(ctx, []ari.Var{{"CALLSCREEN_RESULT", "block"}})
+	}))
+	ob := fakeOutbound(t, srv, h.addr, false)
+	waitCtx(t, ob.WaitConnected)
+	left := srv.AddChannel(appName, aritest.CallSpec{CallerNumber: "+12125551234"})
+	ob.Drop()
+	screened := mustStart(t, srv, aritest.CallSpec{CallerNumber: "+12125551235"}) // queued, then screened
+	waitDone(t, left)
+	waitDone(t, screened)
+	if v, _ := left.Var("CALLSCREEN_RESULT"); v != "allow" || left.Continued() != 1 {
+		t.Errorf("leftover: %v, continued %d; want the recovery variables, continued once", left.Vars(), left.Continued())
+	}
+	if v, _ := screened.Var("CALLSCREEN_RESULT"); v != "block" || screened.ContinueRequests() != 1 {
+		t.Errorf("screened call: %v, %d continue requests", screened.Vars(), screened.ContinueRequests())
+	}
+	h.waitMetric(t, 1, "callscreen_ari_calls_total", "outcome", "recovered")
+}
