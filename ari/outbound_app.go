@@ -495,7 +495,15 @@ func (a *outApp) recoverOrphan() {
 			return
 		}
 	}
-	a.log.Debug("ari outbound: per-call connection without its StasisStart, and its channel is not in the application")
+	// Its call is over (the connection dropped after StasisEnd and
+	// Asterisk made it again): nothing will close it but us.
+	a.log.Debug("ari outbound: per-call connection without its StasisStart, and its channel is not in the application; closing it")
+	a.mu.Lock()
+	ss := a.cur
+	a.mu.Unlock()
+	if ss != nil {
+		ss.close(websocket.StatusNormalClosure, "")
+	}
 }
 
 // claimAndHandBack hands back a channel that no call here handles.

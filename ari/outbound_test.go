@@ -695,3 +695,53 @@ func TestOutboundPersistentLeftover(t *testing.T) {
 	}
 	h.waitMetric(t, 1, "callscreen_ari_calls_total", "outcome", "recovered")
 }
+
+// TestOutboundPerCallDropAfterEnd: a per-call connection that drops after
+// its call left the application, and is made again only once Asterisk's
+// close is due (its close then finds no connection to close), stays open
+// until callscreen, finding no call on it, closes it.
+func TestOutboundPerCallDropAfterEnd(t *testing.T) {
+	srv := newServer(t, aritest.Config{})
+	h := serveOutbound(t, "", ari.HandlerFunc(func(ctx context.Context, c *ari.Call) {
+		c.SetVariables(ctx, []ari.Var{{"CALLSCREEN_RESULT", "allow"}})
+	}))
+	proxy := newSwitchProxy(t, h.addr)
+	ob := fakeOutbound(t, srv, proxy.addr(), true, func(c *aritest.OutboundConfig) {
+		c.CloseDelay = 100 * time.Millisecond
+		c.ReconnectInterval = 400 * time.Millisecond
+	})
+	ch := mustStartApp(t, srv, appName+"-pc", aritest.CallSpec{CallerNumber: "+12125551234"})
+	waitDone(t, ch)
+	// The first reconnect fails, the second (400 ms later, after the
+	// close was due) succeeds.
+	proxy.set("127.0.0.1:1")
+	proxy.cut()
+	waitCtx(t, func(ctx context.Context) error {
+		for ob.Attempts() < 2 {
+			if err := pause(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	proxy.set(h.addr)
+	waitCtx(t, func(ctx context.Context) error {
+		for ob.Attempts() < 3 {
+			if err := pause(ctx); err != nil {
+				return err
+			}
+		}
+		for ob.Connections() > 0 || h.metric("callscreen_ari_outbound_connections") > 0 {
+			if err := pause(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if ch.Continued() != 1 {
+		t.Errorf("continued %d times", ch.Continued())
+	}
+	if n := h.metric("callscreen_ari_calls_total", "outcome", "recovered"); n != 0 {
+		t.Errorf("%v calls recovered; the call had ended", n)
+	}
+}

@@ -344,13 +344,13 @@ func (p *pipe) stasisEndedLocked() {
 	go func() {
 		defer ob.wg.Done()
 		sleepOrStop(ob.stop, ob.cfg.CloseDelay)
+		// outbound_session_pc_close_thread: closing is set, and the
+		// connection closed if there is one. A connection being re-made
+		// right then stays open until the application closes it.
 		s := ob.s
 		s.mu.Lock()
 		p.closing = true
 		l := p.link
-		if l == nil {
-			ob.forgetPipeLocked(p)
-		}
 		s.mu.Unlock()
 		if l != nil {
 			l.ws.Close(websocket.StatusNormalClosure, "")
