@@ -175,9 +175,15 @@ func (ob *Outbound) Close() {
 	}
 	s.broadcastLocked()
 	s.mu.Unlock()
+	var closing sync.WaitGroup
 	for _, l := range links {
-		l.ws.Close(websocket.StatusNormalClosure, "")
+		closing.Add(1)
+		go func() {
+			defer closing.Done()
+			l.ws.Close(websocket.StatusNormalClosure, "")
+		}()
 	}
+	closing.Wait()
 	ob.wg.Wait()
 }
 
