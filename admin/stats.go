@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/callscreen/callscreen/internal/csvsafe"
 	"github.com/callscreen/callscreen/stats"
 )
 
@@ -204,10 +205,7 @@ func WriteDIDsCSV(w interface{ Write([]byte) (int, error) }, rows []stats.DIDRow
 		row := []string{d.DID, strings.Join(d.Profiles, " "), i64(d.Calls), i64(d.Allowed), i64(d.Blocked), i64(d.Challenged),
 			i64(d.Passed), i64(d.Failed), i64(d.Abandoned), i64(d.Voicemail), i64(d.Held), share(d.JunkShare), prev,
 			d.TrendDirection, strconv.Itoa(d.DaysAbove), strings.Join(reasons, " "), d.ReleaseHint}
-		for i := range row {
-			row[i] = csvCell(row[i])
-		}
-		if err := cw.Write(row); err != nil {
+		if err := cw.Write(csvsafe.Row(row)); err != nil {
 			return err
 		}
 	}

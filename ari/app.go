@@ -323,35 +323,10 @@ func (a *App) dispatch(ctx context.Context, e Event, arrived time.Time) {
 	case *StasisStart:
 		a.start(ctx, e, arrived)
 	case *StasisEnd:
-		if c := a.call(e.Channel.ID); c != nil {
-			c.onGone("StasisEnd")
-		}
+		route(e, a.call)
 		a.resolved.Delete(e.Channel.ID)
-	case *ChannelHangupRequest:
-		if e.Soft && e.Cause != 0 && e.Cause&^(softAsyncGoto|softUnbridge) == 0 {
-			// Not the end of the call: a redirect (StasisEnd follows) or
-			// leaving a bridge.
-			break
-		}
-		if c := a.call(e.Channel.ID); c != nil {
-			c.onGone("ChannelHangupRequest")
-		}
-	case *ChannelDestroyed:
-		if c := a.call(e.Channel.ID); c != nil {
-			c.onGone("ChannelDestroyed")
-		}
-	case *ChannelDtmfReceived:
-		if c := a.call(e.Channel.ID); c != nil {
-			c.onDTMF(e.Digit)
-		}
-	case *PlaybackStarted:
-		if c := a.call(e.Playback.ChannelID()); c != nil {
-			c.onPlayback(&e.Playback, false)
-		}
-	case *PlaybackFinished:
-		if c := a.call(e.Playback.ChannelID()); c != nil {
-			c.onPlayback(&e.Playback, true)
-		}
+	default:
+		route(e, a.call)
 	}
 }
 

@@ -59,6 +59,9 @@ type Client struct {
 	// singles is set once the server answered 404/405 to the plural
 	// variables call (Asterisk before 22.10): set one by one from then on.
 	singles atomic.Bool
+	// tunnel, when set, carries every call instead of HTTP: the websocket
+	// Asterisk opened to callscreen (REST over WebSocket, wsrest.go).
+	tunnel tunnel
 }
 
 // NewClient checks cfg and returns a Client. Errors name the bad field but
@@ -150,6 +153,9 @@ func (c *Client) endpoint(query url.Values, segments ...string) string {
 // sent as JSON; out, when not nil, receives the JSON answer. A status of
 // 300 or more is an *Error.
 func (c *Client) do(ctx context.Context, op, method string, query url.Values, body, out any, segments ...string) error {
+	if c.tunnel != nil {
+		return c.doTunnel(ctx, op, method, query, body, out, segments...)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var rd io.Reader

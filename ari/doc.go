@@ -10,6 +10,12 @@
 // with a capped, jittered backoff; after each connect the channels still
 // waiting in the app are found and handed back (fail-open).
 //
+// OutboundServer is the other way round, for Asterisk 22.5 and later: the
+// PBX opens the websocket to callscreen (ARI outbound websockets, one
+// persistent connection or one per call) and takes the REST calls as
+// messages on it (REST over WebSocket). Its calls reach the same Handler
+// as *Call values whose REST calls travel over that websocket.
+//
 // It knows the wire and nothing about spam: it must never import the
 // screening flow, policy or reputation packages, and never decide anything
 // about a call. It must never put a password in a URL, an error or a log

@@ -11,8 +11,9 @@ import (
 // status and message imply.
 var (
 	// ErrHangup reports that the channel is gone: the caller hung up, the
-	// channel left Stasis, or Asterisk answered 404 "Channel not found" or
-	// 409 "Channel not in Stasis application".
+	// channel left Stasis, or Asterisk answered 404 "Channel not found"
+	// (or "Provided channel was not found", the variable calls' wording)
+	// or 409 "Channel not in Stasis application".
 	ErrHangup = errors.New("channel gone")
 
 	// ErrNotFound matches every 404 answer (a channel, a playback, a
@@ -38,7 +39,12 @@ var (
 
 // The messages Asterisk 22 answers with that change what an error means.
 const (
-	msgChannelNotFound  = "Channel not found"
+	msgChannelNotFound = "Channel not found"
+	// msgNoSuchChannel is what the variable calls answer for a channel
+	// that does not exist (res/ari/resource_channels.c,
+	// ast_ari_channels_get_channel_var and set_channel_vars: 404 "Channel
+	// Not Found"), as the outbound captures show after a hangup.
+	msgNoSuchChannel    = "Provided channel was not found"
 	msgVariableNotFound = "Provided variable was not found"
 	msgNotInStasis      = "Channel not in Stasis application"
 	msgCannotStop       = "Could not stop playback"
@@ -74,7 +80,7 @@ func (e *Error) Is(target error) bool {
 func (e *Error) channelGone() bool {
 	switch e.Status {
 	case http.StatusNotFound:
-		return strings.EqualFold(e.Message, msgChannelNotFound)
+		return strings.EqualFold(e.Message, msgChannelNotFound) || strings.EqualFold(e.Message, msgNoSuchChannel)
 	case http.StatusConflict:
 		return strings.EqualFold(e.Message, msgNotInStasis)
 	}

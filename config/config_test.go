@@ -24,6 +24,14 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"allow_cidr.yaml", "agi.allow[0] \"10.0.0.0/33\": want an IP address or CIDR prefix"},
 		{"ari_profile.yaml", "ari.servers[0].profile \"nosuch\": no such profile"},
 		{"ari_url.yaml", "ari.servers[0].url \"pbx.example.com\": want an http or https URL"},
+		{"ari_outbound_listen.yaml", "ari.outbound.listen \"8765\": want host:port"},
+		{"ari_outbound_no_listen.yaml", "ari.outbound.users: set ari.outbound.listen too (without it nothing accepts Asterisk's connections)"},
+		{"ari_outbound_no_users.yaml", "ari.outbound.users: at least one user is required (the username and password of websocket_client.conf)"},
+		{"ari_outbound_password.yaml", "ari.outbound.users[0].password: must be set (or password_file, or CALLSCREEN_ARI_OUTBOUND_USERS_0_PASSWORD)"},
+		{"ari_outbound_path.yaml", "ari.outbound.path \"ari\": want a path starting with /"},
+		{"ari_outbound_profile.yaml", "ari.outbound.users[0].profile \"nosuch\": no such profile"},
+		{"ari_outbound_tls.yaml", "ari.outbound: tls_cert_file and tls_key_file must be set together"},
+		{"ari_outbound_twice.yaml", "ari.outbound.users[1].username \"pbx1\": listed twice"},
 		{"ari_tenant.yaml", "ari.servers[0].tenant \"acme corp\": want 1 to 64 letters, digits, '.', '_' or '-'"},
 		{"challenge_timeout.yaml", "profiles.default.challenge.timeout 100ms: want 500ms to 1m"},
 		{"did_number.yaml", "dids key \"sales-line\": want a number or prefix, E.164 or national"},
@@ -254,7 +262,7 @@ func TestRedactedAndVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	js, _ := json.Marshal(c)
-	for _, s := range []string{"hunter2", "abc123", "tok3n", "sekret", `"pw"`, "w1tness-t0k"} {
+	for _, s := range []string{"hunter2", "abc123", "tok3n", "sekret", `"pw"`, "w1tness-t0k", "0utb0und"} {
 		if bytes.Contains(out, []byte(s)) || bytes.Contains(js, []byte(s)) {
 			t.Errorf("secret %s in the printed config:\n%s", s, out)
 		}
@@ -384,6 +392,11 @@ func TestConfigurationDoc(t *testing.T) {
 	for _, k := range leafKeys(reflect.TypeFor[ARIServer](), "") {
 		if !strings.Contains(doc, "`ari.servers[]."+dotted(k)+"`") {
 			t.Errorf("key ari.servers[].%s is not documented in docs/configuration.md", dotted(k))
+		}
+	}
+	for _, k := range leafKeys(reflect.TypeFor[ARIOutboundUser](), "") {
+		if !strings.Contains(doc, "`ari.outbound.users[]."+dotted(k)+"`") {
+			t.Errorf("key ari.outbound.users[].%s is not documented in docs/configuration.md", dotted(k))
 		}
 	}
 }

@@ -47,7 +47,7 @@ func Defaults() *Config {
 			CheckpointEvery: 1000, CheckpointInterval: 60 * time.Second, RotateSize: 64 << 20,
 		},
 		Stats:    defaultStats(),
-		ARI:      ARI{Servers: []ARIServer{}},
+		ARI:      ARI{Servers: []ARIServer{}, Outbound: ARIOutbound{Users: []ARIOutboundUser{}}},
 		Profiles: map[string]Profile{"default": profileFromPolicy(policy.Default())},
 		Outbound: defaultOutbound(),
 	}

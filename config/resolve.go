@@ -117,6 +117,9 @@ func (c *Config) resolve() error {
 	if err := c.resolveOutbound(); err != nil {
 		return err
 	}
+	if err := c.resolveARIOutbound(); err != nil {
+		return err
+	}
 	c.version = c.computeVersion()
 	return nil
 }

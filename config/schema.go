@@ -202,7 +202,30 @@ type AuditWitness struct {
 
 // ARI configures the Asterisk REST Interface transport.
 type ARI struct {
-	Servers []ARIServer `mapstructure:"servers"`
+	Servers  []ARIServer `mapstructure:"servers"`
+	Outbound ARIOutbound `mapstructure:"outbound"`
+}
+
+// ARIOutbound is the websocket server Asterisk 22.5+ connects to (ARI
+// outbound websockets); no listen means off.
+type ARIOutbound struct {
+	Listen         string            `mapstructure:"listen"`
+	Path           string            `mapstructure:"path"`
+	TLSCertFile    string            `mapstructure:"tls_cert_file"`
+	TLSKeyFile     string            `mapstructure:"tls_key_file"`
+	MaxConnections int               `mapstructure:"max_connections"`
+	Users          []ARIOutboundUser `mapstructure:"users"`
+}
+
+// ARIOutboundUser is one set of credentials Asterisk connects with (the
+// username and password of its websocket_client.conf entry).
+type ARIOutboundUser struct {
+	Username       string `mapstructure:"username"`
+	Password       Secret `mapstructure:"password"`
+	PasswordFile   string `mapstructure:"password_file"`
+	Tenant         string `mapstructure:"tenant"`
+	Profile        string `mapstructure:"profile"`
+	MaxConnections int    `mapstructure:"max_connections"`
 }
 
 // ARIServer is one Asterisk server reached over ARI.

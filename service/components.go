@@ -154,7 +154,7 @@ func (a *adminServer) Start(ctx context.Context, h *Host) error {
 		Decisions: h.Recent, Stream: h.Recent, Region: a.region, Lists: admin.Lists(h.Lists, a.region),
 		Logger: h.Log, Metrics: h.AdminMetrics, Ready: h.Ready, Details: h.Details, Outbound: h.Outbound,
 		StreamMaxSubscribers: a.maxStreams,
-		Stats: h.supervision.statistics(),
+		Stats:                h.supervision.statistics(),
 	})
 	if err != nil {
 		return err
@@ -294,6 +294,9 @@ func (a *agiListener) Details(context.Context) []Detail {
 type ariApps struct {
 	servers []ariServer
 	timeout time.Duration
+	// outbound is the websocket server Asterisk 22.5+ connects to (ARI
+	// outbound websockets); nil when ari.outbound.listen is not set.
+	outbound *ariOutbound
 
 	gate   *gate
 	cancel context.CancelFunc
@@ -311,12 +314,17 @@ var (
 	_ Describer = (*ariApps)(nil)
 )
 
-// newARIApps builds the ARI applications of cfg; nil without servers.
+// newARIApps builds the ARI applications of cfg and the outbound
+// websocket server; nil without either.
 func newARIApps(cfg *config.Config) (Component, error) {
-	if len(cfg.ARI.Servers) == 0 {
+	if len(cfg.ARI.Servers) == 0 && cfg.ARI.Outbound.Listen == "" {
 		return nil, nil
 	}
 	a := &ariApps{timeout: cfg.AGI.SessionTimeout}
+	var err error
+	if a.outbound, err = newARIOutbound(cfg); err != nil {
+		return nil, err
+	}
 	for i, s := range cfg.ARI.Servers {
 		cc := ari.ClientConfig{URL: s.URL, Username: s.Username, Password: s.Password.Value()}
 		// The client is made again at Start, with the metrics; here it
@@ -364,6 +372,13 @@ func (a *ariApps) Start(ctx context.Context, h *Host) error {
 			}
 		}()
 	}
+	if a.outbound != nil {
+		if err := a.outbound.start(actx, h, handler, m, a.timeout, &a.wg); err != nil {
+			cancel()
+			a.wg.Wait()
+			return err
+		}
+	}
 	return nil
 }
 
@@ -381,4 +396,10 @@ func (a *ariApps) Stop(ctx context.Context) error {
 	return err
 }
 
-func (a *ariApps) Describe() []any { return []any{"ari_servers", len(a.servers)} }
+func (a *ariApps) Describe() []any {
+	d := []any{"ari_servers", len(a.servers)}
+	if a.outbound != nil {
+		d = append(d, "ari_outbound", a.outbound.addr)
+	}
+	return d
+}

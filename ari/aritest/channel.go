@@ -37,6 +37,11 @@ type CallSpec struct {
 	Vars map[string]string
 	// CreationTime; zero is now.
 	CreationTime time.Time
+	// LingerAfterHangup keeps the channel after the caller hangs up, out
+	// of Stasis: variables can still be read, and channel operations get
+	// 409 "Channel not in Stasis application" instead of 404, as in the
+	// moment before Asterisk destroys a hung-up channel.
+	LingerAfterHangup bool
 	// OnPlaybackStarted and OnPlaybackFinished are the far end's reaction
 	// to a playback, each run in a goroutine of its own after the event is
 	// sent. media is the playback's whole list.
@@ -49,6 +54,11 @@ type Channel struct {
 	s    *Server
 	app  string
 	spec CallSpec
+	// route is the application its events go to: app, or for a per-call
+	// outbound websocket "app:<channel name>".
+	route string
+	// pipe is its per-call outbound websocket, nil for any other.
+	pipe *pipe
 
 	// Guarded by s.mu.
 	info         ari.Channel
@@ -60,6 +70,7 @@ type Channel struct {
 	answers      int
 	hangupReason string
 	callerHungUp bool
+	status       string
 	current      *playback
 	queued       int
 	history      [][]string
@@ -98,8 +109,18 @@ func (pb *playback) infoLocked() ari.Playback {
 // StartCall puts a new channel into app and sends StasisStart, as
 // Stasis(app,args...) does. With no connection for app it fails with
 // ErrNotConnected, as Asterisk fails Stasis() (STASISSTATUS=FAILED).
+//
+// For an application of a per_call_config outbound websocket it first
+// connects (Asterisk's websocket_client retries; ErrNotConnected when
+// every try failed, after as long as Asterisk takes), sends
+// ApplicationRegistered, waits the Outbound's StartDelay and then sends
+// StasisStart, as app_stasis does.
 func (s *Server) StartCall(app string, spec CallSpec) (*Channel, error) {
 	s.mu.Lock()
+	if ob := s.outbound[app]; ob != nil && ob.cfg.PerCall {
+		s.mu.Unlock()
+		return ob.startPerCall(spec)
+	}
 	defer s.mu.Unlock()
 	if s.apps[app] == nil {
 		return nil, ErrNotConnected
@@ -151,9 +172,10 @@ func (s *Server) newChannelLocked(app string, spec CallSpec) *Channel {
 		spec.CreationTime = time.Now()
 	}
 	ch := &Channel{
-		s:    s,
-		app:  app,
-		spec: spec,
+		s:     s,
+		app:   app,
+		route: app,
+		spec:  spec,
 		info: ari.Channel{
 			ID:           spec.ID,
 			Name:         spec.Name,
@@ -270,7 +292,7 @@ func (ch *Channel) answer(w http.ResponseWriter, r *http.Request) {
 		ch.answers++
 		if ch.info.State != "Up" {
 			ch.info.State = "Up"
-			s.emitLocked(ch.app, &stateChange{Header: ari.Header{Type: "ChannelStateChange"}, Channel: ch.info})
+			s.emitLocked(ch.route, &stateChange{Header: ari.Header{Type: "ChannelStateChange"}, Channel: ch.info})
 		}
 	}) {
 		w.WriteHeader(http.StatusNoContent)
@@ -283,7 +305,7 @@ type stateChange struct {
 	Channel ari.Channel `json:"channel"`
 }
 
-func (ch *Channel) cont(w http.ResponseWriter) {
+func (ch *Channel) cont(w http.ResponseWriter, r *http.Request) {
 	s := ch.s
 	s.mu.Lock()
 	if !ch.controlLocked(w) {
@@ -292,8 +314,17 @@ func (ch *Channel) cont(w http.ResponseWriter) {
 	}
 	ch.continueReqs++
 	s.mu.Unlock()
-	// continue is asynchronous: queued behind a running playback.
-	ch.enqueue(func() {
+	// continue is asynchronous: queued behind a running playback. Over an
+	// outbound websocket the 204 goes out before the StasisEnd.
+	after(r, func() { ch.enqueue(ch.continueNow) })
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// continueNow takes the channel back to the dialplan, on its Stasis
+// thread.
+func (ch *Channel) continueNow() {
+	s := ch.s
+	{
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if !ch.inStasis {
@@ -304,17 +335,36 @@ func (ch *Channel) cont(w http.ResponseWriter) {
 		ch.info.Dialplan.Priority++
 		ch.info.Dialplan.AppName = ""
 		ch.info.Dialplan.AppData = ""
-	})
-	w.WriteHeader(http.StatusNoContent)
+	}
 }
 
-// leaveLocked takes the channel out of Stasis with a StasisEnd.
+// leaveLocked takes the channel out of Stasis with a StasisEnd;
+// Stasis() returns with STASISSTATUS=SUCCESS.
 func (ch *Channel) leaveLocked() {
 	if !ch.inStasis {
 		return
 	}
 	ch.inStasis = false
-	ch.s.emitLocked(ch.app, &ari.StasisEnd{Header: ari.Header{Type: "StasisEnd"}, Channel: ch.info})
+	ch.status = "SUCCESS"
+	ch.s.emitLocked(ch.route, &ari.StasisEnd{Header: ari.Header{Type: "StasisEnd"}, Channel: ch.info})
+	close(ch.left)
+	ch.s.broadcastLocked()
+	if ch.pipe != nil {
+		ch.pipe.stasisEndedLocked()
+	}
+}
+
+// failLocked takes the channel out of Stasis with STASISSTATUS=FAILED, as
+// Asterisk does when a per-call websocket dropped and could not be
+// re-established (res/ari/ari_websockets.c,
+// outbound_session_handler_thread: stasis_app_control_mark_failed, then
+// continue). No connection hears a StasisEnd.
+func (ch *Channel) failLocked() {
+	if !ch.inStasis {
+		return
+	}
+	ch.inStasis = false
+	ch.status = "FAILED"
 	close(ch.left)
 	ch.s.broadcastLocked()
 }
@@ -329,7 +379,7 @@ func (ch *Channel) getVar(w http.ResponseWriter, p *params) {
 	s.mu.Lock()
 	if !ch.alive {
 		s.mu.Unlock()
-		writeError(w, http.StatusNotFound, "Channel not found")
+		writeError(w, http.StatusNotFound, msgNoSuchChannel)
 		return
 	}
 	v, ok := ch.readLocked(name)
@@ -395,7 +445,7 @@ func (ch *Channel) setVars(w http.ResponseWriter, r *http.Request, p *params, pl
 		for _, v := range vars {
 			ch.vars[v[0]] = v[1]
 			info := ch.info
-			s.emitLocked(ch.app, &ari.ChannelVarset{Header: ari.Header{Type: "ChannelVarset"}, Variable: v[0], Value: v[1], Channel: &info})
+			s.emitLocked(ch.route, &ari.ChannelVarset{Header: ari.Header{Type: "ChannelVarset"}, Variable: v[0], Value: v[1], Channel: &info})
 		}
 	}) {
 		w.WriteHeader(http.StatusNoContent)
@@ -440,7 +490,7 @@ func orderedObject(raw json.RawMessage) ([][2]string, error) {
 
 var errBadBody = &ari.Error{Status: http.StatusBadRequest, Message: "Error parsing request body"}
 
-func (ch *Channel) play(w http.ResponseWriter, id string, p *params) {
+func (ch *Channel) play(w http.ResponseWriter, r *http.Request, id string, p *params) {
 	s := ch.s
 	if len(p.media) == 0 {
 		writeError(w, http.StatusBadRequest, "Missing parameter media")
@@ -465,10 +515,26 @@ func (ch *Channel) play(w http.ResponseWriter, id string, p *params) {
 	idle := ch.current == nil && ch.queued == 0
 	ch.queued++
 	info := pb.infoLocked()
+	s.mu.Unlock()
+	if deferred(r) {
+		// Over an outbound websocket the 201 goes out first, with the
+		// playback still queued, and PlaybackStarted after it (the
+		// outbound captures).
+		after(r, func() {
+			if !ch.enqueue(func() { ch.runPlayback(pb) }) {
+				s.mu.Lock()
+				delete(s.playbacks, id)
+				ch.queued--
+				s.mu.Unlock()
+			}
+		})
+		w.Header().Set("Location", "/playbacks/"+id)
+		writeJSON(w, http.StatusCreated, info)
+		return
+	}
 	if idle {
 		info.State = "playing"
 	}
-	s.mu.Unlock()
 	if !ch.enqueue(func() { ch.runPlayback(pb) }) {
 		s.mu.Lock()
 		delete(s.playbacks, id)
@@ -492,7 +558,7 @@ func (ch *Channel) runPlayback(pb *playback) {
 	}
 	pb.state = "playing"
 	ch.current = pb
-	s.emitLocked(ch.app, &ari.PlaybackStarted{Header: ari.Header{Type: "PlaybackStarted"}, Playback: pb.infoLocked()})
+	s.emitLocked(ch.route, &ari.PlaybackStarted{Header: ari.Header{Type: "PlaybackStarted"}, Playback: pb.infoLocked()})
 	if f := ch.spec.OnPlaybackStarted; f != nil {
 		go f(ch, pb.infoLocked(), pb.media)
 	}
@@ -501,7 +567,7 @@ func (ch *Channel) runPlayback(pb *playback) {
 		if i > 0 {
 			s.mu.Lock()
 			pb.idx = i
-			s.emitLocked(ch.app, &continuing{Header: ari.Header{Type: "PlaybackContinuing"}, Playback: pb.infoLocked()})
+			s.emitLocked(ch.route, &continuing{Header: ari.Header{Type: "PlaybackContinuing"}, Playback: pb.infoLocked()})
 			s.mu.Unlock()
 		}
 		d, failed := s.duration(m)
@@ -548,25 +614,38 @@ func (ch *Channel) finishLocked(pb *playback, state string) {
 		ch.current = nil
 	}
 	info := pb.infoLocked()
-	ch.s.emitLocked(ch.app, &ari.PlaybackFinished{Header: ari.Header{Type: "PlaybackFinished"}, Playback: info})
+	ch.s.emitLocked(ch.route, &ari.PlaybackFinished{Header: ari.Header{Type: "PlaybackFinished"}, Playback: info})
 	if f := ch.spec.OnPlaybackFinished; f != nil {
 		go f(ch, info, pb.media)
 	}
 }
 
+// hangupRequest is ChannelHangupRequest as Asterisk writes it: cause is
+// there even when 0 (ari.ChannelHangupRequest leaves a zero out).
+type hangupRequest struct {
+	ari.Header
+	Cause   int         `json:"cause"`
+	Soft    bool        `json:"soft,omitempty"`
+	Channel ari.Channel `json:"channel"`
+}
+
 // hangupLocked hangs the channel up: ChannelHangupRequest, the running
-// playback fails, StasisEnd; from then on every REST call on it is 404.
+// playback fails, StasisEnd; from then on every REST call on it is 404
+// (409 for channel operations while it lingers, with LingerAfterHangup).
 func (ch *Channel) hangupLocked(soft bool, cause int) {
 	s := ch.s
 	if !ch.alive {
 		return
 	}
 	if ch.inStasis {
-		s.emitLocked(ch.app, &ari.ChannelHangupRequest{Header: ari.Header{Type: "ChannelHangupRequest"}, Cause: cause, Soft: soft, Channel: ch.info})
+		s.emitLocked(ch.route, &hangupRequest{Header: ari.Header{Type: "ChannelHangupRequest"}, Cause: cause, Soft: soft, Channel: ch.info})
 		if pb := ch.current; pb != nil {
 			ch.finishLocked(pb, "failed")
 		}
 		ch.leaveLocked()
+	}
+	if ch.spec.LingerAfterHangup && !soft {
+		return
 	}
 	for id, pb := range s.playbacks {
 		if pb.ch == ch {
@@ -608,19 +687,33 @@ func (ch *Channel) SendDTMF(digits string) {
 		return
 	}
 	for _, d := range digits {
-		s.emitLocked(ch.app, &ari.ChannelDtmfReceived{Header: ari.Header{Type: "ChannelDtmfReceived"}, Digit: string(d), DurationMS: 100, Channel: ch.info})
+		s.emitLocked(ch.route, &ari.ChannelDtmfReceived{Header: ari.Header{Type: "ChannelDtmfReceived"}, Digit: string(d), DurationMS: 100, Channel: ch.info})
 	}
 }
 
 // Hangup is the caller hanging up (cause 16, normal clearing).
-func (ch *Channel) Hangup() {
+func (ch *Channel) Hangup() { ch.HangupCause(16) }
+
+// HangupCause is the caller hanging up with a Q.850 cause: 19 (no answer)
+// when an unanswered caller gives up, 0 when the far half of a Local
+// channel hangs up.
+func (ch *Channel) HangupCause(cause int) {
 	s := ch.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ch.alive {
+	if ch.alive && ch.inStasis {
 		ch.callerHungUp = true
 	}
-	ch.hangupLocked(false, 16)
+	ch.hangupLocked(false, cause)
+}
+
+// StasisStatus is what the dialplan reads in STASISSTATUS once the channel
+// left Stasis: SUCCESS, or FAILED when its per-call websocket was lost;
+// "" while it is in Stasis.
+func (ch *Channel) StasisStatus() string {
+	ch.s.mu.Lock()
+	defer ch.s.mu.Unlock()
+	return ch.status
 }
 
 // Var returns a channel variable as the dialplan would read it.

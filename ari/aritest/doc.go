@@ -11,6 +11,14 @@
 // and hooks react to playbacks the way a human or a robot would.
 // DropConnections, SetPassword, Refuse and Fail break the server on demand.
 //
+// In outbound mode (Server.Outbound) it is Asterisk 22.5+ opening the
+// websocket itself, as ari/testdata/outbound shows: the exact upgrade
+// request, persistent (connected at once, re-connected forever, events
+// queued while down and sent first) or per_call_config (a connection per
+// StartCall, application "<app>:<channel name>", closed 3.5 s after
+// StasisEnd, STASISSTATUS=FAILED when it cannot connect), REST calls
+// answered one at a time as RESTResponse messages.
+//
 // It is a fake, not a PBX: no media, no bridges, no dialplan beyond the
 // Stasis application. It must never be used outside tests and benchmarks.
 package aritest

@@ -52,6 +52,11 @@ type Config struct {
 	// It runs under the server's lock: it must be quick and must not call
 	// the Server.
 	OnEmit func(app string, ev ari.Event)
+	// OnRequest, when set, is called as each REST call arrives (over HTTP
+	// or an outbound websocket), before it is answered, with its method
+	// and path below /ari (load tests time the flow with it). It must be
+	// quick and must not call the Server.
+	OnRequest func(method, path string)
 }
 
 // Fault lets a test break a REST call: a non-zero status is answered with
@@ -90,8 +95,9 @@ type Server struct {
 	mu        sync.Mutex
 	password  string
 	refuse    int
-	apps      map[string]*conn
+	apps      map[string]sink
 	conns     map[*conn]bool
+	outbound  map[string]*Outbound
 	channels  map[string]*Channel
 	playbacks map[string]*playback
 	seq       int
@@ -121,8 +127,9 @@ func NewServer(cfg Config) *Server {
 	s := &Server{
 		cfg:       cfg,
 		password:  cfg.Password,
-		apps:      map[string]*conn{},
+		apps:      map[string]sink{},
 		conns:     map[*conn]bool{},
+		outbound:  map[string]*Outbound{},
 		channels:  map[string]*Channel{},
 		playbacks: map[string]*playback{},
 		idBase:    time.Now().Unix(),
@@ -133,9 +140,18 @@ func NewServer(cfg Config) *Server {
 	return s
 }
 
-// Close hangs every channel up silently, drops every event connection and
-// stops the server.
+// Close hangs every channel up silently, drops every event connection,
+// stops every outbound websocket and stops the server.
 func (s *Server) Close() {
+	s.mu.Lock()
+	obs := make([]*Outbound, 0, len(s.outbound))
+	for _, ob := range s.outbound {
+		obs = append(obs, ob)
+	}
+	s.mu.Unlock()
+	for _, ob := range obs {
+		ob.Close()
+	}
 	s.mu.Lock()
 	s.closed = true
 	for _, ch := range s.channels {
@@ -234,21 +250,27 @@ func (s *Server) Transcript() []Entry {
 	return append([]Entry(nil), s.log...)
 }
 
-// Connected reports whether app has an event connection.
+// Connected reports whether app has an event connection (for a
+// persistent outbound websocket: whether it is connected now).
 func (s *Server) Connected(app string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.apps[app] != nil
+	return s.connectedLocked(app)
+}
+
+func (s *Server) connectedLocked(app string) bool {
+	c := s.apps[app]
+	return c != nil && c.up()
 }
 
 // WaitConnected waits until app has an event connection, or ctx ends.
 func (s *Server) WaitConnected(ctx context.Context, app string) error {
-	return s.waitFor(ctx, func() bool { return s.apps[app] != nil })
+	return s.waitFor(ctx, func() bool { return s.connectedLocked(app) })
 }
 
 // WaitDisconnected waits until app has no event connection, or ctx ends.
 func (s *Server) WaitDisconnected(ctx context.Context, app string) error {
-	return s.waitFor(ctx, func() bool { return s.apps[app] == nil })
+	return s.waitFor(ctx, func() bool { return !s.connectedLocked(app) })
 }
 
 // waitFor waits until cond, evaluated under the lock, holds.
@@ -326,11 +348,19 @@ func (s *Server) unregisterLocked(c *conn) {
 	}
 	delete(s.conns, c)
 	for _, app := range c.apps {
-		if s.apps[app] == c {
+		if s.apps[app] == sink(c) {
 			delete(s.apps, app)
 		}
 	}
 	s.broadcastLocked()
+}
+
+// sink is where the events of an application go: an event WebSocket
+// (conn), or an outbound websocket, which queues them while it is not
+// connected (pipe).
+type sink interface {
+	push(b []byte)
+	up() bool
 }
 
 // conn is one event WebSocket with its own writer, so that generating an
@@ -342,6 +372,8 @@ type conn struct {
 	q    [][]byte
 	wake chan struct{}
 }
+
+func (c *conn) up() bool { return true }
 
 func (c *conn) push(b []byte) {
 	c.mu.Lock()
@@ -626,6 +658,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveREST(w http.ResponseWriter, r *http.Request, path string) {
+	if s.cfg.OnRequest != nil {
+		s.cfg.OnRequest(r.Method, path)
+	}
 	if strings.HasSuffix(path, "/") {
 		writeError(w, http.StatusNotFound, "ARI URLs do not end with a slash. Try /ari"+strings.TrimSuffix(path, "/"))
 		return
@@ -843,7 +878,17 @@ func (s *Server) channelOp(w http.ResponseWriter, r *http.Request, id string, re
 	ch := s.channels[id]
 	s.mu.Unlock()
 	if ch == nil {
-		writeError(w, http.StatusNotFound, "Channel not found")
+		switch {
+		case op == "variable" && r.Method == http.MethodGet && p.v["variable"] == "":
+			writeError(w, http.StatusBadRequest, "Variable name is required")
+		case op == "variables" || (op == "variable" && r.Method == http.MethodGet):
+			// The variable calls look the channel up themselves
+			// (res/ari/resource_channels.c, ast_ari_channels_get_channel_var
+			// and ast_ari_channels_set_channel_vars).
+			writeError(w, http.StatusNotFound, msgNoSuchChannel)
+		default:
+			writeError(w, http.StatusNotFound, "Channel not found")
+		}
 		return
 	}
 	switch {
@@ -856,15 +901,19 @@ func (s *Server) channelOp(w http.ResponseWriter, r *http.Request, id string, re
 	case op == "answer":
 		ch.answer(w, r)
 	case op == "continue":
-		ch.cont(w)
+		ch.cont(w, r)
 	case op == "play":
 		pbID := p.v["playbackId"]
 		if len(rest) == 2 {
 			pbID = rest[1]
 		}
-		ch.play(w, pbID, p)
+		ch.play(w, r, pbID, p)
 	}
 }
+
+// msgNoSuchChannel is the variable calls' message for a channel that does
+// not exist (404, reason "Channel Not Found").
+const msgNoSuchChannel = "Provided channel was not found"
 
 // newIDLocked returns a fresh unique id in Asterisk's uniqueid shape.
 func (s *Server) newIDLocked() string {

@@ -130,7 +130,7 @@ func scanFile(fset *token.FileSet, f *ast.File, pkg string) ([]metric, []string)
 				return true
 			}
 			pos := fset.Position(call.Pos()).String()
-			if !inFunc || fn.Name.Name != "NewMetrics" {
+			if !inFunc || !strings.HasPrefix(fn.Name.Name, "New") || !strings.HasSuffix(fn.Name.Name, "Metrics") {
 				problems = append(problems, fmt.Sprintf("%s: prometheus.%s outside a NewMetrics function: a global, or a metric no test sees", pos, sel.Sel.Name))
 			}
 			m, err := readMetric(call, typ)
