@@ -149,6 +149,17 @@ type Options struct {
 	Region string
 	// MaxBody caps request bodies; DefaultMaxBody when 0.
 	MaxBody int64
+
+	// ListTransfer, Reports and Feed back the bulk endpoints the commands
+	// use through a running server (list imports and exports, reports
+	// withdrawn and exported, feed imports and pulls); a nil one makes
+	// its endpoints answer 501. MaxUpload caps an import's body;
+	// DefaultMaxUpload when 0.
+	ListTransfer ListTransfer
+	Reports      ReportStore
+	Feed         FeedLoader
+	MaxUpload    int64
+
 	Logger  *slog.Logger
 	Metrics *Metrics
 	// Now is the clock; nil is time.Now.

@@ -78,6 +78,7 @@ func (s *Server) routes() http.Handler {
 	api("GET /api/v1/decisions.csv", "decisions_csv", s.decisionsCSV)
 	api("GET /api/v1/stats", "stats", s.stats)
 	api("GET /api/v1/stream", "stream", s.stream)
+	s.bulkRoutes(api)
 	return s.secure(mux)
 }
 
