@@ -149,6 +149,11 @@ func (a *adminServer) Start(ctx context.Context, h *Host) error {
 		Checker: flowChecker(h.Flow), Feedback: admin.FeedbackStore(h.Feedback, a.region),
 		Decisions: h.Recent, Stream: h.Recent, Region: a.region, Lists: admin.Lists(h.Lists, a.region),
 		Logger: h.Log, Metrics: h.AdminMetrics, Ready: h.Ready, Details: h.Details,
+		// The commands' way through the server: what they import applies
+		// to the next call, and the files in data_dir stay the server's.
+		ListTransfer: admin.ListTransfers(h.Lists, ListStore(h.Config, h.Redis), a.region),
+		Reports:      admin.FeedbackReports(h.Feedback),
+		Feed:         admin.Feed(h.Feed, FeedPullOptions(h.Config)),
 	})
 	if err != nil {
 		return err
