@@ -887,12 +887,23 @@ func configKeys(t *testing.T) string {
 	return string(b)
 }
 
-// apiRoutes reads the admin API's routes.
+// apiRoutes reads the admin API's routes from the admin package's files.
 func apiRoutes(t *testing.T) []*regexp.Regexp {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot, "admin/api.go"))
+	files, err := filepath.Glob(filepath.Join(repoRoot, "admin", "*.go"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	var b []byte
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = append(b, src...)
 	}
 	var out []*regexp.Regexp
 	for _, m := range regexp.MustCompile(`"(?:GET|POST|DELETE|PUT) (/[^" ]*)"`).FindAllStringSubmatch(string(b), -1) {
