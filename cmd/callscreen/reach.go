@@ -103,14 +103,24 @@ func openTarget(ctx context.Context, cfg *config.Config, r reach) (*target, erro
 		return t, err
 	}
 	dir := cfg.DataDir
-	if err := checkOwner(cfg, r); err != nil {
-		return nil, err
+	if _, err := os.Stat(filepath.Join(dir, service.LockFile)); err != nil {
+		// No lock file, so no server: nothing is to be waited for, and
+		// taking the lock would create the file.
+		if err := checkOwner(cfg, r); err != nil {
+			return nil, err
+		}
 	}
 	deadline := time.Now().Add(r.wait)
 	said := false
 	for {
 		lock, err := service.LockDataDirFor(dir, r.name)
 		if err == nil {
+			// Now that no server can start on it: would the command
+			// leave a file the directory's owner cannot read?
+			if err := checkOwner(cfg, r); err != nil {
+				_ = lock.Unlock()
+				return nil, err
+			}
 			t.lock = lock
 			return t, nil
 		}
@@ -155,12 +165,12 @@ func openTarget(ctx context.Context, cfg *config.Config, r reach) (*target, erro
 			}
 			apiWhy = why
 		}
-		t := time.NewTimer(lockPoll)
+		tm := time.NewTimer(lockPoll)
 		select {
 		case <-ctx.Done():
-			t.Stop()
+			tm.Stop()
 			return nil, fmt.Errorf("waiting for data_dir %q: %w", dir, ctx.Err())
-		case <-t.C:
+		case <-tm.C:
 		}
 	}
 }

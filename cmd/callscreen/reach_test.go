@@ -232,6 +232,21 @@ func TestOwnerRefusal(t *testing.T) {
 		}
 	}
 
+	// A server that holds data_dir comes first: the refusal is about it,
+	// not about files this command would not write anyway.
+	held, err := service.LockDataDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCmd("report", "spam", "+12125550007", "--config", cfg)
+	held.Unlock()
+	if code != 1 || !strings.Contains(stderr, "is held by callscreen serve (pid "+strconv.Itoa(os.Getpid())+")") || strings.Contains(stderr, "belongs to") {
+		t.Fatalf("with a server holding data_dir: exit %d\n%s", code, stderr)
+	}
+	if uid := ownerOf(t, filepath.Join(dir, "callscreen.lock")); uid != 65534 {
+		t.Errorf("the lock file now belongs to uid %d", uid)
+	}
+
 	// A directory on the way the owner cannot pass (systemd keeps a
 	// DynamicUser's state directory under /var/lib/private, 0700 root):
 	// no setpriv line that would fail.
@@ -239,7 +254,7 @@ func TestOwnerRefusal(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr = runCmd("report", "spam", "+12125550007", "--config", cfg)
-	if code != 1 || !strings.Contains(stderr, "running this as uid 65534") || !strings.Contains(stderr, base+" (uid 0 (root), mode 0700) keeps that user out") || strings.Contains(stderr, "setpriv") {
+	if code != 1 || !strings.Contains(stderr, "it would create "+filepath.Join(dir, "feedback.jsonl")+" as uid 0") || !strings.Contains(stderr, "running this as uid 65534") || !strings.Contains(stderr, base+" (uid 0 (root), mode 0700) keeps that user out") || strings.Contains(stderr, "setpriv") {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
 }
