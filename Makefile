@@ -46,13 +46,14 @@ fuzz:
 # The load tests of cmd/callscreen-bench, one after the other, with short
 # bounded runs (a few minutes in all); BENCHES picks some, BENCH_<name>
 # replaces a run's flags. `callscreen-bench NAME -h` lists them.
-BENCHES          ?= agi flow reputation audit ari lists
+BENCHES          ?= agi flow reputation audit ari lists cdr
 BENCH_agi        ?= -c 1,8 -n 5000 -duration 2s -idle 500
 BENCH_flow       ?= -c 1,8 -n 5000 -duration 2s
 BENCH_reputation ?= -n 5000 -misses 50 -flood 200 -max 20s
 BENCH_audit      ?= -n 5000 -rate 1000 -max 20s
 BENCH_ari        ?= -n 200 -timeout 1m
 BENCH_lists      ?= -sizes 1000000 -lookups 200000 -feed-rows 100000 -calls 200 -max 2m
+BENCH_cdr        ?= -rows 100000,1000000 -max 2m
 bench:
 	$(GO) build -o bin/callscreen-bench ./cmd/callscreen-bench
 	$(foreach b,$(BENCHES),./bin/callscreen-bench $(b) $(BENCH_$(b)) &&) true

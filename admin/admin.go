@@ -140,6 +140,8 @@ type Options struct {
 	Feedback  Feedback
 	Decisions Decisions
 	Stream    Stream
+	// Outbound backs GET /api/v1/outbound; nil answers 501.
+	Outbound Outbound
 	// Ready reports readiness for /readyz; nil is always ready.
 	Ready func(ctx context.Context) error
 	// Details returns notes /readyz shows under "ready", one a line

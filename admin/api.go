@@ -58,7 +58,7 @@ func (s *Server) routes() http.Handler {
 	// The page asks whether to show its sign-in form before calling
 	// anything that needs the token.
 	mux.HandleFunc("GET /api/v1/session", func(w http.ResponseWriter, _ *http.Request) {
-		s.reply(w, http.StatusOK, map[string]bool{"token_required": s.token != nil})
+		s.reply(w, http.StatusOK, map[string]bool{"token_required": s.token != nil, "outbound": s.opts.Outbound != nil})
 	})
 
 	api := func(pattern, name string, h http.HandlerFunc) {
@@ -78,6 +78,7 @@ func (s *Server) routes() http.Handler {
 	api("GET /api/v1/decisions.csv", "decisions_csv", s.decisionsCSV)
 	api("GET /api/v1/stats", "stats", s.stats)
 	api("GET /api/v1/stream", "stream", s.stream)
+	api("GET /api/v1/outbound", "outbound", s.outboundHealth)
 	s.bulkRoutes(api)
 	return s.secure(mux)
 }
@@ -244,7 +245,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		for _, d := range s.opts.Details(ctx) {
-			fmt.Fprintln(w, d)
+			fmt.Fprintln(w, strings.ReplaceAll(d, "\n", " "))
 		}
 	}
 }

@@ -92,7 +92,7 @@ func (st *stack) call(t *testing.T, caller, name string) map[string]string {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	tr, err := agitest.Dial(ctx, st.agiAddr, agitest.Call{
-		CallerID: caller, CallerIDName: name, DNID: "+18005550100",
+		CallerID: caller, CallerIDName: name, DNID: "+18005550100", Args: []string{"attest=A", "verify=success"},
 		UniqueID: fmt.Sprintf("%d.1", time.Now().UnixNano()), Caller: agitest.Caller{Auto: true},
 	})
 	if err != nil {
@@ -209,13 +209,14 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Fatalf("first call: %v", vars)
 	}
 	row := `#tail-table tr[data-caller="` + caller + `"]`
-	var name, result string
+	var name, result, stir string
 	var xss any
 	var imgs int
 	err = chromedp.Run(ctx,
 		chromedp.WaitVisible(row, chromedp.ByQuery),
 		chromedp.Text(row+" td.name", &name, chromedp.ByQuery),
 		chromedp.Text(row+" td:nth-child(8)", &result, chromedp.ByQuery),
+		chromedp.Text(row+" td.stir", &stir, chromedp.ByQuery),
 		chromedp.Evaluate(`window.__xss`, &xss),
 		chromedp.Evaluate(`document.querySelectorAll('#tail-table td.name img, #tail-table td.name script').length`, &imgs),
 	)
@@ -227,6 +228,9 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	if result != "allow" {
 		t.Errorf("result cell %q", result)
+	}
+	if stir != "A" {
+		t.Errorf("STIR cell %q; want A (attested, verified)", stir)
 	}
 
 	// "Block this caller", then the next call from the number is blocked.

@@ -4,7 +4,9 @@
 // supervisors' dashboard, one page embedded in the binary.
 //
 // It reaches the rest of callscreen only through small interfaces declared
-// here (Checker, ListStore, Feedback, Decisions, Stream); Recent is the
+// here (Checker, ListStore, Feedback, Decisions, Stream, and Outbound for
+// GET /api/v1/outbound and the dashboard's "Outbound health" panel, drawn
+// by ui/outbound.js); Recent is the
 // in-memory store of recent decisions that implements the last two and
 // receives decisions as a decision.Recorder, Lists adapts the screening's
 // must-pass and must-block lists to ListStore, and FeedbackStore adapts

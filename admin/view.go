@@ -13,14 +13,18 @@ import (
 
 // Decision is a decision as the API and the dashboard show it.
 type Decision struct {
-	ID            string       `json:"id"`
-	Time          time.Time    `json:"time"`
-	Tenant        string       `json:"tenant"`
-	Profile       string       `json:"profile"`
-	Transport     string       `json:"transport,omitempty"`
-	Caller        string       `json:"caller"`
-	CallerName    string       `json:"caller_name,omitempty"`
-	Dialed        string       `json:"dialed"`
+	ID         string    `json:"id"`
+	Time       time.Time `json:"time"`
+	Tenant     string    `json:"tenant"`
+	Profile    string    `json:"profile"`
+	Transport  string    `json:"transport,omitempty"`
+	Caller     string    `json:"caller"`
+	CallerName string    `json:"caller_name,omitempty"`
+	Dialed     string    `json:"dialed"`
+	// Attestation and VerifyResult are the call's STIR/SHAKEN result,
+	// omitted when it carried none.
+	Attestation   string       `json:"attestation,omitempty"`
+	VerifyResult  string       `json:"verify_result,omitempty"`
 	Tier          string       `json:"tier"`
 	Action        string       `json:"action"`
 	Held          string       `json:"held,omitempty"`
@@ -70,7 +74,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func View(r *decision.Result) Decision {
 	d := Decision{
 		ID: r.ID, Time: r.Time.UTC(), Tenant: r.Tenant, Profile: r.Profile, Transport: r.Transport,
-		Caller: r.Caller, CallerName: r.CallerName, Dialed: r.Dialed,
+		Caller: r.Caller, CallerName: r.CallerName, Dialed: r.Dialed, Attestation: r.Attestation, VerifyResult: r.VerifyResult,
 		Tier: string(r.Decision.Tier), Action: string(r.Decision.Action), Held: string(r.Decision.Held),
 		Mode: string(r.Decision.Mode), Result: string(r.Result), Challenge: string(r.Challenge),
 		WrongEntries: r.WrongEntries, Reasons: reasonViews(r.Decision.Reasons),
@@ -108,7 +112,7 @@ func View(r *decision.Result) Decision {
 }
 
 var csvHeader = []string{"time", "id", "tenant", "profile", "caller", "caller_name", "dialed", "tier", "action",
-	"held", "mode", "result", "challenge", "wrong_entries", "score", "reasons", "latency_ms", "error"}
+	"held", "mode", "result", "challenge", "wrong_entries", "score", "reasons", "latency_ms", "error", "attestation", "verify_result"}
 
 // writeCSV writes decisions as CSV, cells that a spreadsheet would run as a
 // formula made inert.
@@ -128,7 +132,7 @@ func writeCSV(w io.Writer, ds []Decision) error {
 		}
 		row := []string{d.Time.Format(time.RFC3339Nano), d.ID, d.Tenant, d.Profile, d.Caller, d.CallerName, d.Dialed,
 			d.Tier, d.Action, d.Held, d.Mode, d.Result, d.Challenge, strconv.Itoa(d.WrongEntries), score,
-			strings.Join(codes, ","), strconv.FormatFloat(d.LatencyMS, 'f', 3, 64), d.Error}
+			strings.Join(codes, ","), strconv.FormatFloat(d.LatencyMS, 'f', 3, 64), d.Error, d.Attestation, d.VerifyResult}
 		for i := range row {
 			row[i] = csvCell(row[i])
 		}

@@ -41,7 +41,8 @@ const realEnv = "agi_network: yes\n" +
 	"\n"
 
 func TestParseEnvReal(t *testing.T) {
-	r := bufio.NewReader(strings.NewReader(realEnv + "200 result=0\n"))
+	// Asterisk sends nothing unprompted after the block but HANGUP.
+	r := bufio.NewReader(strings.NewReader(realEnv + "HANGUP\n"))
 	env, err := agi.ParseEnv(r, agi.Limits{})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +65,7 @@ func TestParseEnvReal(t *testing.T) {
 	if len(all) != 24 || all["agi_threadid"] != "140251860625088" || all["agi_enhanced"] != "0.0" {
 		t.Errorf("All has %d entries: %v", len(all), all)
 	}
-	if rest, _ := r.ReadString('\n'); rest != "200 result=0\n" {
+	if rest, _ := r.ReadString('\n'); rest != "HANGUP\n" {
 		t.Errorf("reader not left after the block: next is %q", rest)
 	}
 }

@@ -24,6 +24,12 @@ var (
 	// failure. The session is closed; later commands fail fast with it.
 	ErrProtocol = errors.New("agi protocol error")
 
+	// ErrConnLost reports that the connection failed under a command: a
+	// read or write error, a reset, or the peer closing it. The session is
+	// closed. Once the call was answered it wraps ErrHangup too (see
+	// Session.Answer).
+	ErrConnLost = errors.New("connection to asterisk lost")
+
 	// ErrBadArgument reports an argument that cannot be sent safely (it
 	// contains CR, LF or NUL, the command line would exceed 1 KiB, a
 	// required name is empty). Nothing was written; the session stays

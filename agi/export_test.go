@@ -20,3 +20,21 @@ func (m *Metrics) InFlightGauge() prometheus.Gauge { return m.inFlight }
 
 // AcceptedCounter exposes sessions_accepted_total.
 func (m *Metrics) AcceptedCounter() prometheus.Counter { return m.accepted }
+
+// PendingLen is how many connections wait for their environment block.
+func (s *Server) PendingLen() int { return s.pending.len() }
+
+// RawCommand writes line as it is (a "\n" is added) and reads one reply:
+// for replaying captures of commands the Session API never writes.
+func (s *Session) RawCommand(line string) (Reply, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.conn.Write([]byte(line + "\n")); err != nil {
+		return Reply{}, err
+	}
+	rep, hangups, err := readReply(s.r)
+	if hangups > 0 {
+		s.hungUp.Store(true)
+	}
+	return rep, err
+}

@@ -38,11 +38,18 @@ func FuzzParseEnv(f *testing.F) {
 			t.Fatalf("over a cap: %d vars, %d args, pres %d", len(e.All), len(e.Args), e.CallingPres)
 		}
 		var b bytes.Buffer
-		for k, v := range e.All {
+		// agi_network last: written back, the block is read line by line.
+		for _, k := range sortedKeys(e.All) {
+			v := e.All[k]
 			if strings.ContainsAny(k+v, "\n") || strings.Contains(k, ": ") {
 				t.Fatalf("variable %q=%q holds a separator", k, v)
 			}
-			fmt.Fprintf(&b, "%s: %s\n", k, v)
+			if k != "agi_network" {
+				fmt.Fprintf(&b, "%s: %s\n", k, v)
+			}
+		}
+		if v, ok := e.All["agi_network"]; ok {
+			fmt.Fprintf(&b, "agi_network: %s\n", v)
 		}
 		b.WriteByte('\n')
 		e2, err := ParseEnv(bufio.NewReader(&b), Limits{})

@@ -21,7 +21,7 @@ type Metrics struct {
 	commandSeconds *prometheus.HistogramVec
 	sessionSeconds prometheus.Histogram
 
-	rejectedCap, rejectedACL, rejectedHeader prometheus.Counter
+	rejectedCap, rejectedACL, rejectedHeader, rejectedPending, rejectedProbe prometheus.Counter
 	// cached children, filled on first use: label lookups cost more than
 	// the command they count.
 	cmdCounters [len(verbLabels)][len(outcomeLabels)]atomic.Pointer[prometheus.Counter]
@@ -33,6 +33,11 @@ const (
 	RejectCap    = "cap"    // over MaxSessions: closed at once
 	RejectACL    = "acl"    // peer not in Allow: closed before reading
 	RejectHeader = "header" // environment block broken, over a cap or too slow
+	// RejectPending: closed while waiting for its environment block, to
+	// make room under MaxPending or MaxPendingPerPeer (the oldest goes).
+	RejectPending = "pending"
+	// RejectProbe: an empty environment block (a monitoring probe), not a call.
+	RejectProbe = "probe"
 )
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -45,11 +50,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "callscreen_agi_sessions_accepted_total",
-			Help: "FastAGI connections admitted past the allow-list and the session cap.",
+			Help: "FastAGI calls admitted: environment block read and a session slot taken.",
 		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "callscreen_agi_sessions_rejected_total",
-			Help: "FastAGI connections closed without running the handler, by reason (cap, acl, header).",
+			Help: "FastAGI connections closed without running the handler, by reason (cap, acl, header, pending, probe).",
 		}, []string{"reason"}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "callscreen_agi_panics_total",
@@ -73,6 +78,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.rejectedCap = m.rejected.WithLabelValues(RejectCap)
 	m.rejectedACL = m.rejected.WithLabelValues(RejectACL)
 	m.rejectedHeader = m.rejected.WithLabelValues(RejectHeader)
+	m.rejectedPending = m.rejected.WithLabelValues(RejectPending)
+	m.rejectedProbe = m.rejected.WithLabelValues(RejectProbe)
 	if reg != nil {
 		reg.MustRegister(m.inFlight, m.accepted, m.rejected, m.panics, m.commands, m.commandSeconds, m.sessionSeconds)
 	}
@@ -202,6 +209,10 @@ func (m *Metrics) reject(reason string) {
 		m.rejectedCap.Inc()
 	case RejectACL:
 		m.rejectedACL.Inc()
+	case RejectPending:
+		m.rejectedPending.Inc()
+	case RejectProbe:
+		m.rejectedProbe.Inc()
 	default:
 		m.rejectedHeader.Inc()
 	}

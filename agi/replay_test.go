@@ -113,6 +113,81 @@ var fixtures = []fixture{
 			}
 		},
 	},
+	{file: "mset-routing-variables.txt", script: msetScript},
+	{file: "mset-after-hangup.txt", caller: agitest.Caller{HangupAfter: 1, NoticeDelay: time.Minute}, script: msetAfterHangupScript},
+	{file: "caller-name-newlines-replaced.txt", script: replacedNameScript},
+}
+
+// msetScript is mset-routing-variables.txt: every routing variable in one
+// EXEC MSet, values with commas, quotes, backslashes and an empty one, read
+// back; then the one-backslash mistake the capture shows, which MSet splits.
+func msetScript(t *testing.T, ctx context.Context, s *agi.Session) {
+	must(t, s.SetVariables(ctx, []agi.Variable{
+		{Name: "CALLSCREEN_RESULT", Value: "block"}, {Name: "CALLSCREEN_ACTION", Value: "block"},
+		{Name: "CALLSCREEN_TIER", Value: "SPAM"}, {Name: "CALLSCREEN_CHALLENGE", Value: "none"},
+		{Name: "CALLSCREEN_REASONS", Value: "list.block,caller.anonymous"}, {Name: "CALLSCREEN_SCORE", Value: ""},
+		{Name: "CALLSCREEN_MODE", Value: "enforce"}, {Name: "CALLSCREEN_ID", Value: "01M8T4ZZK0BD7APBF6"},
+		{Name: "CALLSCREEN_QUOTE", Value: `a "q" b\c`},
+	}))
+	for _, v := range []struct{ name, want string }{
+		{"CALLSCREEN_RESULT", "block"}, {"CALLSCREEN_REASONS", "list.block,caller.anonymous"},
+		{"CALLSCREEN_SCORE", ""}, {"CALLSCREEN_ID", "01M8T4ZZK0BD7APBF6"}, {"CALLSCREEN_QUOTE", `a "q" b\c`},
+	} {
+		got, ok, err := s.GetVariable(ctx, v.name)
+		if err != nil || !ok || got != v.want {
+			t.Errorf("GET VARIABLE %s = %q, %t, %v; want %q", v.name, got, ok, err, v.want)
+		}
+	}
+	must(t, s.SetVariables(ctx, []agi.Variable{{Name: "CALLSCREEN_REASONS", Value: "one,two"}}))
+	if got, _, err := s.GetVariable(ctx, "CALLSCREEN_REASONS"); err != nil || got != "one,two" {
+		t.Errorf("REASONS = %q, %v; want one,two", got, err)
+	}
+	// One level of escaping only: AGI removes it, MSet splits "lost" off.
+	if rep, err := s.RawCommand(`EXEC MSet "CALLSCREEN_REASONS=one\,lost"`); err != nil || rep.Result != "0" {
+		t.Errorf("raw MSet = %+v, %v", rep, err)
+	}
+	if got, _, err := s.GetVariable(ctx, "CALLSCREEN_REASONS"); err != nil || got != "one" {
+		t.Errorf("REASONS = %q, %v; want one", got, err)
+	}
+}
+
+// msetAfterHangupScript is mset-after-hangup.txt: the caller leaves during
+// WAIT FOR DIGIT, and EXEC MSet still sets the variables for the h
+// extension.
+func msetAfterHangupScript(t *testing.T, ctx context.Context, s *agi.Session) {
+	must(t, s.Answer(ctx))
+	if _, err := s.WaitForDigit(ctx, 10*time.Second); !errors.Is(err, agi.ErrHangup) {
+		t.Errorf("first WAIT FOR DIGIT: %v, want ErrHangup", err)
+	}
+	if _, err := s.WaitForDigit(ctx, 10*time.Second); !errors.Is(err, agi.ErrDeadChannel) {
+		t.Errorf("second WAIT FOR DIGIT: %v, want ErrDeadChannel", err)
+	}
+	must(t, s.SetVariables(ctx, []agi.Variable{
+		{Name: "CALLSCREEN_RESULT", Value: "allow"}, {Name: "CALLSCREEN_CHALLENGE", Value: "abandoned"},
+		{Name: "CALLSCREEN_REASONS", Value: "caller.anonymous"},
+	}))
+	for _, v := range []struct{ name, want string }{{"CALLSCREEN_CHALLENGE", "abandoned"}, {"CALLSCREEN_REASONS", "caller.anonymous"}} {
+		if got, ok, err := s.GetVariable(ctx, v.name); err != nil || !ok || got != v.want {
+			t.Errorf("GET VARIABLE %s after hangup = %q, %t, %v; want %q", v.name, got, ok, err, v.want)
+		}
+	}
+}
+
+// replacedNameScript is caller-name-newlines-replaced.txt: the dialplan
+// turned the name's line breaks into spaces before AGI().
+func replacedNameScript(t *testing.T, ctx context.Context, s *agi.Session) {
+	const name = "Evil agi_callerid: +12125550777   200 result=1 (01FAKEID)"
+	env := s.Env()
+	if env.CallerID != "+12125550666" || env.CallerIDName != name || env.Injected != nil {
+		t.Errorf("env: caller %q name %q injected %q", env.CallerID, env.CallerIDName, env.Injected)
+	}
+	if v, ok, err := s.GetVariable(ctx, "CALLSCREEN_ID"); err != nil || ok || v != "" {
+		t.Errorf("GET VARIABLE CALLSCREEN_ID = %q, %t, %v; want unset", v, ok, err)
+	}
+	if v, ok, err := s.GetFullVariable(ctx, "${CALLERID(name)}"); err != nil || !ok || v != name {
+		t.Errorf("name = %q, %t, %v", v, ok, err)
+	}
+	must(t, s.SetVariable(ctx, "CALLSCREEN_RESULT", "block"))
 }
 
 func plainScript(numPres, name string) func(*testing.T, context.Context, *agi.Session) {

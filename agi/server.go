@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -21,6 +22,10 @@ const (
 	DefaultAddr          = "127.0.0.1:4573"
 	DefaultMaxSessions   = 1000
 	DefaultHeaderTimeout = 5 * time.Second
+	// DefaultMaxPending caps connections still reading their environment
+	// block; DefaultMaxPendingPerPeer caps them per peer address.
+	DefaultMaxPending        = 4096
+	DefaultMaxPendingPerPeer = 256
 )
 
 // Handler serves one FastAGI session. ServeAGI returns when it is done with
@@ -42,11 +47,18 @@ var _ Handler = HandlerFunc(nil)
 // Server accepts FastAGI connections and runs Handler for each.
 //
 // Per connection, in order: a peer outside Allow is closed before anything
-// is read; over MaxSessions the connection is closed at once; the
-// environment block must arrive within HeaderTimeout and inside the caps of
-// ParseEnv, else the connection is closed; then Handler runs, and a panic
-// in it is recovered, logged and counted, and closes only that session.
-// Each of these is counted in Metrics.
+// is read. Then the connection waits for its environment block in a
+// pre-block stage of its own, which holds no session slot: at most
+// MaxPending connections, MaxPendingPerPeer from one peer address, and when
+// either is full the oldest waiting connection (of that peer, or overall)
+// is closed to make room, so idle connections cannot keep a real call out.
+// The block must arrive within HeaderTimeout and inside the caps of
+// ParseEnv, else the connection is closed. A block without any variable (a
+// monitoring probe that connects and sends an empty line) is not a call:
+// the connection is closed without running Handler. Only then does the
+// call take one of MaxSessions slots (over it, the connection is closed at
+// once), and Handler runs; a panic in it is recovered, logged and counted,
+// and closes only that session. Each of these is counted in Metrics.
 type Server struct {
 	// Addr is the TCP address ListenAndServe listens on (DefaultAddr).
 	Addr    string
@@ -58,6 +70,10 @@ type Server struct {
 	// HeaderTimeout bounds the wait for the environment block
 	// (DefaultHeaderTimeout).
 	HeaderTimeout time.Duration
+	// MaxPending caps connections still waiting for their environment
+	// block (DefaultMaxPending); MaxPendingPerPeer caps them per peer
+	// address (DefaultMaxPendingPerPeer).
+	MaxPending, MaxPendingPerPeer int
 	// Logger gets errors and rejections; nil is slog.Default().
 	Logger *slog.Logger
 	// Metrics may be nil.
@@ -70,6 +86,8 @@ type Server struct {
 	wg        sync.WaitGroup
 	inFlight  atomic.Int64
 	lastWarn  atomic.Int64 // unix nanos of the last rejection warning
+	pending   pendingSet
+	peers     peers
 }
 
 // conn is one admitted connection, cancellable by a forced shutdown.
@@ -79,6 +97,8 @@ type conn struct {
 	cancel context.CancelFunc
 	// stopClose unregisters the close-on-cancel hook at a normal end.
 	stopClose func() bool
+	peer      netip.Addr // the remote IP; zero without one (net.Pipe)
+	links     pendingLinks
 }
 
 // ListenAndServe listens on Addr and serves until ctx is cancelled or
@@ -94,6 +114,40 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		return fmt.Errorf("agi listen %s: %w", addr, err)
 	}
 	return s.Serve(ctx, l)
+}
+
+// ExposureWarning returns why a FastAGI server listening on addr
+// ("host:port") with the allow-list allow serves anyone who can reach the
+// port: addr is not a loopback address (or is unspecified: ":4573",
+// "0.0.0.0:4573") and allow is empty. It returns "" when neither is so.
+func ExposureWarning(addr string, allow []netip.Prefix) string {
+	if len(allow) > 0 {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return ""
+	}
+	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil && ip.Unmap().IsLoopback() {
+		return ""
+	}
+	return "listening on " + addr + ", not a loopback address, with agi.allow empty: any host that reaches the port can open sessions; list the Asterisk servers in agi.allow"
+}
+
+// Warnings returns ExposureWarning for every listener Serve is using.
+func (s *Server) Warnings() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for l := range s.listeners {
+		if w := ExposureWarning(l.Addr().String(), s.Allow); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // ListenAddr returns the address of a listener Serve is using, nil when
@@ -126,6 +180,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if !s.track(l) {
 		l.Close()
 		return nil
+	}
+	if w := ExposureWarning(l.Addr().String(), s.Allow); w != "" {
+		s.logger().Warn("agi: " + w)
 	}
 	defer s.untrack(l)
 	stop := context.AfterFunc(ctx, func() { l.Close() })
@@ -206,8 +263,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// admit applies the allow-list and the cap. It returns nil when c was
-// closed instead.
+// admit applies the allow-list and enters c into the pre-block stage. It
+// returns nil when c was closed instead.
 func (s *Server) admit(ctx context.Context, c net.Conn) *conn {
 	if len(s.Allow) > 0 && !s.allowed(c.RemoteAddr()) {
 		c.Close()
@@ -215,23 +272,11 @@ func (s *Server) admit(ctx context.Context, c net.Conn) *conn {
 		s.warnRejected(RejectACL, c.RemoteAddr(), nil)
 		return nil
 	}
-	limit := int64(s.MaxSessions)
-	if limit <= 0 {
-		limit = DefaultMaxSessions
-	}
-	if s.inFlight.Add(1) > limit {
-		s.inFlight.Add(-1)
-		c.Close()
-		s.Metrics.reject(RejectCap)
-		s.warnRejected(RejectCap, c.RemoteAddr(), nil)
-		return nil
-	}
 	sctx, cancel := context.WithCancel(ctx)
-	cn := &conn{Conn: c, cancel: cancel}
+	cn := &conn{Conn: c, cancel: cancel, peer: peerKey(c.RemoteAddr())}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		s.inFlight.Add(-1)
 		cancel()
 		c.Close()
 		return nil
@@ -246,21 +291,39 @@ func (s *Server) admit(ctx context.Context, c net.Conn) *conn {
 	// which wakes any read, the environment's included.
 	cn.stopClose = context.AfterFunc(sctx, func() { c.Close() })
 	cn.sctx = sctx
+	evicted := s.pending.add(cn, s.maxPending(), s.maxPendingPerPeer())
+	for _, old := range evicted {
+		old.Close() // its goroutine sees the read fail and cleans up
+		s.Metrics.reject(RejectPending)
+		s.warnRejected(RejectPending, old.RemoteAddr(), nil)
+	}
 	return cn
+}
+
+func (s *Server) maxPending() int {
+	if s.MaxPending > 0 {
+		return s.MaxPending
+	}
+	return DefaultMaxPending
+}
+
+func (s *Server) maxPendingPerPeer() int {
+	if s.MaxPendingPerPeer > 0 {
+		return s.MaxPendingPerPeer
+	}
+	return DefaultMaxPendingPerPeer
 }
 
 func (s *Server) serve(_ context.Context, cn *conn) {
 	start := time.Now()
-	s.Metrics.sessionStart()
 	defer func() {
+		s.pending.remove(cn)
 		cn.stopClose()
 		cn.Close()
 		cn.cancel()
 		s.mu.Lock()
 		delete(s.sessions, cn)
 		s.mu.Unlock()
-		s.inFlight.Add(-1)
-		s.Metrics.sessionEnd(time.Since(start))
 		s.wg.Done()
 	}()
 
@@ -272,19 +335,45 @@ func (s *Server) serve(_ context.Context, cn *conn) {
 	}
 	_ = cn.SetReadDeadline(time.Now().Add(timeout))
 	env, err := ParseEnv(r, Limits{})
-	if err != nil {
+	evicted := !s.pending.remove(cn)
+	if err != nil || len(env.All) == 0 {
 		r.Reset(nil)
 		readerPool.Put(r)
-		s.Metrics.reject(RejectHeader)
-		if errors.Is(err, io.EOF) || cn.sctx.Err() != nil {
+		switch {
+		case err == nil:
+			s.Metrics.reject(RejectProbe)
+			s.logger().Debug("agi connection sent an empty environment block (a probe, not a call)", "remote", cn.RemoteAddr())
+		case evicted:
+			// Counted when it was closed to make room.
+		case errors.Is(err, io.EOF) || cn.sctx.Err() != nil:
+			s.Metrics.reject(RejectHeader)
 			s.logger().Debug("agi session ended before its environment", "remote", cn.RemoteAddr(), "err", err)
-		} else {
+		default:
+			s.Metrics.reject(RejectHeader)
 			s.warnRejected(RejectHeader, cn.RemoteAddr(), err)
 		}
 		return
 	}
+	limit := int64(s.MaxSessions)
+	if limit <= 0 {
+		limit = DefaultMaxSessions
+	}
+	if s.inFlight.Add(1) > limit {
+		s.inFlight.Add(-1)
+		r.Reset(nil)
+		readerPool.Put(r)
+		s.Metrics.reject(RejectCap)
+		s.warnRejected(RejectCap, cn.RemoteAddr(), nil)
+		return
+	}
+	s.Metrics.sessionStart()
+	defer func() {
+		s.inFlight.Add(-1)
+		s.Metrics.sessionEnd(time.Since(start))
+	}()
 	_ = cn.SetReadDeadline(time.Time{})
 	sess := newSession(cn.Conn, r, env, s.Metrics)
+	sess.peer = s.peers.get(cn.peer, cn.RemoteAddr, s.logger())
 	defer sess.close()
 	defer func() {
 		if p := recover(); p != nil {

@@ -318,7 +318,10 @@ func TestConnectionFlood(t *testing.T) {
 	m := agi.NewMetrics(nil)
 	var running, peak, served atomic.Int64
 	release := make(chan struct{})
+	// Every connection sends its block at once: the pre-block caps are
+	// not what this test is about.
 	srv := &agi.Server{MaxSessions: limit, Metrics: m, Logger: quietLogger(), HeaderTimeout: 10 * time.Second,
+		MaxPendingPerPeer: total,
 		Handler: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
 			n := running.Add(1)
 			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
@@ -422,4 +425,63 @@ func TestPipe(t *testing.T) {
 	if tr.Vars["CALLSCREEN_RESULT"] != "allow" || !tr.Answered || tr.Status != "SUCCESS" {
 		t.Errorf("%+v", tr)
 	}
+}
+
+func TestExposureWarning(t *testing.T) {
+	lan := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}
+	for _, tt := range []struct {
+		addr  string
+		allow []netip.Prefix
+		warn  bool
+	}{
+		{"127.0.0.1:4573", nil, false},
+		{"[::1]:4573", nil, false},
+		{"localhost:4573", nil, false},
+		{"127.0.0.5:4573", nil, false},
+		{"0.0.0.0:4573", nil, true},
+		{":4573", nil, true},
+		{"[::]:4573", nil, true},
+		{"10.0.0.5:4573", nil, true},
+		{"pbx.example:4573", nil, true},
+		{"0.0.0.0:4573", lan, false},
+	} {
+		if got := agi.ExposureWarning(tt.addr, tt.allow); (got != "") != tt.warn {
+			t.Errorf("ExposureWarning(%q, %v) = %q, want a warning: %t", tt.addr, tt.allow, got, tt.warn)
+		}
+	}
+	// A running server reports it for its listener, and logs it at start.
+	var logs strings.Builder
+	var mu sync.Mutex
+	srv := &agi.Server{Handler: agi.HandlerFunc(func(context.Context, *agi.Session) {}),
+		Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))}
+	l, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, l) }()
+	for deadline := time.Now().Add(5 * time.Second); srv.ListenAddr() == nil && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	}
+	if w := srv.Warnings(); len(w) != 1 {
+		t.Errorf("Warnings() = %q, want one", w)
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "agi.allow empty") {
+		t.Errorf("no warning logged at start:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -32,15 +34,20 @@ import (
 //   - an error wrapping ctx.Err(): the deadline passed or ctx was cancelled
 //     while waiting for Asterisk. The stream is then out of step, so the
 //     session is closed; later commands fail fast with ErrProtocol.
-//   - an error wrapping ErrProtocol: an unparseable reply or a broken
-//     connection; the session is closed.
+//   - an error wrapping ErrConnLost: the connection failed (reset, closed,
+//     read or write error); the session is closed. After a successful
+//     Answer it also wraps ErrHangup: the caller is gone.
+//   - an error wrapping ErrProtocol: an unparseable reply, or a read that
+//     failed; the session is closed.
 type Session struct {
-	conn   net.Conn
-	r      *bufio.Reader
-	env    *Env
-	hungUp atomic.Bool
-	ended  atomic.Bool // the handler returned; the reader is back in the pool
-	m      *Metrics
+	conn     net.Conn
+	r        *bufio.Reader
+	env      *Env
+	hungUp   atomic.Bool
+	answered atomic.Bool // ANSWER succeeded
+	ended    atomic.Bool // the handler returned; the reader is back in the pool
+	m        *Metrics
+	peer     *peerMemory // what the server remembers about this Asterisk
 
 	// mu makes one command, one reply hold even if a handler shares the
 	// session between goroutines.
@@ -174,7 +181,7 @@ func (s *Session) do(ctx context.Context, verb string, rule replyRule, args ...a
 			// Nothing went out: the stream is still in step.
 			return rep, fmt.Errorf("agi %s: %w", verb, s.ioCause(ctx, werr))
 		}
-		return rep, s.failLocked(verb, s.ioCause(ctx, werr))
+		return rep, s.failLocked(verb, s.lost(s.ioCause(ctx, werr)))
 	}
 	switch {
 	case err == nil && rule == hangs && rep.Result == "-1":
@@ -187,8 +194,34 @@ func (s *Session) do(ctx context.Context, verb string, rule replyRule, args ...a
 	case errors.Is(err, ErrInvalidCommand):
 		return rep, fmt.Errorf("agi %s: %w", verb, err)
 	default:
-		return rep, s.failLocked(verb, s.ioCause(ctx, err))
+		return rep, s.failLocked(verb, s.lost(s.ioCause(ctx, err)))
 	}
+}
+
+// lost marks a failed read or write on the connection itself (reset,
+// closed, end of stream) with ErrConnLost, and, once the call was answered,
+// with ErrHangup too: Asterisk drops the socket only when the session is
+// over or Asterisk itself is gone, and either way the caller is.
+func (s *Session) lost(err error) error {
+	if !connFailure(err) {
+		return err
+	}
+	if s.answered.Load() {
+		return fmt.Errorf("%w: %w: %w", ErrConnLost, ErrHangup, err)
+	}
+	return fmt.Errorf("%w: %w", ErrConnLost, err)
+}
+
+// connFailure reports whether err is the connection failing, not a
+// deadline or a reply that could not be parsed.
+func connFailure(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, io.ErrClosedPipe) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		(errors.As(err, &ne) && !ne.Timeout())
 }
 
 // ioCause prefers the context's error when the deadline it set, or its
@@ -241,8 +274,15 @@ func (s *Session) result(ctx context.Context, verb string, rule replyRule, args 
 
 // Answer answers the channel (ANSWER). result=-1 is ErrHangup; on a dead
 // channel Asterisk answers 511 (ErrDeadChannel).
+//
+// Once ANSWER succeeded, a command whose read or write fails on the
+// connection itself returns an error wrapping ErrConnLost and ErrHangup:
+// the caller is gone.
 func (s *Session) Answer(ctx context.Context) error {
 	_, _, err := s.result(ctx, "ANSWER", hangs)
+	if err == nil {
+		s.answered.Store(true)
+	}
 	return err
 }
 

@@ -258,9 +258,16 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // readLoop reads and dispatches events until the connection fails. It
 // reports whether the application was replaced by another connection.
+// When ctx ends (the App stops) the connection is closed with a close
+// frame, not dropped: reading with ctx itself would make the WebSocket
+// library cut the TCP connection, which Asterisk logs as "Web socket
+// closed abruptly".
 func (a *App) readLoop(ctx context.Context, ev *Events) (replaced bool, err error) {
 	pctx, stopPing := context.WithCancel(ctx)
 	defer stopPing()
+	stopClose := context.AfterFunc(ctx, func() { _ = ev.Close() })
+	defer stopClose()
+	rctx := context.WithoutCancel(ctx)
 	go func() {
 		t := time.NewTicker(dur(a.PingInterval, DefaultPingInterval))
 		defer t.Stop()
@@ -281,7 +288,7 @@ func (a *App) readLoop(ctx context.Context, ev *Events) (replaced bool, err erro
 		}
 	}()
 	for {
-		data, err := ev.Read(ctx)
+		data, err := ev.Read(rctx)
 		if err != nil {
 			return false, err
 		}
@@ -387,10 +394,14 @@ func (a *App) serve(ctx context.Context, c *Call) {
 	timeout := dur(a.CallTimeout, DefaultCallTimeout)
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	// A handler that overruns its deadline does not hold the caller.
+	// A handler that overruns its deadline does not hold the caller: the
+	// channel goes back with the Recover (fail-open) variables, as the
+	// handler would have set them.
 	watchdog := time.AfterFunc(timeout+min(handlerGrace, timeout), func() {
 		c.log.Error("ari: handler overran its deadline; handing the channel back without it")
-		a.finish(c)
+		ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+		defer cancel()
+		a.handBack(ctx, c, outcomeOverrun)
 	})
 	defer watchdog.Stop()
 	func() {

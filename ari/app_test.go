@@ -842,6 +842,11 @@ func TestAppHandlerFailures(t *testing.T) {
 		if ch.Continued() != 1 || h.logs.count(slog.LevelError, "overran") != 1 {
 			t.Errorf("continued %d, logs:\n%s", ch.Continued(), h.logs.dump())
 		}
+		// The channel goes back with the fail-open variables the handler
+		// never wrote.
+		if v, _ := ch.Var("CALLSCREEN_RESULT"); v != "allow" {
+			t.Errorf("CALLSCREEN_RESULT %q after an overrun; want allow", v)
+		}
 		h.shutdown(t)
 		if ch.ContinueRequests() != 1 {
 			t.Errorf("continue requests %d", ch.ContinueRequests())

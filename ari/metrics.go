@@ -26,6 +26,7 @@ const (
 	outcomeHangup    = "hangup"    // the caller was gone first
 	outcomeRecovered = "recovered" // found waiting after a (re)connect, handed back
 	outcomeOverload  = "overload"  // over MaxCalls, handed back unscreened
+	outcomeOverrun   = "overrun"   // the handler overran its deadline; handed back with the Recover variables
 	outcomeError     = "error"     // continue failed; Asterisk keeps the channel until it hangs up
 )
 
@@ -74,7 +75,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"tenant"}),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "callscreen_ari_calls_total",
-			Help: "Channels handled, by tenant and how they left the application (continued, hangup, recovered, overload, error).",
+			Help: "Channels handled, by tenant and how they left the application (continued, hangup, recovered, overload, overrun, error).",
 		}, []string{"tenant", "outcome"}),
 	}
 	if reg != nil {

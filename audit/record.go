@@ -31,6 +31,7 @@ const TimeFormat = time.RFC3339Nano
 // Durations are whole microseconds.
 type Record struct {
 	Action        string   `json:"action"`
+	Attestation   string   `json:"attestation,omitempty"`
 	Caller        string   `json:"caller"`
 	CallerName    string   `json:"caller_name,omitempty"`
 	CallerRaw     string   `json:"caller_raw,omitempty"`
@@ -57,6 +58,7 @@ type Record struct {
 	Transport     string   `json:"transport,omitempty"`
 	Type          string   `json:"type"`
 	UniqueID      string   `json:"unique_id,omitempty"`
+	VerifyResult  string   `json:"verify_result,omitempty"`
 	WrongEntries  int      `json:"wrong_entries"`
 }
 
@@ -100,6 +102,7 @@ const signContext = "callscreen audit checkpoint v1\n"
 func FromResult(r *decision.Result, configVersion string) Record {
 	rec := Record{
 		Action:        string(r.Decision.Action),
+		Attestation:   r.Attestation,
 		Caller:        r.Caller,
 		CallerName:    r.CallerName,
 		Challenge:     string(r.Challenge),
@@ -121,6 +124,7 @@ func FromResult(r *decision.Result, configVersion string) Record {
 		Time:          r.Time.UTC().Format(TimeFormat),
 		Transport:     r.Transport,
 		UniqueID:      r.UniqueID,
+		VerifyResult:  r.VerifyResult,
 		WrongEntries:  r.WrongEntries,
 	}
 	if r.CallerRaw != r.Caller {

@@ -13,8 +13,9 @@ import (
 )
 
 // ReadPrompt is what a FastAGI ReadDigits plays when the flow asks for no
-// sound: GET DATA needs a file, and a short beep tells the caller to type.
-const ReadPrompt = "beep"
+// sound: GET DATA needs a file, and callscreen's own beep tells the caller
+// to type.
+const ReadPrompt = screen.BeepSound
 
 // AGI returns s as a screen.Channel.
 func AGI(s *agi.Session) screen.Channel { return &agiChannel{s: s} }
@@ -23,7 +24,8 @@ func AGI(s *agi.Session) screen.Channel { return &agiChannel{s: s} }
 // profile and tenant come from the AGI() URL query (?profile=sales&tenant=acme)
 // or, failing that, from AGI() arguments written profile=NAME / tenant=NAME.
 // An argument screened=ID (the dialplan include passes ${CALLSCREEN_ID})
-// hands the flow CALLSCREEN_ID without a GET VARIABLE.
+// hands the flow CALLSCREEN_ID without a GET VARIABLE; attest= and verify=
+// hand it the STIR/SHAKEN result, read by the include.
 func AGIInfo(env *agi.Env) decision.CallInfo {
 	info := decision.CallInfo{
 		ID:               env.UniqueID,
@@ -36,6 +38,7 @@ func AGIInfo(env *agi.Env) decision.CallInfo {
 		Extension:        env.Extension,
 		Language:         env.Language,
 		Transport:        "agi",
+		HeaderInjection:  len(env.Injected) > 0,
 	}
 	if info.Dialed == "" {
 		info.Dialed = env.Extension
@@ -54,6 +57,10 @@ func AGIInfo(env *agi.Env) decision.CallInfo {
 			info.Tenant = v
 		case k == "screened" && !info.ScreenedKnown:
 			info.Screened, info.ScreenedKnown = strings.TrimSpace(v), true
+		case k == "attest" && info.Attestation == "":
+			info.Attestation = v
+		case k == "verify" && info.VerifyResult == "":
+			info.VerifyResult = v
 		}
 	}
 	return info
@@ -68,7 +75,12 @@ func AGIHandler(flow func() *screen.Flow) agi.Handler {
 	})
 }
 
-type agiChannel struct{ s *agi.Session }
+type agiChannel struct {
+	s *agi.Session
+	// soundsExist is set once the flow knows every sound it plays is on
+	// the PBX: a result of -1 is then a hangup.
+	soundsExist bool
+}
 
 var _ screen.Channel = (*agiChannel)(nil)
 
@@ -89,10 +101,11 @@ func hangup(op string, err error) error {
 
 // media maps the error of a command that plays or reads digits. Asterisk
 // answers result=-1 both when the caller hung up and when the sound file is
-// missing; unless HANGUP was already seen, CHANNEL STATUS tells them apart
-// (a dead channel answers 511).
+// missing; when the sounds are known to exist (SoundsExist) it is a hangup,
+// otherwise, unless HANGUP was already seen, CHANNEL STATUS tells them
+// apart (a dead channel answers 511).
 func (c *agiChannel) media(ctx context.Context, op string, err error) error {
-	if err == nil || !errors.Is(err, agi.ErrHangup) || errors.Is(err, agi.ErrDeadChannel) || c.s.HungUp() {
+	if err == nil || !errors.Is(err, agi.ErrHangup) || errors.Is(err, agi.ErrDeadChannel) || c.s.HungUp() || c.soundsExist {
 		return hangup(op, err)
 	}
 	if _, serr := c.s.ChannelStatus(ctx); serr != nil {
@@ -113,9 +126,25 @@ func (c *agiChannel) Play(ctx context.Context, sound, interrupt string) (string,
 	return digit, c.media(ctx, "play "+sound, err)
 }
 
+// SayDigits plays callscreen's own sound for each digit (STREAM FILE
+// callscreen/digits/N), not SAY DIGITS: that one plays Asterisk's core
+// digits/N files and, when they are missing, answers 0 at once having said
+// nothing (main/say.c queues only files that exist). A key in interrupt
+// stops it and is returned.
 func (c *agiChannel) SayDigits(ctx context.Context, digits, interrupt string) (string, error) {
-	digit, err := c.s.SayDigits(ctx, digits, interrupt)
-	return digit, c.media(ctx, "say digits", err)
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return "", fmt.Errorf("say digits: %q is not a digit string: %w", digits, agi.ErrBadArgument)
+		}
+	}
+	for i := 0; i < len(digits); i++ {
+		sound := screen.DigitSound(digits[i])
+		key, _, err := c.s.StreamFile(ctx, sound, interrupt)
+		if err != nil || key != "" {
+			return key, c.media(ctx, "say digits", err)
+		}
+	}
+	return "", nil
 }
 
 func (c *agiChannel) ReadDigits(ctx context.Context, sound string, timeout time.Duration, max int) (string, error) {
@@ -131,13 +160,15 @@ func (c *agiChannel) Variable(ctx context.Context, name string) (string, bool, e
 	return v, ok, hangup("get variable "+name, err)
 }
 
+// SetVariables writes every routing variable with one EXEC MSet (SET
+// VARIABLE each on an Asterisk without MSet). A value that cannot be
+// carried safely is refused before anything is written.
 func (c *agiChannel) SetVariables(ctx context.Context, vars []screen.Var) error {
-	for _, v := range vars {
-		if err := c.s.SetVariable(ctx, v.Name, v.Value); err != nil {
-			return hangup("set variable "+v.Name, err)
-		}
+	av := make([]agi.Variable, len(vars))
+	for i, v := range vars {
+		av[i] = agi.Variable{Name: v.Name, Value: v.Value}
 	}
-	return nil
+	return hangup("set variables", c.s.SetVariables(ctx, av))
 }
 
 func (c *agiChannel) Hangup(ctx context.Context) error {

@@ -147,7 +147,9 @@ func TestAGITranscripts(t *testing.T) {
 		},
 		{
 			name: "agi-challenge-hangup",
-			call: agitest.Call{CallerID: "+12125551234", CallingPres: 35, Caller: agitest.Caller{HangupAfter: 4}},
+			// GET VARIABLE, 3 prompt checks, ANSWER, the intro: the
+			// caller leaves while the first digit plays.
+			call: agitest.Call{CallerID: "+12125551234", CallingPres: 35, Caller: agitest.Caller{HangupAfter: 6}},
 			vars: map[string]string{"CALLSCREEN_RESULT": "block", "CALLSCREEN_CHALLENGE": "abandoned"},
 		},
 	}
@@ -173,6 +175,13 @@ func TestAGITranscripts(t *testing.T) {
 			if strings.Contains(logs.String(), "level=ERROR") || strings.Contains(logs.String(), "level=WARN") {
 				t.Errorf("logs:\n%s", logs.String())
 			}
+			for _, c := range tr.Commands {
+				// The prompts were checked: result=-1 means a hangup, with
+				// no round trip to ask.
+				if strings.HasPrefix(c, "CHANNEL STATUS") || strings.HasPrefix(c, "SAY DIGITS") {
+					t.Errorf("sent %q", c)
+				}
+			}
 			golden(t, tt.name, tr)
 		})
 	}
@@ -195,6 +204,12 @@ func TestMissingPromptFailsOpen(t *testing.T) {
 	if tr.Vars["CALLSCREEN_RESULT"] != "allow" || tr.Vars["CALLSCREEN_CHALLENGE"] != "none" ||
 		!strings.Contains(tr.Vars["CALLSCREEN_REASONS"], "challenge.unavailable") {
 		t.Fatalf("vars %v\n%s", tr.Vars, strings.Join(tr.Commands, "\n"))
+	}
+	if tr.Answered || len(tr.Played) > 0 {
+		t.Fatalf("answered %v, played %q: nothing may be played before the prompts are known to exist", tr.Answered, tr.Played)
+	}
+	if tr.Status != "SUCCESS" {
+		t.Fatalf("AGISTATUS %s; want SUCCESS (no STREAM FILE of a missing file)", tr.Status)
 	}
 }
 
@@ -225,6 +240,11 @@ func TestAGIInfo(t *testing.T) {
 			name: "screened handed over empty",
 			env:  agi.Env{Args: []string{"screened="}},
 			want: decision.CallInfo{ScreenedKnown: true, Transport: "agi"},
+		},
+		{
+			name: "STIR/SHAKEN result handed over",
+			env:  agi.Env{Args: []string{"screened=", "attest=A", "verify=success"}},
+			want: decision.CallInfo{ScreenedKnown: true, Attestation: "A", VerifyResult: "success", Transport: "agi"},
 		},
 		{
 			name: "query wins over arguments",

@@ -13,8 +13,9 @@ import (
 )
 
 // ARI returns c as a screen.Channel. Sounds play as sound:NAME media,
-// digits as digits:NNN; a digits playback cannot be interrupted on ARI,
-// so keys pressed during it stay buffered for ReadDigits.
+// digits as callscreen's own digit sounds (sound:callscreen/digits/N) in
+// one playback; keys pressed during a playback that does not take them
+// stay buffered for ReadDigits.
 func ARI(c *ari.Call) screen.Channel { return &ariChannel{c: c} }
 
 // ARIInfo returns what the StasisStart says about the call; the tenant and
@@ -44,6 +45,8 @@ func ARIInfo(c *ari.Call) decision.CallInfo {
 	if v, ok := c.Params["screened"]; ok {
 		info.Screened, info.ScreenedKnown = v, true
 	}
+	// The STIR/SHAKEN result the include read (attest=, verify=).
+	info.Attestation, info.VerifyResult = c.Params["attest"], c.Params["verify"]
 	return info
 }
 
@@ -158,8 +161,19 @@ func (a *ariChannel) Play(ctx context.Context, sound, interrupt string) (string,
 	return key, ariErr("play "+sound, err)
 }
 
+// SayDigits plays callscreen's own sound for each digit, as one playback
+// of a sound: list: not digits:, which plays Asterisk's core digits/N and
+// finishes normally, silent, when they are missing. A sound: playback can
+// also be stopped by a key, which digits: cannot.
 func (a *ariChannel) SayDigits(ctx context.Context, digits, interrupt string) (string, error) {
-	key, err := a.c.Play(ctx, []string{"digits:" + digits}, interrupt)
+	media := make([]string, 0, len(digits))
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return "", fmt.Errorf("say digits: %q is not a digit string: %w", digits, ari.ErrBadArgument)
+		}
+		media = append(media, "sound:"+screen.DigitSound(digits[i]))
+	}
+	key, err := a.c.Play(ctx, media, interrupt)
 	return key, ariErr("say digits", err)
 }
 

@@ -187,20 +187,20 @@ func TestARIEndToEnd(t *testing.T) {
 			name:      "challenge pass",
 			spec:      aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib", OnPlaybackFinished: aritest.Echo(0)},
 			vars:      map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_ACTION": "challenge", "CALLSCREEN_CHALLENGE": "passed"},
-			playbacks: []string{"sound:callscreen/intro", "digits:472", "sound:callscreen/thanks"},
+			playbacks: []string{"sound:callscreen/intro", "sound:callscreen/digits/4,sound:callscreen/digits/7,sound:callscreen/digits/2", "sound:callscreen/beep", "sound:callscreen/thanks"},
 		},
 		{
 			name:      "challenge fail",
 			spec:      aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib", OnPlaybackFinished: wrong},
 			vars:      map[string]string{"CALLSCREEN_RESULT": "block", "CALLSCREEN_ACTION": "challenge", "CALLSCREEN_CHALLENGE": "failed"},
-			playbacks: []string{"sound:callscreen/intro", "digits:472", "sound:callscreen/retry", "digits:472"},
+			playbacks: []string{"sound:callscreen/intro", "sound:callscreen/digits/4,sound:callscreen/digits/7,sound:callscreen/digits/2", "sound:callscreen/beep", "sound:callscreen/retry", "sound:callscreen/digits/4,sound:callscreen/digits/7,sound:callscreen/digits/2", "sound:callscreen/beep"},
 		},
 		{
 			name:      "challenge silence",
 			spec:      aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib_passed_screen"},
 			profile:   func(p *policy.Profile) { p.Challenge.Attempts = 1 },
 			vars:      map[string]string{"CALLSCREEN_RESULT": "block", "CALLSCREEN_CHALLENGE": "failed"},
-			playbacks: []string{"sound:callscreen/intro", "digits:472"},
+			playbacks: []string{"sound:callscreen/intro", "sound:callscreen/digits/4,sound:callscreen/digits/7,sound:callscreen/digits/2", "sound:callscreen/beep"},
 		},
 		{
 			name:      "challenge hangup mid-playback",
@@ -217,11 +217,29 @@ func TestARIEndToEnd(t *testing.T) {
 			vars:    map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_MODE": "monitor", "CALLSCREEN_HELD": "block"},
 		},
 		{
-			name:    "missing prompt fails open",
-			spec:    aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib"},
-			cfg:     aritest.Config{MissingSounds: []string{"callscreen/intro"}},
-			vars:    map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_CHALLENGE": "none"},
-			allowed: []string{"screen: challenge unavailable"},
+			name:      "missing prompt fails open",
+			spec:      aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib"},
+			cfg:       aritest.Config{MissingSounds: []string{"callscreen/intro"}},
+			vars:      map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_CHALLENGE": "none", "CALLSCREEN_REASONS": "caller.anonymous,challenge.unavailable"},
+			playbacks: []string{},
+			allowed:   []string{"screen: prompts missing on the PBX"},
+		},
+		{
+			// The case a digits: playback hides: it would finish
+			// normally, silent, and the caller fail.
+			name:      "missing digit fails open before anything plays",
+			spec:      aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib", OnPlaybackFinished: aritest.Echo(0)},
+			cfg:       aritest.Config{MissingSounds: []string{"callscreen/digits/7"}},
+			vars:      map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_CHALLENGE": "none", "CALLSCREEN_REASONS": "caller.anonymous,challenge.unavailable"},
+			playbacks: []string{},
+			allowed:   []string{"screen: prompts missing on the PBX"},
+		},
+		{
+			name:      "core sounds missing do not matter",
+			spec:      aritest.CallSpec{CallerNumber: goodCall, Presentation: "prohib", OnPlaybackFinished: aritest.Echo(0)},
+			cfg:       aritest.Config{MissingSounds: []string{"beep", "digits/4", "digits/7", "digits/2"}},
+			vars:      map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_CHALLENGE": "passed"},
+			playbacks: []string{"sound:callscreen/intro", "sound:callscreen/digits/4,sound:callscreen/digits/7,sound:callscreen/digits/2", "sound:callscreen/beep", "sound:callscreen/thanks"},
 		},
 		{
 			name: "500 on variable reads",
@@ -267,7 +285,7 @@ func TestARIEndToEnd(t *testing.T) {
 				}
 			}
 			if tt.playbacks != nil {
-				var got []string
+				got := []string{}
 				for _, pb := range ch.Playbacks() {
 					got = append(got, strings.Join(pb, ","))
 				}
@@ -475,8 +493,8 @@ func TestARIDialplan(t *testing.T) {
 	body := strings.Join(code, "\n")
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`Set\(LOCAL\(app\)=\$\{IF\(\$\["\$\{CALLSCREEN_ARI_APP\}" = ""\]\?` + ariApp + `:`),
-		regexp.MustCompile(`Stasis\(\$\{app\},profile=\$\{ARG1\},tenant=\$\{ARG2\},screened=\$\{CALLSCREEN_ID\}\)`),
-		regexp.MustCompile(`GotoIf\(\$\["\$\{STASISSTATUS\}" != "SUCCESS"\]\?failopen\)`),
+		regexp.MustCompile(`Stasis\(\$\{app\},profile=\$\{ARG1\},tenant=\$\{ARG2\},screened=\$\{CALLSCREEN_ID\}\$\{stir\}\)`),
+		regexp.MustCompile(`GotoIf\(\$\["\$\{CALLSCREEN_RESULT\}" = ""\]\?failopen\)`),
 		regexp.MustCompile(`GotoIf\(\$\["\$\{CALLSCREEN_RESULT\}" = "block"\]\?block\)`),
 		regexp.MustCompile(`GotoIf\(\$\["\$\{CALLSCREEN_RESULT\}" = "voicemail"\]\?voicemail\)`),
 		regexp.MustCompile(`n\(block\),.*\n.*Playback\(callscreen/blocked\)\n.*Hangup\(21\)`),

@@ -48,6 +48,7 @@ func Defaults() *Config {
 		},
 		ARI:      ARI{Servers: []ARIServer{}},
 		Profiles: map[string]Profile{"default": profileFromPolicy(policy.Default())},
+		Outbound: defaultOutbound(),
 	}
 }
 

@@ -108,6 +108,9 @@ func (c *Config) resolve() error {
 	if err := c.resolveARI(); err != nil {
 		return err
 	}
+	if err := c.resolveOutbound(); err != nil {
+		return err
+	}
 	c.version = c.computeVersion()
 	return nil
 }

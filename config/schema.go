@@ -33,6 +33,8 @@ type Config struct {
 	Audit      Audit              `mapstructure:"audit" reload:"restart"`
 	ARI        ARI                `mapstructure:"ari" reload:"restart"`
 	Profiles   map[string]Profile `mapstructure:"profiles"`
+	// Outbound reads CDRs to judge our own outbound numbers (outbound.go).
+	Outbound Outbound `mapstructure:"outbound" reload:"restart"`
 
 	// Set by Load.
 	path     string

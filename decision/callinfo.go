@@ -34,4 +34,14 @@ type CallInfo struct {
 	// trip less.
 	Screened      string
 	ScreenedKnown bool
+	// Attestation and VerifyResult are the STIR/SHAKEN result the
+	// dialplan handed over (the includes pass STIR_SHAKEN(0,attestation)
+	// and (0,verify_result) as attest= and verify=), as received; both ""
+	// when the PBX passed none. The flow validates them
+	// (policy.ParseSTIR).
+	Attestation, VerifyResult string
+	// HeaderInjection is true when the caller ID carried line breaks the
+	// transport read back into one value (CallerName then holds them as
+	// spaces): the decision carries caller.header_injection.
+	HeaderInjection bool
 }

@@ -41,9 +41,13 @@ type Result struct {
 	CallerRaw  string
 	CallerName string
 	Dialed     string
-	Decision   policy.Decision
-	Result     policy.Result
-	Challenge  policy.Outcome
+	// Attestation ("A", "B", "C", "none") and VerifyResult (Asterisk's
+	// verify_result, "unknown" for a code callscreen does not know) are
+	// the call's STIR/SHAKEN result, "" when it carried none.
+	Attestation, VerifyResult string
+	Decision                  policy.Decision
+	Result                    policy.Result
+	Challenge                 policy.Outcome
 	// WrongEntries counts wrong challenge entries.
 	WrongEntries int
 	// Verdict is the reputation chain's answer, with every source's report.

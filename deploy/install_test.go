@@ -40,16 +40,23 @@ func TestMakeInstall(t *testing.T) {
 		"etc/asterisk/callscreen-ari.conf":      {0o644, "dialplan/callscreen-ari.conf"},
 		"etc/systemd/system/callscreen.service": {0o644, "deploy/systemd/callscreen.service"},
 	}
-	prompts, err := filepath.Glob(filepath.Join(r, "sounds", "en", "callscreen", "*"))
-	if err != nil || len(prompts) == 0 {
-		t.Fatalf("no prompts in sounds/en/callscreen (%v)", err)
-	}
-	for _, p := range prompts {
+	sounds := filepath.Join(r, "sounds", "en", "callscreen")
+	prompts := 0
+	err := filepath.WalkDir(sounds, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
 		rel, _ := filepath.Rel(r, p)
-		want["var/lib/asterisk/sounds/en/callscreen/"+filepath.Base(p)] = struct {
+		in, _ := filepath.Rel(sounds, p)
+		want["var/lib/asterisk/sounds/en/callscreen/"+filepath.ToSlash(in)] = struct {
 			mode fs.FileMode
 			from string
 		}{0o644, rel}
+		prompts++
+		return nil
+	})
+	if err != nil || prompts < 45 {
+		t.Fatalf("%d prompt files in sounds/en/callscreen, want the prompts, ten digits and the beep in three formats (%v)", prompts, err)
 	}
 
 	var got []string

@@ -77,6 +77,8 @@ func TestUnitHardening(t *testing.T) {
 		"ReadWritePaths":          "/var/lib/callscreen",
 		"ExecReload":              "/bin/kill -HUP $MAINPID",
 		"Restart":                 "on-failure",
+		"Type":                    "notify",
+		"NotifyAccess":            "main",
 		"PrivateTmp":              "yes",
 		"PrivateDevices":          "yes",
 		"ProtectKernelTunables":   "yes",
@@ -149,6 +151,12 @@ func TestUnitHardening(t *testing.T) {
 	d, err := time.ParseDuration(stop)
 	if err != nil || d <= defaults.ShutdownTimeout {
 		t.Errorf("TimeoutStopSec=%q: want more than shutdown_timeout %s", stop, defaults.ShutdownTimeout)
+	}
+	// The watchdog bounds how long a wedged callscreen holds calls: a
+	// few seconds, never longer than a caller would wait for a ring.
+	wd, _ := u.last("Service", "WatchdogSec")
+	if d, err := time.ParseDuration(wd); err != nil || d < 4*time.Second || d > 30*time.Second {
+		t.Errorf("WatchdogSec=%q: want 4s to 30s (callscreen probes every WatchdogSec/4)", wd)
 	}
 	if v, _ := u.last("Install", "WantedBy"); v != "multi-user.target" {
 		t.Errorf("WantedBy=%q", v)

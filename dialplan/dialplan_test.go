@@ -3,13 +3,16 @@ package dialplan
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -27,310 +30,233 @@ import (
 	"github.com/callscreen/callscreen/screen"
 )
 
-// step is one priority of an extension.
-type step struct {
-	label, app, data string
+var update = flag.Bool("update", false, "rewrite the golden transcripts in testdata/")
+
+// trace renders what a routine did, for the golden files: the arguments it
+// handed over, every application it ran with its data substituted, the
+// hangup handlers it pushed and how it ended.
+func (c *channel) trace() string {
+	var b strings.Builder
+	if c.agiArgs != nil {
+		fmt.Fprintf(&b, "AGI arguments: %q\n", c.agiArgs)
+	}
+	if c.stasisArgs != nil {
+		fmt.Fprintf(&b, "Stasis arguments: %q\n", c.stasisArgs)
+	}
+	if len(c.stirReads) > 0 {
+		fmt.Fprintf(&b, "STIR_SHAKEN reads: %q\n", c.stirReads)
+	}
+	if len(c.handlers) > 0 {
+		fmt.Fprintf(&b, "hangup handlers: %q\n", c.handlers)
+	}
+	b.WriteString("applications:\n")
+	for _, a := range c.apps {
+		fmt.Fprintf(&b, "  %q\n", a)
+	}
+	fmt.Fprintf(&b, "end: %s\n", c.end)
+	for _, k := range []string{"__CALLSCREEN_ID", "CALLERID(num)", "CALLERID(name)"} {
+		if v, ok := c.vars[k]; ok {
+			fmt.Fprintf(&b, "%s: %q\n", k, v)
+		}
+	}
+	return b.String()
 }
 
-// parse reads the contexts of a dialplan file: exten => ... and same => ...
-// lines, comments stripped.
-func parse(t *testing.T, path string) map[string]map[string][]step {
+// golden compares got with testdata/DIR/NAME.golden, or writes it with -update.
+func golden(t *testing.T, dir, name, got string) {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	file := strings.NewReplacer(" ", "-", "/", "-", ",", "", "'", "").Replace(name)
+	path := filepath.Join("testdata", dir, file+".golden")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v (run go test ./dialplan -update)", err)
 	}
-	out := map[string]map[string][]step{}
-	ctx, exten := "", ""
-	line := regexp.MustCompile(`^(exten|same)\s*=>\s*(.*)$`)
-	for n, raw := range strings.Split(string(b), "\n") {
-		l := raw
-		if i := strings.Index(l, ";"); i >= 0 {
-			l = l[:i]
-		}
-		l = strings.TrimSpace(l)
-		if l == "" {
-			continue
-		}
-		if strings.HasPrefix(l, "[") && strings.HasSuffix(l, "]") {
-			ctx = l[1 : len(l)-1]
-			out[ctx] = map[string][]step{}
-			continue
-		}
-		m := line.FindStringSubmatch(l)
-		if m == nil || ctx == "" {
-			t.Fatalf("%s:%d: cannot read %q", path, n+1, raw)
-		}
-		rest := m[2]
-		if m[1] == "exten" {
-			parts := strings.SplitN(rest, ",", 3)
-			if len(parts) != 3 || parts[1] != "1" {
-				t.Fatalf("%s:%d: want exten => NAME,1,App(...): %q", path, n+1, raw)
-			}
-			exten, rest = parts[0], parts[2]
-		} else {
-			prio, app, ok := strings.Cut(rest, ",")
-			if !ok || !strings.HasPrefix(prio, "n") {
-				t.Fatalf("%s:%d: want same => n[(label)],App(...): %q", path, n+1, raw)
-			}
-			rest = app
-			if strings.HasPrefix(prio, "n(") {
-				rest = prio[2:len(prio)-1] + "\x00" + app
-			}
-		}
-		label := ""
-		if l, app, ok := strings.Cut(rest, "\x00"); ok {
-			label, rest = l, app
-		}
-		open := strings.Index(rest, "(")
-		if open < 0 || !strings.HasSuffix(rest, ")") {
-			t.Fatalf("%s:%d: want App(data): %q", path, n+1, raw)
-		}
-		out[ctx][exten] = append(out[ctx][exten], step{label: label, app: rest[:open], data: rest[open+1 : len(rest)-1]})
-	}
-	return out
-}
-
-// channel is the state of one simulated call running the dialplan.
-type channel struct {
-	vars map[string]string
-	// agi runs AGI(url): it returns the variables the AGI set and AGISTATUS.
-	agi func(url string) map[string]string
-	// stasis runs Stasis(app,args...): it returns the variables the
-	// application set and STASISSTATUS.
-	stasis     func(app string, args []string) map[string]string
-	apps       []string // every application run, with its substituted data
-	agiArgs    []string // the AGI() arguments after the URL
-	stasisArgs []string // the Stasis() arguments after the application
-	end        string   // how the routine ended: Return, Hangup(21), VoiceMail(...), Goto(...)
-}
-
-// subst expands ${VAR}, ${FUNC(args)} and $[expr] as the dialplan does,
-// innermost first.
-func (c *channel) subst(t *testing.T, s string) string {
-	for {
-		i := strings.LastIndex(s, "$[")
-		j := strings.LastIndex(s, "${")
-		start := max(i, j)
-		if start < 0 {
-			return s
-		}
-		closer := byte('}')
-		if start == i {
-			closer = ']'
-		}
-		end := strings.IndexByte(s[start:], closer)
-		if end < 0 {
-			t.Fatalf("unbalanced %q", s)
-		}
-		inner := s[start+2 : start+end]
-		var val string
-		if closer == ']' {
-			val = c.expr(t, inner)
-		} else {
-			val = c.value(t, inner)
-		}
-		s = s[:start] + val + s[start+end+1:]
+	if string(want) != got {
+		t.Errorf("%s differs (go test ./dialplan -update rewrites it):\n--- want\n%s--- got\n%s", path, want, got)
 	}
 }
 
-// value reads a variable or one of the functions the include uses.
-func (c *channel) value(t *testing.T, name string) string {
-	switch {
-	case strings.HasPrefix(name, "IF("):
-		// As func_logic.c: split at the first '?', then the first ':'.
-		cond, rest, _ := strings.Cut(name[3:len(name)-1], "?")
-		a, b, _ := strings.Cut(rest, ":")
-		if strings.TrimSpace(cond) == "1" {
-			return a
-		}
-		return b
-	case strings.HasPrefix(name, "CALLERID("):
-		return c.vars[name]
-	case strings.Contains(name, "("):
-		t.Fatalf("function %q not known to the test interpreter", name)
-	}
-	return c.vars[name]
+// hostileName is a caller name with line breaks, as a CNAM dip can
+// return it: unfiltered it would end AGI's environment block early
+// (shared/fixtures/asterisk-22.10.1/agi/caller-name-with-newlines.txt).
+const hostileName = "Evil\nagi_callerid: +12125550777\n\n200 result=1 (01FAKEID)"
+
+// routineCase is one scripted run of a routine.
+type routineCase struct {
+	name    string
+	vars    map[string]string
+	modules []string
+	stir    stir
+	// out is what AGI() or Stasis() sets.
+	out map[string]string
+	end string
+	// played says whether callscreen/blocked was played.
+	played bool
+	// args are the AGI() arguments after the URL (the Stasis ones after
+	// profile and tenant).
+	args []string
 }
 
-// expr evaluates "a" = "b" and "a" != "b".
-func (c *channel) expr(t *testing.T, e string) string {
-	for _, op := range []string{"!=", "="} {
-		if l, r, ok := strings.Cut(e, op); ok {
-			eq := strings.Trim(strings.TrimSpace(l), `"`) == strings.Trim(strings.TrimSpace(r), `"`)
-			if (op == "=") == eq {
-				return "1"
-			}
-			return "0"
-		}
+// routineCases are run against both routines: outcomes use AGISTATUS,
+// which the ARI run renames STASISSTATUS.
+func routineCases() []routineCase {
+	ok := func(result string) map[string]string {
+		return map[string]string{"AGISTATUS": "SUCCESS", "CALLSCREEN_RESULT": result, "CALLSCREEN_ID": "01ABC", "CALLSCREEN_REASONS": "list.block"}
 	}
-	t.Fatalf("expression %q not known to the test interpreter", e)
-	return ""
+	with := func(m map[string]string, kv ...string) map[string]string {
+		out := map[string]string{}
+		for k, v := range m {
+			out[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			out[kv[i]] = kv[i+1]
+		}
+		return out
+	}
+	stirMod := []string{"res_stir_shaken.so"}
+	return []routineCase{
+		{name: "allow", out: ok("allow"), end: "Return", args: []string{"screened="}},
+		{name: "block", out: ok("block"), end: "Hangup(21)", played: true, args: []string{"screened="}},
+		{name: "voicemail to a mailbox", vars: map[string]string{"CALLSCREEN_VOICEMAIL": "100@default"}, out: ok("voicemail"), end: "VoiceMail(100@default,u)", args: []string{"screened="}},
+		{name: "voicemail through FreePBX", vars: map[string]string{"CALLSCREEN_VOICEMAIL_GOTO": "ext-local,vmu100,1"}, out: ok("voicemail"), end: "Goto(ext-local,vmu100,1)", args: []string{"screened="}},
+		{name: "voicemail without a mailbox blocks", out: ok("voicemail"), end: "Hangup(21)", played: true, args: []string{"screened="}},
+		{name: "callscreen unreachable", out: map[string]string{"AGISTATUS": "FAILURE"}, end: "Return", args: []string{"screened="}},
+		{name: "unreachable after a stale result", vars: map[string]string{"CALLSCREEN_RESULT": "block"}, out: map[string]string{"AGISTATUS": "FAILURE"}, end: "Return", args: []string{"screened="}},
+		{name: "a result set before a FAILURE is honoured", out: with(ok("block"), "AGISTATUS", "FAILURE"), end: "Hangup(21)", played: true, args: []string{"screened="}},
+		{name: "an allow set before a FAILURE carries the id", out: with(ok("allow"), "AGISTATUS", "FAILURE"), end: "Return", args: []string{"screened="}},
+		{name: "caller hung up during screening", out: with(ok("allow"), "AGISTATUS", "HANGUP"), end: "hung up", args: []string{"screened="}},
+		{name: "success without a result", out: map[string]string{"AGISTATUS": "SUCCESS"}, end: "Return", args: []string{"screened="}},
+		{name: "unknown result value", out: ok("reject"), end: "Return", args: []string{"screened="}},
+		{name: "screened before", vars: map[string]string{"CALLSCREEN_ID": "01EARLIER"}, out: with(ok("allow"), "CALLSCREEN_ID", "01EARLIER"), end: "Return", args: []string{"screened=01EARLIER"}},
+		{name: "caller name with line breaks", vars: map[string]string{"CALLERID(name)": hostileName, "CALLERID(num)": "+1212555\r0666"}, out: ok("allow"), end: "Return", args: []string{"screened="}},
+		{name: "no caller id", vars: map[string]string{"CALLERID(name)": "", "CALLERID(num)": ""}, out: ok("allow"), end: "Return", args: []string{"screened="}},
+		{name: "hangup handler after a block", vars: map[string]string{"CALLSCREEN_HANGUP_HANDLER": "callscreen-hangup-example,s,1"}, out: ok("block"), end: "Hangup(21)", played: true, args: []string{"screened="}},
+		{name: "hangup handler after the caller left", vars: map[string]string{"CALLSCREEN_HANGUP_HANDLER": "callscreen-hangup-example,s,1"},
+			out: with(ok("allow"), "AGISTATUS", "HANGUP", "CALLSCREEN_CHALLENGE", "abandoned"), end: "hung up", args: []string{"screened="}},
+		{name: "stir without res_stir_shaken", stir: stir{count: 1, attestation: "A", verify: "success"}, out: ok("allow"), end: "Return", args: []string{"screened="}},
+		{name: "stir without results", modules: stirMod, out: ok("allow"), end: "Return", args: []string{"screened="}},
+		{name: "stir A verified", modules: stirMod, stir: stir{count: 1, attestation: "A", verify: "success"}, out: ok("allow"), end: "Return", args: []string{"screened=", "attest=A", "verify=success"}},
+		{name: "stir C verified", modules: stirMod, stir: stir{count: 1, attestation: "C", verify: "success"}, out: ok("allow"), end: "Return", args: []string{"screened=", "attest=C", "verify=success"}},
+		{name: "stir B with a failed check", modules: stirMod, stir: stir{count: 1, attestation: "B", verify: "cid_orig_tn_mismatch"}, out: ok("allow"), end: "Return", args: []string{"screened=", "attest=B", "verify=cid_orig_tn_mismatch"}},
+		{name: "stir without an identity header", modules: stirMod, stir: stir{count: 1, verify: "missing_identity_hdr"}, out: ok("allow"), end: "Return", args: []string{"screened=", "attest=none"}},
+		{name: "stir with a bad x5u", modules: stirMod, stir: stir{count: 1, verify: "invalid_or_no_x5u"}, out: ok("allow"), end: "Return", args: []string{"screened=", "attest=none"}},
+		{name: "stir attestation cut to its letter", modules: stirMod, stir: stir{count: 2, attestation: "A,evil=1", verify: "success"}, out: ok("allow"), end: "Return", args: []string{"screened=", "attest=A", "verify=success"}},
+	}
 }
 
-// gosub runs context,exten with ARG1, ARG2... until Return, Hangup or
-// Goto.
-func (c *channel) gosub(t *testing.T, plan map[string]map[string][]step, ctx, exten string, args ...string) {
+// run runs one case on the routine of file (AGI or Stasis).
+func (tt routineCase) run(t *testing.T, p plan, ari bool) *channel {
 	t.Helper()
-	steps := plan[ctx][exten]
-	if len(steps) == 0 {
-		t.Fatalf("no %s,%s in the dialplan", ctx, exten)
+	vars := tt.vars
+	if h := vars["CALLSCREEN_HANGUP_HANDLER"]; ari && h != "" {
+		vars = maps.Clone(vars)
+		vars["CALLSCREEN_HANGUP_HANDLER"] = strings.Replace(h, "callscreen-", "callscreen-ari-", 1)
 	}
-	for i, a := range args {
-		name := fmt.Sprintf("ARG%d", i+1)
-		saved, had := c.vars[name]
-		c.vars[name] = a
-		defer func() {
-			if had {
-				c.vars[name] = saved
-			} else {
-				delete(c.vars, name)
-			}
-		}()
+	c := newChannel(vars, nil)
+	for _, m := range tt.modules {
+		c.modules[m] = true
 	}
-	goTo := func(label string) int {
-		for i, s := range steps {
-			if s.label == label {
-				return i
-			}
-		}
-		t.Fatalf("no label %q in %s,%s", label, ctx, exten)
-		return -1
-	}
-	for pc, n := 0, 0; pc < len(steps); n++ {
-		if n > 100 {
-			t.Fatal("dialplan loops")
-		}
-		s := steps[pc]
-		pc++
-		data := c.subst(t, s.data)
-		c.apps = append(c.apps, s.app+"("+data+")")
-		switch s.app {
-		case "NoOp", "Playback", "Dial":
-		case "Set":
-			c.set(data)
-		case "ExecIf":
-			cond, app, _ := strings.Cut(data, "?")
-			if cond == "1" {
-				if !strings.HasPrefix(app, "Set(") {
-					t.Fatalf("ExecIf of %q not known to the test interpreter", app)
-				}
-				c.set(app[4 : len(app)-1])
-			}
-		case "GotoIf":
-			cond, labels, _ := strings.Cut(data, "?")
-			yes, no, _ := strings.Cut(labels, ":")
+	c.stir = tt.stir
+	out := tt.out
+	if ari {
+		out = map[string]string{}
+		for k, v := range tt.out {
 			switch {
-			case cond == "1":
-				pc = goTo(yes)
-			case no != "":
-				pc = goTo(no)
+			case k == "AGISTATUS" && v == "HANGUP":
+				out["hangup"] = "1"
+			case k == "AGISTATUS" && v == "FAILURE":
+				out["STASISSTATUS"] = "FAILED"
+			case k == "AGISTATUS":
+				out["STASISSTATUS"] = v
+			default:
+				out[k] = v
 			}
-		case "AGI":
-			url, args, _ := strings.Cut(data, ",")
-			c.agiArgs = strings.Split(args, ",")
-			for k, v := range c.agi(url) {
-				c.vars[k] = v
-			}
-		case "Stasis":
-			app, args, _ := strings.Cut(data, ",")
-			c.stasisArgs = strings.Split(args, ",")
-			for k, v := range c.stasis(app, c.stasisArgs) {
-				c.vars[k] = v
-			}
-		case "Gosub":
-			target, arg, _ := strings.Cut(data, "(")
-			parts := strings.Split(target, ",")
-			c.gosub(t, plan, parts[0], parts[1], strings.Split(strings.TrimSuffix(arg, ")"), ",")...)
-			if c.end != "Return" {
-				return
-			}
-			c.end = ""
-		case "Return":
-			c.end = "Return"
-			return
-		case "Hangup", "VoiceMail", "Goto":
-			c.end = s.app + "(" + data + ")"
-			return
-		default:
-			t.Fatalf("application %s not known to the test interpreter", s.app)
 		}
+		c.stasis = func(string, []string) map[string]string { return out }
+		c.gosub(t, p, "callscreen-ari", "s", "sales", "acme")
+	} else {
+		c.agi = func(string) map[string]string { return out }
+		c.gosub(t, p, "callscreen", "s", "sales")
 	}
-	c.end = "fell off the end"
-}
-
-func (c *channel) set(data string) {
-	name, val, _ := strings.Cut(data, "=")
-	if strings.HasPrefix(name, "LOCAL(") {
-		name = name[6 : len(name)-1]
-	}
-	c.vars[name] = val // "__NAME" is kept as written, to check inheritance
-}
-
-func newChannel(vars map[string]string, agiFn func(string) map[string]string) *channel {
-	c := &channel{vars: map[string]string{"CALLERID(num)": "+12125551234", "CALLERID(all)": `"J" <+12125551234>`, "EXTEN": "15551230000"}, agi: agiFn}
-	for k, v := range vars {
-		c.vars[k] = v
+	if c.end == "hung up" || strings.HasPrefix(c.end, "Hangup(") {
+		c.hangUp(t, p)
 	}
 	return c
 }
 
-// TestRoutine runs the [callscreen] routine against every AGI outcome.
+// TestRoutine runs the [callscreen] routine against every AGI outcome and
+// compares what it did with its golden transcript.
 func TestRoutine(t *testing.T) {
-	plan := parse(t, "callscreen.conf")
-	ok := func(result string) map[string]string {
-		return map[string]string{"AGISTATUS": "SUCCESS", "CALLSCREEN_RESULT": result, "CALLSCREEN_ID": "01ABC", "CALLSCREEN_REASONS": "list.block"}
-	}
-	tests := []struct {
-		name   string
-		vars   map[string]string
-		agi    map[string]string
-		end    string
-		played bool
-	}{
-		{"allow", nil, ok("allow"), "Return", false},
-		{"block", nil, ok("block"), "Hangup(21)", true},
-		{"voicemail to a mailbox", map[string]string{"CALLSCREEN_VOICEMAIL": "100@default"}, ok("voicemail"), "VoiceMail(100@default,u)", false},
-		{"voicemail through FreePBX", map[string]string{"CALLSCREEN_VOICEMAIL_GOTO": "ext-local,vmu100,1"}, ok("voicemail"), "Goto(ext-local,vmu100,1)", false},
-		{"voicemail without a mailbox blocks", nil, ok("voicemail"), "Hangup(21)", true},
-		{"callscreen unreachable", nil, map[string]string{"AGISTATUS": "FAILURE"}, "Return", false},
-		{"unreachable after a stale result", nil, map[string]string{"AGISTATUS": "FAILURE", "CALLSCREEN_RESULT": "block"}, "Return", false},
-		{"caller hung up during screening", nil, map[string]string{"AGISTATUS": "HANGUP", "CALLSCREEN_RESULT": "block"}, "Return", false},
-		{"success without a result", nil, map[string]string{"AGISTATUS": "SUCCESS"}, "Return", false},
-		{"unknown result value", nil, ok("reject"), "Return", false},
-	}
-	for _, tt := range tests {
+	p := parse(t, "callscreen.conf")
+	for _, tt := range routineCases() {
 		t.Run(tt.name, func(t *testing.T) {
-			var url string
-			c := newChannel(tt.vars, func(u string) map[string]string { url = u; return tt.agi })
-			c.gosub(t, plan, "callscreen", "s", "sales")
+			c := tt.run(t, p, false)
+			url := c.apps[slices.IndexFunc(c.apps, func(a string) bool { return strings.HasPrefix(a, "AGI(") })]
 			if c.end != tt.end {
 				t.Fatalf("ended %q; want %q\n%s", c.end, tt.end, strings.Join(c.apps, "\n"))
 			}
-			if url != "agi://127.0.0.1/screen?profile=sales" {
-				t.Fatalf("AGI URL %q", url)
+			if !strings.HasPrefix(url, "AGI(agi://127.0.0.1/screen?profile=sales,") {
+				t.Fatalf("AGI %q", url)
 			}
-			if strings.Join(c.agiArgs, ",") != "screened="+tt.vars["CALLSCREEN_ID"] {
-				t.Fatalf("AGI arguments %q", c.agiArgs)
+			if !slices.Equal(c.agiArgs, tt.args) {
+				t.Fatalf("AGI arguments %q; want %q", c.agiArgs, tt.args)
 			}
-			if got := slices.Contains(c.apps, "Playback(callscreen/blocked)"); got != tt.played {
-				t.Fatalf("played blocked = %v\n%s", got, strings.Join(c.apps, "\n"))
-			}
-			if tt.agi["AGISTATUS"] == "SUCCESS" && tt.agi["CALLSCREEN_ID"] != "" && c.vars["__CALLSCREEN_ID"] != tt.agi["CALLSCREEN_ID"] {
-				t.Fatalf("CALLSCREEN_ID not made inheritable: %v", c.vars)
-			}
+			tt.check(t, c)
+			golden(t, "callscreen", tt.name, c.trace())
 		})
 	}
 }
 
+// check verifies what every run must show, whichever routine ran.
+func (tt routineCase) check(t *testing.T, c *channel) {
+	t.Helper()
+	if got := slices.Contains(c.apps, "Playback(callscreen/blocked)"); got != tt.played {
+		t.Fatalf("played blocked = %v\n%s", got, strings.Join(c.apps, "\n"))
+	}
+	if id := tt.out["CALLSCREEN_ID"]; id != "" && c.vars["__CALLSCREEN_ID"] != id && c.end != "hung up" {
+		t.Fatalf("CALLSCREEN_ID not made inheritable: %v", c.vars)
+	}
+	for _, k := range []string{"CALLERID(name)", "CALLERID(num)"} {
+		if strings.ContainsAny(c.vars[k], "\r\n") {
+			t.Errorf("%s still holds a line break: %q", k, c.vars[k])
+		}
+		if tt.vars != nil {
+			if v, set := tt.vars[k]; set && strings.ReplaceAll(strings.ReplaceAll(v, "\n", " "), "\r", " ") != c.vars[k] {
+				t.Errorf("%s = %q; want %q with line breaks as spaces", k, c.vars[k], v)
+			}
+		}
+	}
+	if h := tt.vars["CALLSCREEN_HANGUP_HANDLER"]; h != "" {
+		if len(c.handlers) != 1 || !strings.HasSuffix(c.handlers[0], strings.TrimPrefix(h, "callscreen")) {
+			t.Errorf("hangup handlers %q; want %q", c.handlers, h)
+		}
+		want := fmt.Sprintf(`NoOp(callscreen: call ended, result "%s" challenge "%s" id "%s" reasons "%s")`,
+			tt.out["CALLSCREEN_RESULT"], tt.out["CALLSCREEN_CHALLENGE"], tt.out["CALLSCREEN_ID"], tt.out["CALLSCREEN_REASONS"])
+		if !slices.Contains(c.apps, want) {
+			t.Errorf("the hangup handler did not see the routing variables: want %s in\n%s", want, strings.Join(c.apps, "\n"))
+		}
+	} else if len(c.handlers) > 0 {
+		t.Errorf("hangup handlers %q pushed without CALLSCREEN_HANGUP_HANDLER", c.handlers)
+	}
+}
+
 func TestHostAndEmptyProfile(t *testing.T) {
-	plan := parse(t, "callscreen.conf")
+	p := parse(t, "callscreen.conf")
 	var url string
 	c := newChannel(map[string]string{"CALLSCREEN_HOST": "10.0.0.5:4600"}, func(u string) map[string]string {
 		url = u
 		return map[string]string{"AGISTATUS": "SUCCESS", "CALLSCREEN_RESULT": "allow"}
 	})
-	c.gosub(t, plan, "callscreen", "s", "")
+	c.gosub(t, p, "callscreen", "s", "")
 	if url != "agi://10.0.0.5:4600/screen?profile=" || c.end != "Return" {
 		t.Fatalf("url %q end %q", url, c.end)
 	}
@@ -341,73 +267,85 @@ func TestHostAndEmptyProfile(t *testing.T) {
 
 // TestExampleContext: the example inbound context screens, then rings.
 func TestExampleContext(t *testing.T) {
-	plan := parse(t, "callscreen.conf")
+	p := parse(t, "callscreen.conf")
 	c := newChannel(nil, func(string) map[string]string {
 		return map[string]string{"AGISTATUS": "SUCCESS", "CALLSCREEN_RESULT": "allow"}
 	})
-	c.gosub(t, plan, "callscreen-example-inbound", "_X.", "")
+	c.gosub(t, p, "callscreen-example-inbound", "_X.", "")
 	if !slices.Contains(c.apps, "Dial(PJSIP/100,30)") || c.end != "Hangup()" {
 		t.Fatalf("example context: end %q\n%s", c.end, strings.Join(c.apps, "\n"))
 	}
 	blocked := newChannel(nil, func(string) map[string]string {
 		return map[string]string{"AGISTATUS": "SUCCESS", "CALLSCREEN_RESULT": "block"}
 	})
-	blocked.gosub(t, plan, "callscreen-example-inbound", "_X.", "")
+	blocked.gosub(t, p, "callscreen-example-inbound", "_X.", "")
 	if slices.Contains(blocked.apps, "Dial(PJSIP/100,30)") || blocked.end != "Hangup(21)" {
 		t.Fatalf("blocked call rang: %q\n%s", blocked.end, strings.Join(blocked.apps, "\n"))
 	}
 }
 
 // TestFreePBXContext: the trunk context for FreePBX screens, then enters
-// from-pstn with the dialed number.
+// from-pstn with the dialed number, for a number and for a trunk that
+// sends none (s).
 func TestFreePBXContext(t *testing.T) {
-	plan := parse(t, "callscreen.conf")
-	for result, end := range map[string]string{"allow": "Goto(from-pstn,15551230000,1)", "block": "Hangup(21)"} {
-		c := newChannel(nil, func(string) map[string]string {
-			return map[string]string{"AGISTATUS": "SUCCESS", "CALLSCREEN_RESULT": result}
-		})
-		c.gosub(t, plan, "from-pstn-callscreen", "_.", "")
-		if c.end != end {
-			t.Fatalf("%s: ended %q; want %q\n%s", result, c.end, end, strings.Join(c.apps, "\n"))
+	p := parse(t, "callscreen.conf")
+	for _, exten := range []string{"_[+0-9a-zA-Z*#].", "s"} {
+		dialed := "15551230000"
+		if exten == "s" {
+			dialed = "s"
+		}
+		for result, end := range map[string]string{"allow": "Goto(from-pstn," + dialed + ",1)", "block": "Hangup(21)"} {
+			c := newChannel(map[string]string{"EXTEN": dialed}, func(string) map[string]string {
+				return map[string]string{"AGISTATUS": "SUCCESS", "CALLSCREEN_RESULT": result}
+			})
+			c.gosub(t, p, "from-pstn-callscreen", exten, "")
+			if c.end != end {
+				t.Fatalf("%s %s: ended %q; want %q\n%s", exten, result, c.end, end, strings.Join(c.apps, "\n"))
+			}
 		}
 	}
 }
 
-// TestContract checks the file against the variables the flow sets: every
-// routing variable is documented in the header, the result values it
-// branches on are the policy's, and every result other than allow is
-// handled.
+// TestContract checks the files against the variables the flow sets: every
+// routing variable is documented in the header, the result values they
+// branch on are the policy's, every result other than allow is handled,
+// and the result, not AGISTATUS, decides.
 func TestContract(t *testing.T) {
-	b, err := os.ReadFile("callscreen.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(b)
-	for _, v := range decision.RoutingVars {
-		if !strings.Contains(text, ";   "+v+" ") {
-			t.Errorf("routing variable %s is not documented in callscreen.conf", v)
-		}
-	}
-	own := map[string]bool{"CALLSCREEN_HOST": true, "CALLSCREEN_VOICEMAIL": true, "CALLSCREEN_VOICEMAIL_GOTO": true}
-	for _, m := range regexp.MustCompile(`\$\{(?:__)?(CALLSCREEN_[A-Z_]+)\}`).FindAllStringSubmatch(text, -1) {
-		if !own[m[1]] && !slices.Contains(decision.RoutingVars, m[1]) {
-			t.Errorf("callscreen.conf reads %s, which the flow never sets", m[1])
-		}
-	}
-	compared := map[string]bool{}
-	for _, m := range regexp.MustCompile(`"\$\{CALLSCREEN_RESULT\}" = "([a-z]+)"`).FindAllStringSubmatch(text, -1) {
-		if !policy.Result(m[1]).Valid() {
-			t.Errorf("callscreen.conf compares CALLSCREEN_RESULT with %q, not a result", m[1])
-		}
-		compared[m[1]] = true
-	}
-	for _, r := range []policy.Result{policy.ResultBlock, policy.ResultVoicemail} {
-		if !compared[string(r)] {
-			t.Errorf("callscreen.conf does not handle CALLSCREEN_RESULT=%s", r)
-		}
-	}
-	if !strings.Contains(text, `GotoIf($["${AGISTATUS}" != "SUCCESS"]?failopen)`) {
-		t.Error("callscreen.conf does not treat AGISTATUS other than SUCCESS as allow")
+	for _, f := range []string{"callscreen.conf", "callscreen-ari.conf"} {
+		t.Run(f, func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := string(b)
+			for _, v := range decision.RoutingVars {
+				if !strings.Contains(text, ";   "+v+" ") {
+					t.Errorf("routing variable %s is not documented in %s", v, f)
+				}
+			}
+			own := map[string]bool{"CALLSCREEN_HOST": true, "CALLSCREEN_VOICEMAIL": true, "CALLSCREEN_VOICEMAIL_GOTO": true,
+				"CALLSCREEN_ARI_APP": true, "CALLSCREEN_HANGUP_HANDLER": true}
+			for _, m := range regexp.MustCompile(`\$\{(?:__)?(CALLSCREEN_[A-Z_]+)\}`).FindAllStringSubmatch(text, -1) {
+				if !own[m[1]] && !slices.Contains(decision.RoutingVars, m[1]) {
+					t.Errorf("%s reads %s, which the flow never sets", f, m[1])
+				}
+			}
+			compared := map[string]bool{}
+			for _, m := range regexp.MustCompile(`"\$\{CALLSCREEN_RESULT\}" = "([a-z]*)"`).FindAllStringSubmatch(text, -1) {
+				if m[1] != "" && !policy.Result(m[1]).Valid() {
+					t.Errorf("%s compares CALLSCREEN_RESULT with %q, not a result", f, m[1])
+				}
+				compared[m[1]] = true
+			}
+			for _, r := range []string{"", string(policy.ResultBlock), string(policy.ResultVoicemail)} {
+				if !compared[r] {
+					t.Errorf("%s does not handle CALLSCREEN_RESULT=%q", f, r)
+				}
+			}
+			if strings.Contains(text, "${AGISTATUS}\" !=") || strings.Contains(text, "${STASISSTATUS}\" !=") {
+				t.Errorf("%s branches on AGISTATUS/STASISSTATUS: the result callscreen set must decide", f)
+			}
+		})
 	}
 }
 
@@ -445,26 +383,44 @@ func TestRoutineWithRealFlow(t *testing.T) {
 	})
 	addr := l.Addr().String()
 
+	stirMod := map[string]bool{"res_stir_shaken.so": true}
 	tests := []struct {
 		name, caller string
 		pres         int
 		keys         agitest.Caller
 		screened     string
 		end          string
+		// callerName, modules and stir describe the channel before the
+		// routine; reasons is what callscreen must have decided.
+		callerName string
+		modules    map[string]bool
+		stir       stir
+		reasons    string
 	}{
-		{"unknown caller rings", "+12125551234", 0, agitest.Caller{}, "", "Return"},
-		{"must-block is rejected", "+12125550666", 0, agitest.Caller{}, "", "Hangup(21)"},
-		{"anonymous human passes", "+12125551234", 35, agitest.Caller{Auto: true}, "", "Return"},
-		{"anonymous robot is rejected", "+12125551234", 35, agitest.Caller{}, "", "Hangup(21)"},
-		{"a forwarded call is not screened twice", "+12125550666", 0, agitest.Caller{}, "01EARLIERSCREENING", "Return"},
+		{name: "unknown caller rings", caller: "+12125551234", end: "Return"},
+		{name: "must-block is rejected", caller: "+12125550666", end: "Hangup(21)"},
+		{name: "anonymous human passes", caller: "+12125551234", pres: 35, keys: agitest.Caller{Auto: true}, end: "Return"},
+		{name: "anonymous robot is rejected", caller: "+12125551234", pres: 35, end: "Hangup(21)"},
+		{name: "a forwarded call is not screened twice", caller: "+12125550666", screened: "01EARLIERSCREENING", end: "Return"},
+		// The name would end the environment block early and pose as
+		// an allow-listed number; cleaned, the real number is blocked.
+		{name: "must-block with a name full of line breaks", caller: "+12125550666", callerName: hostileName, end: "Hangup(21)", reasons: "list.block"},
+		{name: "attestation A rings", caller: "+12125551234", modules: stirMod, stir: stir{count: 1, attestation: "A", verify: "success"}, end: "Return", reasons: "stir.verified"},
+		{name: "attestation C robot is challenged and rejected", caller: "+12125551234", modules: stirMod, stir: stir{count: 1, attestation: "C", verify: "success"}, end: "Hangup(21)", reasons: "stir.unverified"},
+		{name: "no Identity header, human passes", caller: "+12125551234", modules: stirMod, stir: stir{count: 1, verify: "missing_identity_hdr"}, keys: agitest.Caller{Auto: true}, end: "Return", reasons: "stir.unverified"},
+		{name: "PBX without res_stir_shaken", caller: "+12125551234", stir: stir{count: 1, attestation: "C", verify: "success"}, end: "Return"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			vars := map[string]string{"CALLSCREEN_HOST": addr}
+			vars := map[string]string{"CALLSCREEN_HOST": addr, "CALLERID(num)": tt.caller}
 			if tt.screened != "" {
 				vars["CALLSCREEN_ID"] = tt.screened
 			}
+			if tt.callerName != "" {
+				vars["CALLERID(name)"] = tt.callerName
+			}
 			var c *channel
+			var got map[string]string
 			c = newChannel(vars, func(u string) map[string]string {
 				pu, err := url.Parse(u)
 				if err != nil {
@@ -472,11 +428,15 @@ func TestRoutineWithRealFlow(t *testing.T) {
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				tr, err := agitest.Dial(ctx, pu.Host, agitest.Call{Request: u, Args: c.agiArgs, CallerID: tt.caller, CallingPres: tt.pres, Caller: tt.keys,
+				// The simulated Asterisk gets the caller ID as the routine
+				// left it, and the arguments it passed.
+				tr, err := agitest.Dial(ctx, pu.Host, agitest.Call{Request: u, Args: c.agiArgs, CallerID: c.vars["CALLERID(num)"],
+					CallerIDName: c.vars["CALLERID(name)"], CallingPres: tt.pres, Caller: tt.keys,
 					Vars: map[string]string{"CALLSCREEN_ID": tt.screened}})
 				if err != nil {
 					t.Fatal(err)
 				}
+				got = tr.Vars
 				for _, cmd := range tr.Commands {
 					if strings.HasPrefix(cmd, "GET VARIABLE CALLSCREEN_ID") {
 						t.Errorf("the flow read CALLSCREEN_ID although the include handed it over")
@@ -490,58 +450,52 @@ func TestRoutineWithRealFlow(t *testing.T) {
 				}
 				return vars
 			})
+			c.modules, c.stir = tt.modules, tt.stir
 			c.gosub(t, plan, "callscreen", "s", "default")
 			if c.end != tt.end {
 				t.Fatalf("ended %q; want %q\n%s", c.end, tt.end, fmt.Sprint(strings.Join(c.apps, "\n")))
+			}
+			if tt.reasons != "" && !slices.Contains(strings.Split(got[decision.VarReasons], ","), tt.reasons) {
+				t.Fatalf("reasons %q; want %s", got[decision.VarReasons], tt.reasons)
 			}
 		})
 	}
 }
 
 // TestARIRoutine runs the [callscreen-ari] routine against every Stasis
-// outcome, and checks what it hands the application.
+// outcome, checks what it hands the application and compares what it did
+// with its golden transcript.
 func TestARIRoutine(t *testing.T) {
-	plan := parse(t, "callscreen-ari.conf")
-	ok := func(result string) map[string]string {
-		return map[string]string{"STASISSTATUS": "SUCCESS", "CALLSCREEN_RESULT": result, "CALLSCREEN_ID": "01ABC", "CALLSCREEN_REASONS": "list.block"}
-	}
-	tests := []struct {
-		name   string
-		vars   map[string]string
-		stasis map[string]string
-		app    string
-		end    string
-	}{
-		{"allow", nil, ok("allow"), "callscreen", "Return"},
-		{"block", nil, ok("block"), "callscreen", "Hangup(21)"},
-		{"voicemail to a mailbox", map[string]string{"CALLSCREEN_VOICEMAIL": "100@default"}, ok("voicemail"), "callscreen", "VoiceMail(100@default,u)"},
-		{"voicemail without a mailbox blocks", nil, ok("voicemail"), "callscreen", "Hangup(21)"},
-		{"application not connected", nil, map[string]string{"STASISSTATUS": "FAILED"}, "callscreen", "Return"},
-		{"not connected after a stale result", nil, map[string]string{"STASISSTATUS": "FAILED", "CALLSCREEN_RESULT": "block"}, "callscreen", "Return"},
-		{"another application name", map[string]string{"CALLSCREEN_ARI_APP": "screen2"}, ok("allow"), "screen2", "Return"},
-		{"screened before", map[string]string{"CALLSCREEN_ID": "01EARLIER"}, ok("allow"), "callscreen", "Return"},
-	}
-	for _, tt := range tests {
+	p := parse(t, "callscreen-ari.conf")
+	for _, tt := range routineCases() {
 		t.Run(tt.name, func(t *testing.T) {
-			var app string
-			c := newChannel(tt.vars, nil)
-			c.stasis = func(a string, _ []string) map[string]string { app = a; return tt.stasis }
-			c.gosub(t, plan, "callscreen-ari", "s", "sales", "acme")
+			c := tt.run(t, p, true)
 			if c.end != tt.end {
 				t.Fatalf("ended %q; want %q\n%s", c.end, tt.end, strings.Join(c.apps, "\n"))
 			}
-			if app != tt.app {
-				t.Fatalf("Stasis application %q; want %q", app, tt.app)
-			}
-			want := []string{"profile=sales", "tenant=acme", "screened=" + tt.vars["CALLSCREEN_ID"]}
+			want := append([]string{"profile=sales", "tenant=acme"}, tt.args...)
 			if !slices.Equal(c.stasisArgs, want) {
 				t.Fatalf("Stasis arguments %q; want %q", c.stasisArgs, want)
 			}
-			if tt.stasis["STASISSTATUS"] == "SUCCESS" && c.vars["__CALLSCREEN_ID"] != tt.stasis["CALLSCREEN_ID"] {
-				t.Fatalf("CALLSCREEN_ID not made inheritable: %v", c.vars)
+			if !slices.Contains(c.apps, "Stasis(callscreen,"+strings.Join(want, ",")+")") {
+				t.Fatalf("Stasis() not run for application callscreen:\n%s", strings.Join(c.apps, "\n"))
 			}
+			tt.check(t, c)
+			golden(t, "callscreen-ari", tt.name, c.trace())
 		})
 	}
+	t.Run("another application name", func(t *testing.T) {
+		var app string
+		c := newChannel(map[string]string{"CALLSCREEN_ARI_APP": "screen2"}, nil)
+		c.stasis = func(a string, _ []string) map[string]string {
+			app = a
+			return map[string]string{"STASISSTATUS": "SUCCESS", "CALLSCREEN_RESULT": "allow"}
+		}
+		c.gosub(t, p, "callscreen-ari", "s", "sales", "acme")
+		if app != "screen2" || c.end != "Return" {
+			t.Fatalf("application %q, end %q", app, c.end)
+		}
+	})
 }
 
 // TestARIRoutineWithRealFlow runs the [callscreen-ari] routine with

@@ -99,6 +99,11 @@ type Call struct {
 	AlreadyScreened bool
 	// Verified is true when the caller passed a challenge recently.
 	Verified bool
+	// STIR is the STIR/SHAKEN result the PBX verified, zero when none.
+	STIR STIR
+	// HeaderInjection is true when the caller ID carried line breaks that
+	// the transport had to read back into one value.
+	HeaderInjection bool
 	// Time is when the call arrived; it selects business or after hours.
 	Time time.Time
 }
@@ -205,8 +210,14 @@ func Decide(c Call, v Verdict, p Profile) Decision {
 		act = Allow
 	default:
 		overridden := slices.Contains(reasons, CallerReportedOK)
+		// A caller ID the carrier fully attested is not spoofed: the
+		// reasons that only suspect spoofing do not count.
+		attested := slices.Contains(reasons, STIRVerified)
 		for _, r := range reasons {
-			if overridden && reputational(r) {
+			if overridden && (reputational(r) || r == STIRUnverified) {
+				continue
+			}
+			if attested && spoofSuspicion(r) {
 				continue
 			}
 			if a := p.ActionFor(r, afterHours); a.severity() > act.severity() {
@@ -239,6 +250,12 @@ func reputational(r Reason) bool {
 	return false
 }
 
+// spoofSuspicion reports whether r only suspects a spoofed caller ID,
+// which a verified full (A) attestation rules out.
+func spoofSuspicion(r Reason) bool {
+	return r == CallerNeighbor || r == CallerOwnNumber
+}
+
 // gather collects the verdict's reasons and those the call itself raises,
 // without duplicates.
 func gather(c Call, v Verdict, p Profile) []Reason {
@@ -259,8 +276,17 @@ func gather(c Call, v Verdict, p Profile) []Reason {
 	case p.Coverage == CoverageNANP && !c.Caller.NANP():
 		add(CallerOutOfCoverage)
 	}
+	if c.HeaderInjection {
+		add(CallerHeaderInjection)
+	}
 	if v.Tier == TierSpam && !v.hasBlocking() {
 		add(ProviderSpam)
+	}
+	// STIR/SHAKEN: an unverified call counts only when it is gray; a
+	// business the providers know is not challenged for its carrier's
+	// attestation.
+	if r := c.STIR.Reason(); r != "" && (r != STIRUnverified || v.Tier != TierBusiness) {
+		add(r)
 	}
 	if v.Scored {
 		switch {
@@ -331,6 +357,9 @@ func (p Profile) Validate() error {
 			}
 			if !a.Valid() {
 				return fmt.Errorf("profile %q: reason %q: action %q: want allow, challenge or block", p.Name, r, a)
+			}
+			if r == STIRUnverified && a == Block {
+				return fmt.Errorf("profile %q: reason %q: action block: a missing or failed signature is no evidence of spam; want allow or challenge", p.Name, r)
 			}
 		}
 	}

@@ -33,10 +33,17 @@ const (
 	CallerVerifiedHuman Reason = "caller.verified_human"
 	CallerReportedSpam  Reason = "caller.reported_spam"
 	CallerReportedOK    Reason = "caller.reported_ok"
+	// CallerHeaderInjection: the caller ID arrived with line breaks in it
+	// (FastAGI writes it unescaped; see agi.Env.Injected).
+	CallerHeaderInjection Reason = "caller.header_injection"
 
 	VelocityCallerBurst Reason = "velocity.caller_burst"
 	VelocityDIDFlood    Reason = "velocity.did_flood"
 	VelocityRepeatGray  Reason = "velocity.repeat_gray"
+
+	STIRVerified   Reason = "stir.verified"
+	STIRPartial    Reason = "stir.partial"
+	STIRUnverified Reason = "stir.unverified"
 
 	EmergencyExempt      Reason = "emergency.exempt"
 	LoopAlreadyScreened  Reason = "loop.already_screened"
@@ -76,9 +83,13 @@ var registry = []ReasonInfo{
 	{CallerVerifiedHuman, Allow, "the caller passed a challenge recently and is not challenged again"},
 	{CallerReportedSpam, Block, "an agent reported this caller as spam"},
 	{CallerReportedOK, Allow, "an agent reported this caller as not spam; overrides provider verdicts"},
+	{CallerHeaderInjection, Challenge, "the caller name or number carried line breaks (forged AGI header lines); read as one value with the breaks as spaces"},
 	{VelocityCallerBurst, Challenge, "the caller placed more calls than the burst limit within the window"},
 	{VelocityDIDFlood, Challenge, "the dialed number is receiving more calls per minute than the flood limit"},
 	{VelocityRepeatGray, Challenge, "the caller was challenged or flagged repeatedly in recent days"},
+	{STIRVerified, Allow, "STIR/SHAKEN: the carrier fully attested the caller ID (A) and Asterisk verified the signature; neighbour and own-number spoofing suspicions do not count"},
+	{STIRPartial, Allow, "STIR/SHAKEN: partial attestation (B: the carrier knows the customer, not that the number is theirs), verified"},
+	{STIRUnverified, Challenge, "STIR/SHAKEN: gateway attestation (C), no Identity header, or a failed verification; challenges an otherwise gray call, never blocks"},
 	{EmergencyExempt, Allow, "emergency or critical number; never screened"},
 	{LoopAlreadyScreened, Allow, "the call was already screened (transfer or forward loop); not screened twice"},
 	{MonitorMode, Allow, "monitor mode: the decision was logged but the call was allowed"},

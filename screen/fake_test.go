@@ -27,6 +27,10 @@ type fakeChannel struct {
 	// Barge is the key the caller presses while digits are said; it
 	// interrupts when the interrupt keys allow it.
 	Barge string
+	// Clock, when set, is advanced by Step at every operation that plays
+	// or reads digits: the time a caller spends listening.
+	Clock *fakeClock
+	Step  time.Duration
 
 	ops      []string
 	said     string
@@ -56,6 +60,9 @@ func (f *fakeChannel) op(ctx context.Context, name, detail string, media bool) e
 	if block {
 		<-ctx.Done()
 		return ctx.Err()
+	}
+	if media && f.Clock != nil {
+		f.Clock.Advance(f.Step)
 	}
 	if err != nil {
 		return err
@@ -163,4 +170,62 @@ func (f *fakeChannel) allOps() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return strings.Join(f.ops, "\n")
+}
+
+// fakeClock is a Flow clock the test moves.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// soundFake is a fakeChannel that can check sounds, as both transports
+// can: Missing names the sounds its PBX lacks, CheckErr fails the check.
+type soundFake struct {
+	*fakeChannel
+	pbx      string
+	Missing  []string
+	CheckErr error
+	checks   int
+	trusted  bool
+}
+
+var _ SoundChecker = (*soundFake)(nil)
+
+func (s *soundFake) PBX() string { return s.pbx }
+
+func (s *soundFake) MissingSounds(ctx context.Context, language string, sounds []string) ([]string, error) {
+	s.mu.Lock()
+	s.checks++
+	s.ops = append(s.ops, "MissingSounds "+language+" "+strings.Join(sounds, ","))
+	s.mu.Unlock()
+	if s.CheckErr != nil {
+		return nil, s.CheckErr
+	}
+	var out []string
+	for _, want := range sounds {
+		for _, m := range s.Missing {
+			if m == want {
+				out = append(out, m)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *soundFake) SoundsExist() {
+	s.mu.Lock()
+	s.trusted = true
+	s.mu.Unlock()
 }

@@ -24,14 +24,23 @@ const (
 	DefaultRegion        = "US"
 	DefaultLookupTimeout = 500 * time.Millisecond
 	DefaultCallTimeout   = 2 * time.Minute
-	// MaxNameLen is the longest caller name kept; longer names are cut
-	// (on a rune boundary) before the sources or the record see them.
+	// MaxNameLen is the longest caller name kept in the record and the
+	// log; longer names are cut there (on a rune boundary).
 	MaxNameLen = 256
+	// MaxMatchNameLen is the longest caller name the reputation sources
+	// (name patterns) see: as long as a whole FastAGI environment block,
+	// so padding a name past MaxNameLen cannot hide what follows from a
+	// pattern. Matching a name costs time linear in its length.
+	MaxMatchNameLen = 64 << 10
 	// finishTimeout bounds writing the routing variables after the call's
 	// own deadline has passed.
 	finishTimeout = 2 * time.Second
-	// silentSound is what ReadDigits is asked to play: nothing.
-	silentSound = ""
+	// overrunGrace is how long past CallTimeout a challenge step that
+	// started in time may run before its I/O is cut off: a step is never
+	// started after CallTimeout, and one that would need longer (a digit
+	// entry) is not started at all, so the call can still write its
+	// fail-open variables (a FastAGI session cut mid-command cannot).
+	overrunGrace = 10 * time.Second
 	// dtmfDigits are the keys that interrupt the digits being said.
 	dtmfDigits = "0123456789"
 )
@@ -111,9 +120,24 @@ type Flow struct {
 	// Digits returns n challenge digits; nil draws them from crypto/rand.
 	// Tests set it to know what to enter.
 	Digits func(n int) string
+	// Prompts remembers which PBXes have the sounds a challenge needs;
+	// nil is a Prompts of the Flow's own. The server passes one that
+	// outlives reloads.
+	Prompts *Prompts
 
 	numbersOnce sync.Once
 	numbers     *numberCache
+	promptsOnce sync.Once
+	prompts     *Prompts
+}
+
+// promptCache returns Prompts, or the Flow's own when it is nil.
+func (f *Flow) promptCache() *Prompts {
+	if f.Prompts != nil {
+		return f.Prompts
+	}
+	f.promptsOnce.Do(func() { f.prompts = &Prompts{Logger: f.Logger, Metrics: f.Metrics} })
+	return f.prompts
 }
 
 // NumberCacheSize bounds the parsed numbers a Flow remembers.
@@ -162,9 +186,14 @@ type call struct {
 	base   *slog.Logger
 	logger *slog.Logger // base with the call's attributes, made on first use
 	start  time.Time
-	fresh  bool // CALLSCREEN_ID was read and unset: empty variables need not be written
-	prevID string
-	varsOK bool // routing variables were written
+	// deadline is CallTimeout from the start: no challenge step starts
+	// after it. The I/O itself may run overrunGrace longer.
+	deadline time.Time
+	// matchName is the caller name the sources see (up to MaxMatchNameLen).
+	matchName string
+	fresh     bool // CALLSCREEN_ID was read and unset: empty variables need not be written
+	prevID    string
+	varsOK    bool // routing variables were written
 }
 
 // log returns the call's logger, carrying call_id, profile and tenant.
@@ -180,8 +209,11 @@ func (c *call) log() *slog.Logger {
 // out: a panic anywhere fails open (allow, internal.error). It writes the
 // routing variables before it returns unless the channel itself is broken,
 // also when the caller hung up (Asterisk allows variable writes on a dead
-// channel, for the h extension). It honours ctx and CallTimeout; when the
-// deadline passes mid-call the call fails open.
+// channel, for hangup handlers). It honours ctx and CallTimeout; when the
+// deadline passes mid-call the call fails open: the challenge stops before
+// its next step and the fail-open variables are written, so a PBX waits at
+// most CallTimeout, plus one step already under way (overrunGrace at
+// most), plus the writes (finishTimeout).
 func (f *Flow) Run(ctx context.Context, ch Channel, info decision.CallInfo) (res *decision.Result) {
 	start := f.now()
 	res = f.newResult(info, start)
@@ -189,9 +221,10 @@ func (f *Flow) Run(ctx context.Context, ch Channel, info decision.CallInfo) (res
 		f.Metrics.inFlight.Inc()
 		defer f.Metrics.inFlight.Dec()
 	}
-	ctx, cancel := context.WithTimeout(ctx, orDefault(f.CallTimeout, DefaultCallTimeout))
+	timeout := orDefault(f.CallTimeout, DefaultCallTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout+overrunGrace)
 	defer cancel()
-	c := &call{res: res, info: info, start: start, base: f.logger()}
+	c := &call{res: res, info: info, start: start, base: f.logger(), deadline: start.Add(timeout)}
 	defer func() {
 		if p := recover(); p != nil {
 			f.Metrics.fail(failInternal)
@@ -236,7 +269,21 @@ func (f *Flow) begin(c *call) {
 	if dialed.Key() != "" {
 		res.Dialed = dialed.Key()
 	}
-	c.pcall = policy.Call{Caller: caller, Name: res.CallerName, Dialed: dialed, Time: c.start}
+	c.pcall = policy.Call{Caller: caller, Name: res.CallerName, Dialed: dialed, Time: c.start,
+		HeaderInjection: c.info.HeaderInjection}
+	if c.info.Attestation != "" || c.info.VerifyResult != "" {
+		st, ok := policy.ParseSTIR(c.info.Attestation, c.info.VerifyResult)
+		if !ok {
+			c.log().Warn("screen: ignoring a STIR/SHAKEN result that is not one (want attest=A|B|C|none)",
+				"attest", cleanName(c.info.Attestation), "verify", cleanName(c.info.VerifyResult))
+		}
+		c.pcall.STIR = st
+		res.Attestation, res.VerifyResult = st.Attestation, st.Verify
+	}
+	c.matchName = res.CallerName
+	if len(c.info.CallerName) > MaxNameLen {
+		c.matchName = cleanNameN(c.info.CallerName, MaxMatchNameLen)
+	}
 }
 
 // exempt reports whether the call is from or to an emergency or critical
@@ -252,7 +299,7 @@ func (c *call) query() reputation.Query {
 		CallID:  c.res.ID,
 		Tenant:  c.res.Tenant,
 		Caller:  c.pcall.Caller,
-		Name:    c.res.CallerName,
+		Name:    c.matchName,
 		Dialed:  c.pcall.Dialed,
 		Profile: c.prof,
 		Time:    c.start,
@@ -322,8 +369,16 @@ func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
 			// The challenge could not be played: fail open.
 			res.Error = err.Error()
 			res.Decision.Reasons = append(res.Decision.Reasons, policy.ChallengeUnavailable)
-			f.Metrics.fail(failChannel)
-			c.log().Warn("screen: challenge unavailable; call allowed", "err", err)
+			switch {
+			case errors.Is(err, ErrPromptsMissing):
+				// Prompts logged it once for the PBX; the gauge shows it.
+				c.log().Debug("screen: challenge unavailable; call allowed", "err", err)
+			case errors.Is(err, errCallDeadline):
+				c.log().Warn("screen: call deadline passed during the challenge; call allowed", "err", err)
+			default:
+				f.Metrics.fail(failChannel)
+				c.log().Warn("screen: challenge unavailable; call allowed", "err", err)
+			}
 		}
 	}
 	res.Challenge = outcome
@@ -534,11 +589,35 @@ func (f *Flow) markVerified(ctx context.Context, c *call) {
 	}
 }
 
+// errCallDeadline stops a challenge whose call ran out of time.
+var errCallDeadline = fmt.Errorf("call deadline passed: %w", context.DeadlineExceeded)
+
+// promptsReady checks, through the Prompts cache, that every sound the
+// challenge plays exists on the PBX. A channel that cannot tell (no
+// SoundChecker) is trusted.
+func (f *Flow) promptsReady(ctx context.Context, ch Channel, c *call) error {
+	sc, ok := ch.(SoundChecker)
+	if !ok {
+		return nil
+	}
+	missing, err := f.promptCache().Check(ctx, sc, c.info.Language, ChallengeSounds(c.res.Decision.Challenge))
+	switch {
+	case err != nil:
+		return fmt.Errorf("checking the prompts: %w", err)
+	case len(missing) > 0:
+		return fmt.Errorf("%w: %s", ErrPromptsMissing, strings.Join(missing, ", "))
+	}
+	sc.SoundsExist()
+	return nil
+}
+
 // challenge plays the DTMF challenge: answer, intro, say the digits, read
-// them back; on a wrong entry the retry prompt and new digits, up to
-// Attempts tries. It returns passed or failed, abandoned when the caller
-// hung up, or an error when the challenge could not be played (transport
-// failure, deadline): the caller then fails open.
+// them back after the beep; on a wrong entry the retry prompt and new
+// digits, up to Attempts tries. Nothing is played unless every sound is
+// known to exist on the PBX. It returns passed or failed, abandoned when
+// the caller hung up, or an error when the challenge could not be played
+// (prompts missing, transport failure, deadline): the caller then fails
+// open.
 func (f *Flow) challenge(ctx context.Context, ch Channel, c *call) (policy.Outcome, error) {
 	cs := c.res.Decision.Challenge
 	digitsFn := f.Digits
@@ -551,6 +630,19 @@ func (f *Flow) challenge(ctx context.Context, ch Channel, c *call) (policy.Outco
 		}
 		return policy.OutcomeNone, fmt.Errorf("challenge: %w", err)
 	}
+	// inTime reports whether a step that may take need can still start:
+	// never after the call's deadline, and never one that would run past
+	// the grace its I/O has.
+	inTime := func(need time.Duration) bool {
+		now := f.now()
+		return now.Before(c.deadline) && !now.Add(need).After(c.deadline.Add(overrunGrace))
+	}
+	if err := f.promptsReady(ctx, ch, c); err != nil {
+		return stop(err)
+	}
+	if !inTime(0) {
+		return stop(errCallDeadline)
+	}
 	if err := ch.Answer(ctx); err != nil {
 		return stop(err)
 	}
@@ -559,10 +651,16 @@ func (f *Flow) challenge(ctx context.Context, ch Channel, c *call) (policy.Outco
 		if attempt > 0 {
 			prompt = cs.Retry
 		}
+		if !inTime(0) {
+			return stop(errCallDeadline)
+		}
 		if _, err := ch.Play(ctx, prompt, ""); err != nil {
 			return stop(err)
 		}
 		want := digitsFn(cs.Digits)
+		if !inTime(0) {
+			return stop(errCallDeadline)
+		}
 		// A caller who types along stops the digits being said; the key
 		// pressed counts as the first of the entry.
 		got, err := ch.SayDigits(ctx, want, dtmfDigits)
@@ -570,7 +668,11 @@ func (f *Flow) challenge(ctx context.Context, ch Channel, c *call) (policy.Outco
 			return stop(err)
 		}
 		if len(got) < cs.Digits {
-			rest, err := ch.ReadDigits(ctx, silentSound, cs.Timeout, cs.Digits-len(got))
+			n := cs.Digits - len(got)
+			if !inTime(time.Duration(n) * cs.Timeout) {
+				return stop(errCallDeadline)
+			}
+			rest, err := ch.ReadDigits(ctx, BeepSound, cs.Timeout, n)
 			if err != nil {
 				return stop(err)
 			}
@@ -578,6 +680,9 @@ func (f *Flow) challenge(ctx context.Context, ch Channel, c *call) (policy.Outco
 		}
 		if got == want {
 			f.markVerified(ctx, c)
+			if !inTime(0) {
+				return policy.OutcomePassed, nil
+			}
 			if _, err := ch.Play(ctx, cs.Thanks, ""); err != nil && !errors.Is(err, ErrHangup) {
 				c.log().Debug("screen: cannot play thanks prompt", "err", err)
 			}
@@ -731,7 +836,10 @@ func (f *Flow) Explain(ctx context.Context, info decision.CallInfo) (*decision.R
 
 // cleanName makes a caller name safe to keep and log: valid UTF-8, no
 // control characters, at most MaxNameLen bytes.
-func cleanName(s string) string {
+func cleanName(s string) string { return cleanNameN(s, MaxNameLen) }
+
+// cleanNameN is cleanName with a cap of max bytes.
+func cleanNameN(s string, max int) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] == 0x7f || s[i] >= 0x80 {
@@ -739,7 +847,7 @@ func cleanName(s string) string {
 			break
 		}
 	}
-	if clean && len(s) <= MaxNameLen {
+	if clean && len(s) <= max {
 		return s
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
@@ -749,8 +857,8 @@ func cleanName(s string) string {
 		}
 		return r
 	}, s)
-	if len(s) > MaxNameLen {
-		cut := MaxNameLen
+	if len(s) > max {
+		cut := max
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}

@@ -292,10 +292,10 @@ func TestChallengeSequence(t *testing.T) {
 		"Answer",
 		"Play callscreen/intro",
 		"SayDigits 472",
-		"ReadDigits  5s 3",
+		"ReadDigits callscreen/beep 5s 3",
 		"Play callscreen/retry",
 		"SayDigits 472",
-		"ReadDigits  5s 3",
+		"ReadDigits callscreen/beep 5s 3",
 		"Play callscreen/thanks",
 		"SetVariables CALLSCREEN_RESULT,CALLSCREEN_ACTION,CALLSCREEN_TIER,CALLSCREEN_CHALLENGE,CALLSCREEN_REASONS,CALLSCREEN_MODE,CALLSCREEN_ID",
 	}, "\n")
@@ -764,7 +764,7 @@ func TestChallengeBargeIn(t *testing.T) {
 	if r.Challenge != policy.OutcomePassed || r.WrongEntries != 0 {
 		t.Fatalf("challenge %s, wrong %d\n%s", r.Challenge, r.WrongEntries, ch.allOps())
 	}
-	if got := ch.opsWith("ReadDigits"); len(got) != 1 || got[0] != "ReadDigits  5s 2" {
+	if got := ch.opsWith("ReadDigits"); len(got) != 1 || got[0] != "ReadDigits callscreen/beep 5s 2" {
 		t.Fatalf("reads %q; want one read of the 2 remaining digits", got)
 	}
 }

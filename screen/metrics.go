@@ -16,6 +16,10 @@ type Metrics struct {
 	duration   prometheus.Histogram
 	inFlight   prometheus.Gauge
 	failures   *prometheus.CounterVec
+	// The prompt check (Prompts) and the STIR/SHAKEN results calls carry.
+	promptChecks *prometheus.CounterVec
+	missing      *prometheus.GaugeVec
+	stir         *prometheus.CounterVec
 }
 
 // Failure kinds counted by callscreen_screen_failures_total.
@@ -64,12 +68,28 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "callscreen_screen_failures_total",
 			Help: "Failures the flow handled with its default, by kind (internal, lookup, verifier, channel).",
 		}, []string{"kind"}),
+		promptChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callscreen_screen_prompt_checks_total",
+			Help: "Checks that a challenge's sounds exist on the PBX, by result (cached, complete, missing, error).",
+		}, []string{"result"}),
+		missing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "callscreen_screen_prompts_missing",
+			Help: "Sounds a challenge needs that the last check found missing, by PBX; above 0 its challenges fail open.",
+		}, []string{"pbx"}),
+		stir: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callscreen_screen_stir_total",
+			Help: "Screened calls that carried a STIR/SHAKEN result, by attestation (A, B, C, none) and verification (success, failure).",
+		}, []string{"attestation", "verification"}),
+	}
+	for _, r := range []string{"cached", "complete", "missing", "error"} {
+		m.promptChecks.WithLabelValues(r)
 	}
 	for _, k := range []string{failInternal, failLookup, failVerifier, failChannel} {
 		m.failures.WithLabelValues(k)
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.reasons, m.challenges, m.wrong, m.latency, m.duration, m.inFlight, m.failures)
+		reg.MustRegister(m.decisions, m.reasons, m.challenges, m.wrong, m.latency, m.duration, m.inFlight, m.failures,
+			m.promptChecks, m.missing, m.stir)
 	}
 	return m
 }
@@ -77,6 +97,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) fail(kind string) {
 	if m != nil {
 		m.failures.WithLabelValues(kind).Inc()
+	}
+}
+
+func (m *Metrics) promptCheck(result string) {
+	if m != nil {
+		m.promptChecks.WithLabelValues(result).Inc()
+	}
+}
+
+func (m *Metrics) promptsMissing(pbx string, n int) {
+	if m != nil {
+		m.missing.WithLabelValues(pbx).Set(float64(n))
 	}
 }
 
@@ -95,6 +127,13 @@ func (m *Metrics) record(r *decision.Result) {
 			outcome = "unavailable"
 		}
 		m.challenges.WithLabelValues(outcome).Inc()
+	}
+	if r.Attestation != "" {
+		verification := "failure"
+		if r.VerifyResult == "success" && r.Attestation != "none" {
+			verification = "success"
+		}
+		m.stir.WithLabelValues(r.Attestation, verification).Inc()
 	}
 	if r.WrongEntries > 0 {
 		m.wrong.Add(float64(r.WrongEntries))

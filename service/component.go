@@ -95,4 +95,8 @@ type Host struct {
 	Details func(ctx context.Context) []string
 	// Fail stops the server with err: a component's work ended by itself.
 	Fail func(err error)
+	// Outbound is what the outbound monitor judged, for the admin API;
+	// nil when outbound health is off. The monitor sets it when it starts,
+	// before the admin API does.
+	Outbound admin.Outbound
 }

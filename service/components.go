@@ -37,6 +37,7 @@ func components(cfg *config.Config) ([]Component, error) {
 		add(listsWatcher(cfg), nil),
 		add(feedWatcher(), nil),
 		add(feedPuller(cfg), nil),
+		add(newOutboundMonitor(cfg), nil),
 		add(newAdminServer(cfg)),
 		add(newAGIListener(cfg)),
 		add(newARIApps(cfg)),
@@ -148,7 +149,7 @@ func (a *adminServer) Start(ctx context.Context, h *Host) error {
 		Listen: a.listen, Token: a.token, Gatherer: h.Registry,
 		Checker: flowChecker(h.Flow), Feedback: admin.FeedbackStore(h.Feedback, a.region),
 		Decisions: h.Recent, Stream: h.Recent, Region: a.region, Lists: admin.Lists(h.Lists, a.region),
-		Logger: h.Log, Metrics: h.AdminMetrics, Ready: h.Ready, Details: h.Details,
+		Logger: h.Log, Metrics: h.AdminMetrics, Ready: h.Ready, Details: h.Details, Outbound: h.Outbound,
 		// The commands' way through the server: what they import applies
 		// to the next call, and the files in data_dir stay the server's.
 		ListTransfer: admin.ListTransfers(h.Lists, ListStore(h.Config, h.Redis), a.region),
@@ -208,6 +209,9 @@ type agiListener struct {
 
 	srv  *agi.Server
 	addr string
+	// The systemd watchdog fed by this accept loop: stopWatchdog at the
+	// start of the drain (STOPPING=1), watchdogDone at its end.
+	stopWatchdog, watchdogDone func()
 }
 
 var (
@@ -240,6 +244,8 @@ func (a *agiListener) Start(ctx context.Context, h *Host) error {
 		Logger:        h.Log,
 		Metrics:       agi.NewMetrics(h.Registry),
 	}
+	// systemd: READY, WATCHDOG while probes come back, STOPPING.
+	a.stopWatchdog, a.watchdogDone = startWatchdog(h, a.srv, l)
 	go func() {
 		// Serve returns nil once Shutdown closed the listener.
 		if err := a.srv.Serve(context.WithoutCancel(ctx), l); err != nil {
@@ -255,6 +261,8 @@ func (a *agiListener) Stop(ctx context.Context) error {
 	if a.srv == nil {
 		return nil
 	}
+	a.stopWatchdog()
+	defer a.watchdogDone()
 	err := a.srv.Shutdown(ctx)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("agi shutdown: %w", err)
@@ -267,14 +275,17 @@ func (a *agiListener) Describe() []any { return []any{"agi", a.addr} }
 // Details warns when anyone who can reach the port can have calls
 // screened and read the verdicts.
 func (a *agiListener) Details(context.Context) []Detail {
-	host, _, err := net.SplitHostPort(a.listen)
-	if err != nil || len(a.allow) > 0 {
-		return nil
+	var warnings []string
+	if a.srv != nil {
+		warnings = a.srv.Warnings()
+	} else if w := agi.ExposureWarning(a.listen, a.allow); w != "" {
+		warnings = []string{w}
 	}
-	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() || host == "localhost" {
-		return nil
+	out := make([]Detail, len(warnings))
+	for i, w := range warnings {
+		out[i] = Detail{Text: w}
 	}
-	return []Detail{{Text: fmt.Sprintf("agi.listen %s is not loopback and agi.allow is empty: every peer that reaches it is served", a.listen)}}
+	return out
 }
 
 // ariApps are the Stasis applications, one per ari.servers entry. They run

@@ -25,9 +25,13 @@ func (s *Server) ready(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// details returns the components' notes that do not stop readiness.
+// details returns the notes that do not stop readiness: every PBX found
+// missing prompts (its challenges fail open), then the components'.
 func (s *Server) details(ctx context.Context) []string {
 	var out []string
+	if s.prompts != nil {
+		out = append(out, s.prompts.Report()...)
+	}
 	for _, d := range s.componentDetails(ctx) {
 		if !d.NotReady {
 			out = append(out, d.Text)

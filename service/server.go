@@ -66,7 +66,10 @@ type Server struct {
 	audit    *audit.Log
 	recent   *admin.Recent
 	recorder decision.Recorder
-	host     *Host
+	// prompts remembers which PBXes have the sounds a challenge needs;
+	// every flow shares it, so a reload does not ask every PBX again.
+	prompts *screen.Prompts
+	host    *Host
 
 	mu      sync.Mutex // serialises Start, Reload and Close
 	first   *Set       // the set the server started with

@@ -408,7 +408,7 @@ func TestRunCancelledBeforeStart(t *testing.T) {
 func TestReadyDetails(t *testing.T) {
 	open := newHarness(t, strings.Replace(base, "127.0.0.1:0", "0.0.0.0:4573", 1))
 	got := open.srv.details(context.Background())
-	if len(got) != 1 || !strings.HasPrefix(got[0], "agi: agi.listen 0.0.0.0:4573 is not loopback and agi.allow is empty") {
+	if len(got) != 1 || !strings.HasPrefix(got[0], "agi: listening on 0.0.0.0:4573, not a loopback address, with agi.allow empty") {
 		t.Fatalf("details %q", got)
 	}
 	if err := open.srv.ready(context.Background()); err != nil {

@@ -82,6 +82,7 @@ func (s *Server) openShared(ctx context.Context, cfg *config.Config) error {
 		recs = append(recs, s.audit)
 	}
 	s.recorder = append(recs, s.recent, s.behavior)
+	s.prompts = &screen.Prompts{Logger: s.log, Metrics: s.flowMetrics}
 
 	s.host = &Host{
 		Config: cfg, Log: s.log, Registry: s.reg, Flow: s.flow.Load, Redis: s.redis,
@@ -106,6 +107,7 @@ func (s *Server) provision(set *Set) (*live, error) {
 	}
 	l.chain, l.providers = chain, providers
 	l.flow = flow(set, chain, explain, s.recorder, s.verifier, s.log, s.flowMetrics)
+	l.flow.Prompts = s.prompts
 	return l, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/callscreen/callscreen/policy"
+	"github.com/callscreen/callscreen/screen"
 )
 
 const (
@@ -41,7 +42,7 @@ func root(t *testing.T) string {
 
 type prompt struct{ name, text string }
 
-var promptName = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+var promptName = regexp.MustCompile(`^[a-z][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)?$`)
 
 // readPrompts parses sounds/LANG/prompts.txt with the rules
 // scripts/make-sounds applies.
@@ -99,12 +100,20 @@ func promptsOf(t *testing.T, lang string) []prompt {
 	return ps
 }
 
-// TestDefaultProfilePromptsExist ties the default profile's prompt names to
-// files: a renamed prompt or a missing format fails here, not on a call.
+// TestDefaultProfilePromptsExist ties the default profile's prompt names,
+// and the digits and beep every challenge plays, to files: a renamed
+// prompt or a missing format fails here, not on a call.
 func TestDefaultProfilePromptsExist(t *testing.T) {
 	c := policy.Default().Challenge
+	sounds := map[string]string{"blocked": c.Blocked}
+	for _, s := range screen.ChallengeSounds(c) {
+		sounds[s] = s
+	}
+	if len(sounds) < 15 {
+		t.Fatalf("the default challenge needs %d sounds; want the prompts, ten digits and the beep: %v", len(sounds), sounds)
+	}
 	for _, lang := range languages(t) {
-		for field, sound := range map[string]string{"intro": c.Intro, "retry": c.Retry, "thanks": c.Thanks, "blocked": c.Blocked} {
+		for field, sound := range sounds {
 			t.Run(lang+"/"+field, func(t *testing.T) {
 				for _, ext := range formats {
 					p := filepath.Join(root(t), "sounds", lang, filepath.FromSlash(sound)+"."+ext)
@@ -128,15 +137,21 @@ func TestNoStrayFiles(t *testing.T) {
 					want = append(want, p.name+"."+ext)
 				}
 			}
-			entries, err := os.ReadDir(filepath.Join(root(t), "sounds", lang, "callscreen"))
+			dir := filepath.Join(root(t), "sounds", lang, "callscreen")
+			var got []string
+			err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				rel, err := filepath.Rel(dir, p)
+				got = append(got, filepath.ToSlash(rel))
+				return err
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, e := range entries {
-				got = append(got, e.Name())
-			}
 			slices.Sort(want)
+			slices.Sort(got)
 			if !slices.Equal(got, want) {
 				t.Errorf("sounds/%s/callscreen holds %v, want %v (run make sounds)", lang, got, want)
 			}
@@ -451,6 +466,7 @@ func TestReadPromptsRejects(t *testing.T) {
 		{"no bar", "intro hello\n", "want NAME|TEXT"},
 		{"empty text", "intro|\n", "want NAME|TEXT"},
 		{"bad name", "Intro Prompt|hello\n", "want NAME|TEXT"},
+		{"two directory levels", "a/b/c|hello\n", "want NAME|TEXT"},
 		{"only comments", "# nothing\n\n", "no prompts"},
 	}
 	for _, tt := range tests {

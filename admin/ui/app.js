@@ -154,6 +154,16 @@
     }
   }
 
+  // stirCell shows the STIR/SHAKEN attestation, with the verification
+  // code when it did not succeed; empty when the call carried none.
+  function stirCell(d) {
+    let text = d.attestation || '';
+    if (text && d.verify_result !== 'success') {
+      text += ' (' + (d.verify_result || 'unverified') + ')';
+    }
+    return el('td', text, 'stir');
+  }
+
   function decisionRow(d) {
     const tr = el('tr');
     tr.dataset.id = d.id;
@@ -163,7 +173,7 @@
     tr.append(el('td', t.toLocaleTimeString()), el('td', d.caller, 'caller'), el('td', d.caller_name || '', 'name'),
       el('td', d.dialed), el('td', d.profile), el('td', d.tier), el('td', d.action, 'action-' + d.action), result,
       el('td', d.challenge === 'none' ? '' : d.challenge + (d.wrong_entries ? ' (' + d.wrong_entries + ' wrong)' : '')),
-      reasonsCell(d.reasons));
+      reasonsCell(d.reasons), stirCell(d));
     const actions = el('td');
     if (isNumber(d.caller)) {
       const block = el('button', 'Block this caller', 'small');

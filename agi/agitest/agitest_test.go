@@ -366,3 +366,57 @@ func TestEnvBlockDefaults(t *testing.T) {
 		t.Error("empty script sent")
 	}
 }
+
+// TestMSet: EXEC MSet as main/pbx_variables.c runs it, on the captures'
+// values: two levels of escaping, an empty value, the one-backslash
+// mistake that splits a pair off with a warning; and result=-2 without
+// the application.
+func TestMSet(t *testing.T) {
+	tr := play(t, agitest.Call{}, func(s *server) {
+		s.want(`EXEC MSet "A=list.block\\,caller.anonymous,B=,C=a \\\"q\\\" b\\\\c"`, "200 result=0")
+		s.want("GET VARIABLE A", "200 result=1 (list.block,caller.anonymous)")
+		s.want("GET VARIABLE B", "200 result=1 ()")
+		s.want(`GET VARIABLE C`, `200 result=1 (a "q" b\c)`)
+		s.want(`EXEC MSet "A=one\,lost"`, "200 result=0")
+		s.want("GET VARIABLE A", "200 result=1 (one)")
+		s.want(`EXEC MSet "D=(a,b),E=[c,d],F=x=y"`, "200 result=0")
+		s.want("GET VARIABLE D", "200 result=1 ((a,b))")
+		s.want("GET VARIABLE E", "200 result=1 ([c,d])")
+		s.want("GET VARIABLE F", "200 result=1 (x=y)")
+	})
+	if !slices.Equal(tr.Warnings, []string{"MSet: ignoring entry 'lost' with no '='"}) {
+		t.Errorf("warnings %q", tr.Warnings)
+	}
+	play(t, agitest.Call{NoMSet: true}, func(s *server) {
+		s.want(`EXEC MSet "A=1"`, "200 result=-2")
+		s.want("GET VARIABLE A", "200 result=0")
+	})
+}
+
+func TestSeparateArgs(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		max  int
+		want []string
+	}{
+		{"a,b,c", 99, []string{"a", "b", "c"}},
+		{"a,b,", 99, []string{"a", "b", ""}},
+		{`a\,b,c`, 99, []string{"a,b", "c"}},
+		{`"a,b",c`, 99, []string{"a,b", "c"}},
+		{"f(a,b),c", 99, []string{"f(a,b)", "c"}},
+		{"a,b,c,d", 3, []string{"a", "b", "c,d"}},
+		{"N=v=w", 2, []string{"N", "v=w"}},
+		{`N=a\"b`, 2, []string{"N", `a\"b`}}, // the rest is kept as it is
+		{"N=", 2, []string{"N", ""}},
+		{"N", 2, []string{"N"}},
+		{"", 99, nil},
+	} {
+		delim := byte(',')
+		if tt.max == 2 {
+			delim = '='
+		}
+		if got := agitest.SeparateArgs(tt.in, delim, tt.max); !slices.Equal(got, tt.want) {
+			t.Errorf("SeparateArgs(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
+		}
+	}
+}

@@ -44,7 +44,9 @@ type Call struct {
 	// Sounds maps the sound files that exist to their length in samples.
 	// nil: every file exists ("beep" is 3404 samples, others 8000).
 	// STREAM FILE of a missing file answers result=-1 and ends the AGI
-	// with FAILURE; GET DATA answers result=-1.
+	// with FAILURE; GET DATA answers result=-1; SAY DIGITS says only the
+	// digits whose digits/N exists and answers 0 at once when none does.
+	// On disk (${STAT()}), a sound is DataDir/sounds/en/NAME.{wav,ulaw,gsm}.
 	Sounds map[string]int64
 	// Latency delays the reply to every command that plays or reads
 	// digits, as a caller listening would. If the server writes anything
@@ -53,6 +55,24 @@ type Call struct {
 	Latency time.Duration
 	// Caller scripts the caller.
 	Caller Caller
+	// NoMSet is an Asterisk without the MSet application: EXEC MSet
+	// answers result=-2 like any unknown application.
+	NoMSet bool
+	// Stdio makes the simulator read commands as run_agi does (res_agi.c:
+	// fgets on a stdio stream over the socket, called only when
+	// ast_waitfor_nandfds sees the socket readable): when one read brings
+	// several command lines, the first is run and the others wait in the
+	// stdio buffer until more bytes reach the socket. A server that writes
+	// a command before it read the previous reply (as a server desynced by
+	// a caller name with line breaks does) then gets no reply to it. Off,
+	// every received line counts as socket activity (simpler for tests
+	// that interrupt media by writing during it).
+	//
+	// CallerID and CallerIDName are always written raw, as setup_env does:
+	// a name with line breaks reaches the server as extra lines, and GET
+	// VARIABLE CALLERID(name) answers with them too. Stdio plus such a name
+	// is the hostile caller of caller-name-with-newlines.txt.
+	Stdio bool
 }
 
 // Caller scripts what the caller does.
@@ -66,8 +86,8 @@ type Caller struct {
 	// caller is silent.
 	Keys []string
 	// Auto makes the caller type back, at a GET DATA once Keys have run
-	// out, the digits last heard through SAY DIGITS (a human passing a
-	// challenge).
+	// out, the digits last heard, through SAY DIGITS or through a run of
+	// STREAM FILEs of files named digits/N (a human passing a challenge).
 	Auto bool
 	// Barge is what the caller presses during each STREAM FILE or SAY
 	// DIGITS, in order: a key in the command's escape digits interrupts

@@ -117,6 +117,9 @@ func (s *sim) streamFile(argv []string) (string, bool) {
 	}
 	s.t.Played = append(s.t.Played, file)
 	n, ok := s.sound(file)
+	if ok {
+		s.heardDigit(file)
+	}
 	switch {
 	case !ok:
 		s.failed = true
@@ -182,15 +185,14 @@ func (s *sim) sayDigits(argv []string) (string, bool) {
 		return "", false
 	}
 	s.t.Said = append(s.t.Said, argv[2])
-	var said []byte
-	for i := 0; i < len(argv[2]); i++ {
-		if isDTMF(argv[2][i]) {
-			said = append(said, argv[2][i])
-		}
-	}
-	s.lastSaid = string(said)
+	// The caller hears the digits whose digits/N file exists; with none,
+	// Asterisk answers 0 at once.
+	s.lastSaid = s.sayable(argv[2])
 	if s.leaving {
 		return result(-1), true
+	}
+	if s.lastSaid == "" {
+		return result(0), true
 	}
 	return result(s.interrupt(argv[3])), true
 }
@@ -249,6 +251,18 @@ func (s *sim) exec(argv []string) (string, bool) {
 		name, value, ok := strings.Cut(data, "=")
 		if ok && strings.TrimSpace(name) != "" {
 			s.setVar(strings.TrimSpace(name), value)
+		}
+	case "mset":
+		if s.call.NoMSet {
+			res = -2
+			break
+		}
+		vars, ignored := MSet(data)
+		for _, v := range vars {
+			s.vars[v[0]] = v[1] // an empty value sets "", it does not unset
+		}
+		for _, name := range ignored {
+			s.t.Warnings = append(s.t.Warnings, "MSet: ignoring entry '"+name+"' with no '='")
 		}
 	case "noop", "verbose", "log":
 	case "goto":
@@ -350,7 +364,7 @@ func (s *sim) lookup(name string) (string, bool) {
 	case "CHANNEL(language)":
 		return c.Language, true
 	}
-	return "", false
+	return s.builtin(name)
 }
 
 // substitute expands ${NAME} and ${FUNC(args)} as the dialplan does

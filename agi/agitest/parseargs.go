@@ -74,3 +74,96 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// SeparateArgs splits an application's argument string as Asterisk's
+// __ast_app_separate_args (main/app.c) does with remove_chars set: at
+// delim, except inside double quotes, parentheses or brackets; a double
+// quote toggles quoting and is removed; a backslash is removed and the
+// character after it taken literally. At most max-1 arguments are split
+// off; the rest of the string becomes the last one as it is. A delimiter
+// at the very end adds an empty last argument.
+func SeparateArgs(s string, delim byte, max int) []string {
+	var out []string
+	b := []byte(s)
+	if i := indexNUL(b); i >= 0 {
+		b = b[:i]
+	}
+	pos := 0
+	paren, bracket, quote := 0, 0, false
+	wasDelim := -1
+	for len(out) < max-1 && pos < len(b) {
+		var cur []byte
+		for pos < len(b) {
+			c := b[pos]
+			switch {
+			case c == '(':
+				paren++
+			case c == ')':
+				if paren > 0 {
+					paren--
+				}
+			case c == '[':
+				bracket++
+			case c == ']':
+				if bracket > 0 {
+					bracket--
+				}
+			case c == '"' && delim != '"':
+				quote = !quote
+				pos++
+				continue // removed
+			case c == '\\':
+				pos++ // the backslash is removed, the next character kept as is
+				if pos < len(b) {
+					cur = append(cur, b[pos])
+					pos++
+				}
+				continue
+			case c == delim && paren == 0 && !quote && bracket == 0:
+				wasDelim = pos
+				pos++
+				goto next
+			}
+			cur = append(cur, c)
+			pos++
+		}
+	next:
+		out = append(out, string(cur))
+	}
+	if pos < len(b) || (pos > 0 && pos-1 == wasDelim) {
+		out = append(out, string(b[pos:]))
+	}
+	return out
+}
+
+func indexNUL(b []byte) int {
+	for i, c := range b {
+		if c == 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// msetMaxPairs is MSet's AST_APP_ARG(pair)[99] (main/pbx_variables.c).
+const msetMaxPairs = 99
+
+// MSet applies MSet's data as pbx_builtin_setvar_multiple does: the data is
+// split at commas (SeparateArgs), each pair at its first "=" with only the
+// name parsed (the value after it is kept as it is). Pairs without "=" are
+// returned in ignored, as Asterisk logs them ("MSet: ignoring entry '%s'
+// with no '='").
+func MSet(data string) (vars [][2]string, ignored []string) {
+	for _, pair := range SeparateArgs(data, ',', msetMaxPairs) {
+		nv := SeparateArgs(pair, '=', 2)
+		switch len(nv) {
+		case 2:
+			vars = append(vars, [2]string{nv[0], nv[1]})
+		case 1:
+			ignored = append(ignored, nv[0])
+		default: // an empty pair: no name at all
+			ignored = append(ignored, "")
+		}
+	}
+	return vars, ignored
+}

@@ -27,6 +27,7 @@ type sim struct {
 	// reading
 	buf     []byte
 	pending []byte
+	unread  []byte  // Stdio: bytes received but still "in the socket" for run_agi's poll
 	stash   *string // a command that arrived while another one played
 	eof     bool
 
@@ -45,6 +46,7 @@ type sim struct {
 	noticeAfter   bool // send HANGUP right after this reply (HANGUP, Hangup())
 	keys, barge   int
 	lastSaid      string
+	digitAt       int // answered count after the last digit STREAM FILE
 	state         int
 	sighup, exit  bool
 	failed        bool // AGISTATUS FAILURE
@@ -147,7 +149,17 @@ func (s *sim) next() (string, error) {
 // readLine reads one command as Asterisk does: up to "\n", at most 8191
 // bytes (the rest is the next command). At end of stream a partial line is
 // returned once before io.EOF.
+//
+// With Call.Stdio, a line that was already in run_agi's stdio buffer when
+// the previous command ended waits until more bytes reach the socket (or it
+// closes), as fgets behind ast_waitfor_nandfds does; see Call.Stdio.
 func (s *sim) readLine(deadline time.Time) (string, error) {
+	if s.call.Stdio && s.complete() && len(s.unread) == 0 && !s.eof {
+		// Stalled: poll() waits for the socket, not for the buffer.
+		if err := s.fill(&s.unread, deadline); err != nil {
+			return "", err
+		}
+	}
 	for {
 		if i := bytes.IndexByte(s.pending, '\n'); i >= 0 && i < agiBufLen-1 {
 			l := string(s.pending[:i])
@@ -159,6 +171,11 @@ func (s *sim) readLine(deadline time.Time) (string, error) {
 			s.pending = s.pending[agiBufLen-1:]
 			return l, nil
 		}
+		if len(s.unread) > 0 {
+			s.pending = append(s.pending, s.unread...)
+			s.unread = s.unread[:0]
+			continue
+		}
 		if s.eof {
 			if len(s.pending) > 0 {
 				l := string(s.pending)
@@ -167,26 +184,37 @@ func (s *sim) readLine(deadline time.Time) (string, error) {
 			}
 			return "", io.EOF
 		}
-		s.mu.Lock()
-		if s.cancelled {
-			s.mu.Unlock()
-			return "", context.Canceled
-		}
-		_ = s.conn.SetReadDeadline(deadline)
-		s.mu.Unlock()
-		if len(s.pending) == 0 {
-			s.pending = s.buf[:0:0]
-		}
-		n, err := s.conn.Read(s.buf)
-		s.pending = append(s.pending, s.buf[:n]...)
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				s.eof = true
-				continue
-			}
+		if err := s.fill(&s.pending, deadline); err != nil {
 			return "", err
 		}
 	}
+}
+
+// complete reports whether pending holds a whole command line.
+func (s *sim) complete() bool {
+	return bytes.IndexByte(s.pending, '\n') >= 0 || len(s.pending) >= agiBufLen-1
+}
+
+// fill reads once from the connection and appends what came to *dst; at
+// end of stream it sets eof instead of failing.
+func (s *sim) fill(dst *[]byte, deadline time.Time) error {
+	s.mu.Lock()
+	if s.cancelled {
+		s.mu.Unlock()
+		return context.Canceled
+	}
+	_ = s.conn.SetReadDeadline(deadline)
+	s.mu.Unlock()
+	n, err := s.conn.Read(s.buf)
+	*dst = append(*dst, s.buf[:n]...)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			s.eof = true
+			return nil
+		}
+		return err
+	}
+	return nil
 }
 
 func (s *sim) isCancelled() bool {

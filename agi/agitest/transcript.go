@@ -48,6 +48,9 @@ type Transcript struct {
 	Context, Extension, Priority string
 	// Status is AGISTATUS: SUCCESS, HANGUP or FAILURE.
 	Status string
+	// Warnings are what Asterisk would have logged as warnings, such as
+	// "MSet: ignoring entry 'lost' with no '='".
+	Warnings []string
 }
 
 // String renders the transcript's lines in the fixture format, one a line.

@@ -41,6 +41,16 @@ func Handler() agi.Handler {
 	})
 }
 
+// MSetHandler is the allow path's shape: the routing variables in one
+// EXEC MSet (CALLSCREEN_ID handed over by the dialplan, so nothing read).
+func MSetHandler() agi.Handler {
+	return agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_ = s.SetVariables(ctx, []agi.Variable{{Name: varResult, Value: "allow"}, {Name: varAction, Value: "allow"}})
+	})
+}
+
 // ServeMinimal is the baseline: a FastAGI server with no abstractions,
 // plain net.Conn and bufio, no deadlines, no limits, no HANGUP handling,
 // no metrics. It sends the same three commands as Handler. It returns when
@@ -135,7 +145,7 @@ func Run(ctx context.Context, addr string, conc, n int, d time.Duration) Result 
 				t0 := time.Now()
 				tr, err := agitest.Dial(context.WithoutCancel(ctx), addr, call)
 				el := time.Since(t0)
-				ok := err == nil && len(tr.Commands) == 3 && tr.Vars[varResult] == "allow" && tr.Vars[varAction] == "allow"
+				ok := err == nil && (len(tr.Commands) == 3 || len(tr.Commands) == 1) && tr.Vars[varResult] == "allow" && tr.Vars[varAction] == "allow"
 				mu.Lock()
 				if ok {
 					lat = append(lat, el)

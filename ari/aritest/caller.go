@@ -1,19 +1,58 @@
 package aritest
 
 import (
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/callscreen/callscreen/ari"
 )
 
-// Heard returns the digits a playback's media list speaks (the digits:
-// media, concatenated), "" when none.
+// Heard returns the digits a playback's media list speaks, "" when none:
+// the digits: media, and sound: media of files named digits/N
+// (callscreen's own "sound:callscreen/digits/4"), concatenated.
 func Heard(media []string) string {
 	var b strings.Builder
 	for _, m := range media {
 		if d, ok := strings.CutPrefix(m, "digits:"); ok {
 			b.WriteString(d)
+		}
+		if d := soundDigit(m); d != "" {
+			b.WriteString(d)
+		}
+	}
+	return b.String()
+}
+
+// soundDigit is N for media sound:.../digits/N (or sound:digits/N), else "".
+func soundDigit(m string) string {
+	f, ok := strings.CutPrefix(m, "sound:")
+	if !ok {
+		return ""
+	}
+	i := strings.LastIndex(f, "digits/")
+	if i < 0 || (i > 0 && f[i-1] != '/') || len(f) != i+8 || f[i+7] < '0' || f[i+7] > '9' {
+		return ""
+	}
+	return f[i+7:]
+}
+
+// heard is Heard on this channel's server: digits whose sound is missing
+// (Config.MissingSounds) are not heard, whatever media said them.
+func (ch *Channel) heard(media []string) string {
+	var b strings.Builder
+	for _, m := range media {
+		switch {
+		case strings.HasPrefix(m, "digits:"):
+			for _, d := range strings.TrimPrefix(m, "digits:") {
+				if !slices.Contains(ch.s.cfg.MissingSounds, "digits/"+string(d)) {
+					b.WriteRune(d)
+				}
+			}
+		case soundDigit(m) != "":
+			if !slices.Contains(ch.s.cfg.MissingSounds, strings.TrimPrefix(m, "sound:")) {
+				b.WriteString(soundDigit(m))
+			}
 		}
 	}
 	return b.String()
@@ -27,7 +66,7 @@ func Typist(delay time.Duration, answer func(heard string) string) func(*Channel
 		if pb.State != "done" {
 			return
 		}
-		heard := Heard(media)
+		heard := ch.heard(media)
 		if heard == "" {
 			return
 		}

@@ -38,7 +38,9 @@ type Config struct {
 	// DigitDuration is how long each character of digits:, number: and
 	// characters: media plays; 0 is 50ms.
 	DigitDuration time.Duration
-	// MissingSounds are sound names whose playback fails.
+	// MissingSounds are sound names whose playback fails and that
+	// GET /sounds/{id} does not know; "digits/N" makes digits: skip N
+	// silently, as Asterisk does.
 	MissingSounds []string
 	// PluralVariables, when 404 or 405, makes POST /channels/{id}/variables
 	// answer like an Asterisk older than 22.10.
@@ -102,6 +104,7 @@ type Server struct {
 	dropped   int
 	closed    bool
 	changed   chan struct{}
+	closes    []websocket.StatusCode
 }
 
 // NewServer starts a fake server. Close it when done.
@@ -192,6 +195,21 @@ func (s *Server) AuthFailures() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.authFails
+}
+
+// CloseStatuses lists how each event connection ended, in order: the
+// status of the client's close frame (1000 normal, 1001 going away), or
+// -1 when the connection was dropped without one, which Asterisk logs as
+// "Web socket closed abruptly".
+func (s *Server) CloseStatuses() []websocket.StatusCode {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]websocket.StatusCode(nil), s.closes...)
+}
+
+// WaitClosed waits until n event connections have ended.
+func (s *Server) WaitClosed(ctx context.Context, n int) error {
+	return s.waitFor(ctx, func() bool { return len(s.closes) >= n })
 }
 
 // DroppedEvents counts events generated while no connection had their
@@ -393,7 +411,21 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	s.broadcastLocked()
 	s.mu.Unlock()
 
-	ctx := ws.CloseRead(context.Background())
+	// Read until the connection ends, as Asterisk does, noting how: a
+	// close frame's status, or none when the peer just dropped it.
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer cancel()
+		for {
+			if _, _, err := ws.Read(ctx); err != nil {
+				s.mu.Lock()
+				s.closes = append(s.closes, websocket.CloseStatus(err))
+				s.broadcastLocked()
+				s.mu.Unlock()
+				return
+			}
+		}
+	}()
 	go c.writeLoop(ctx)
 	<-ctx.Done()
 	s.mu.Lock()
@@ -643,6 +675,10 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request, path string) 
 		}
 	case len(seg) >= 3 && seg[0] == "channels":
 		s.channelOp(w, r, seg[1], seg[2:], p)
+	case len(seg) >= 2 && seg[0] == "sounds":
+		if allow(http.MethodGet) {
+			s.getSound(w, r)
+		}
 	case len(seg) == 2 && seg[0] == "playbacks":
 		if allow(http.MethodGet, http.MethodDelete) {
 			if r.Method == http.MethodGet {
@@ -767,7 +803,9 @@ func (s *Server) duration(media string) (time.Duration, bool) {
 		return s.cfg.SoundDuration, false
 	case "tone":
 		return s.cfg.SoundDuration, false
-	case "digits", "number", "characters":
+	case "digits":
+		return time.Duration(s.digitsDuration(arg)) * s.cfg.DigitDuration, false
+	case "number", "characters":
 		return time.Duration(len(arg)) * s.cfg.DigitDuration, false
 	}
 	return 0, false // other schemes are logged and skipped

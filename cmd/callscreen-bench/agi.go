@@ -56,7 +56,8 @@ func runAGIBench(ctx context.Context, args []string, out io.Writer) error {
 	}
 	slog.SetDefault(slog.New(slog.DiscardHandler))
 
-	fmt.Fprintf(out, "FastAGI on loopback: GET VARIABLE + 2 SET VARIABLE per session, simulated Asterisk callers\n")
+	fmt.Fprintf(out, "FastAGI on loopback, simulated Asterisk callers: agi = agi.Server with GET VARIABLE + 2 SET VARIABLE,\n")
+	fmt.Fprintf(out, "agi-mset = agi.Server with the allow path's one EXEC MSet, minimal = a bare server with the 3 commands\n")
 	fmt.Fprintf(out, "GOMAXPROCS=%d, per measurement at most %d sessions or %v\n\n", runtime.GOMAXPROCS(0), *n, *dur)
 	if err := throughput(ctx, out, conc, *n, *dur); err != nil {
 		return err
@@ -76,6 +77,12 @@ func throughput(ctx context.Context, out io.Writer, conc []int, n int, d time.Du
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() { _ = srv.Serve(sctx, agiL) }()
+	msetL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	msetSrv := &agi.Server{Handler: loadtest.MSetHandler(), MaxSessions: 10000, Metrics: agi.NewMetrics(nil)}
+	go func() { _ = msetSrv.Serve(sctx, msetL) }()
 	minL, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -87,15 +94,17 @@ func throughput(ctx context.Context, out io.Writer, conc []int, n int, d time.Du
 	for _, c := range conc {
 		// Warm up both, then alternate so neither gets the quieter slot.
 		loadtest.Run(ctx, agiL.Addr().String(), c, 200, time.Second)
+		loadtest.Run(ctx, msetL.Addr().String(), c, 200, time.Second)
 		loadtest.Run(ctx, minL.Addr().String(), c, 200, time.Second)
 		ours := loadtest.Run(ctx, agiL.Addr().String(), c, n, d)
+		mset := loadtest.Run(ctx, msetL.Addr().String(), c, n, d)
 		base := loadtest.Run(ctx, minL.Addr().String(), c, n, d)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		fmt.Fprintf(out, "%-8s %v\n%-8s %v\n", "agi", ours, "minimal", base)
+		fmt.Fprintf(out, "%-8s %v\n%-8s %v\n%-8s %v\n", "agi", ours, "agi-mset", mset, "minimal", base)
 		if base.PerSecond() > 0 {
-			fmt.Fprintf(out, "%-8s agi/minimal throughput %.2f\n\n", "", ours.PerSecond()/base.PerSecond())
+			fmt.Fprintf(out, "%-8s agi/minimal throughput %.2f, agi-mset/minimal %.2f\n\n", "", ours.PerSecond()/base.PerSecond(), mset.PerSecond()/base.PerSecond())
 		}
 	}
 	return nil

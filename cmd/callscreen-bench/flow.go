@@ -54,7 +54,7 @@ func init() {
 // process's getrusage is the servers' CPU alone.
 const (
 	variantBare = "bare-3"   // GET VARIABLE + 2 SET VARIABLE
-	variantSeq  = "bare-seq" // the flow's allow-path command sequence (6 SET VARIABLE), nothing else
+	variantSeq  = "bare-seq" // the flow's allow-path command sequence (one EXEC MSet), nothing else
 	variantFlow = "flow"     // the screening flow: serve's chain (no Redis), no hit, no provider
 	variantL1   = "flow+L1"  // the flow with a provider whose verdict is in the in-process cache
 	variantL2   = "flow+L2"  // the flow with a provider whose verdict is in Redis (in-process cache off)
@@ -178,12 +178,9 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 			_ = s.SetVariable(ctx, decision.VarID, "01M80QP64KW6KJAADJ")
 		}),
 		variantSeq: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
-			for _, v := range [][2]string{{decision.VarResult, "allow"}, {decision.VarAction, "allow"}, {decision.VarTier, "UNKNOWN"},
-				{decision.VarChallenge, "none"}, {decision.VarMode, "enforce"}, {decision.VarID, "01M80QP64KW6KJAADJ"}} {
-				if err := s.SetVariable(ctx, v[0], v[1]); err != nil {
-					return
-				}
-			}
+			_ = s.SetVariables(ctx, []agi.Variable{{Name: decision.VarResult, Value: "allow"}, {Name: decision.VarAction, Value: "allow"},
+				{Name: decision.VarTier, Value: "UNKNOWN"}, {Name: decision.VarChallenge, Value: "none"},
+				{Name: decision.VarMode, Value: "enforce"}, {Name: decision.VarID, Value: "01M80QP64KW6KJAADJ"}})
 		}),
 		variantFlow: bridge.AGIHandler(func() *screen.Flow { return flow }),
 	}
@@ -267,10 +264,10 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "Server CPU is this process's getrusage (user+system) over the run, divided by sessions served.\n")
 	fmt.Fprintf(out, "GOMAXPROCS=%d, NumCPU=%d, per measurement at most %d sessions or %v\n", runtime.GOMAXPROCS(0), runtime.NumCPU(), *n, *dur)
 	fmt.Fprintf(out, "  %s: GET VARIABLE + 2 SET VARIABLE (3 round trips)\n", variantBare)
-	fmt.Fprintf(out, "  %s: the flow's command sequence, 6 SET VARIABLE (6 round trips), no logic\n", variantSeq)
+	fmt.Fprintf(out, "  %s: the flow's command sequence, one EXEC MSet of 6 variables (1 round trip), no logic\n", variantSeq)
 	fmt.Fprintf(out, "  %s: screen.Flow through bridge.AGI with serve's chain without Redis or providers (critical numbers,\n", variantFlow)
 	fmt.Fprintf(out, "        feedback, lists, feed, behaviour counters), policy, id, metrics; CALLSCREEN_ID handed over\n")
-	fmt.Fprintf(out, "        as the dialplan include does (agi_arg_1: screened=), so 6 round trips\n")
+	fmt.Fprintf(out, "        as the dialplan include does (agi_arg_1: screened=), so 1 round trip (EXEC MSet)\n")
 	if *withCache {
 		fmt.Fprintf(out, "  %s / %s: the flow plus a provider stage whose verdict for each of %d callers is already in the\n", variantL1, variantL2, cacheCallers)
 		fmt.Fprintf(out, "        in-process cache / in Redis on loopback (in-process cache off), so every lookup is a hit\n")
@@ -284,6 +281,7 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 		v string
 	}
 	cpu := map[key]float64{}
+	rate := map[key]float64{}
 	for round := 0; round < *rounds; round++ {
 		for _, c := range conc {
 			for _, v := range variants {
@@ -310,6 +308,7 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 				}
 				perSession := float64((ru1 - ru0).Microseconds()) / float64(res.Sessions)
 				cpu[key{c, v}] += perSession
+				rate[key{c, v}] += float64(res.Sessions) / res.Seconds
 				dp50, dp99 := "-", "-"
 				if strings.HasPrefix(v, variantFlow) {
 					p50, p99 := decisions.percentiles()
@@ -334,7 +333,8 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	}
 	for _, c := range conc {
 		b, s, f := cpu[key{c, variantBare}], cpu[key{c, variantSeq}], cpu[key{c, variantFlow}]
-		fmt.Fprintf(out, "conns %d: flow CPU per session is %+.0f%% vs %s, %+.0f%% vs %s\n", c, 100*(f-b)/b, variantBare, 100*(f-s)/s, variantSeq)
+		fmt.Fprintf(out, "conns %d: flow CPU per session is %+.0f%% vs %s, %+.0f%% vs %s; flow sessions/s %.2fx %s\n", c, 100*(f-b)/b, variantBare,
+			100*(f-s)/s, variantSeq, rate[key{c, variantFlow}]/rate[key{c, variantBare}], variantBare)
 		if *withCache {
 			l1, l2 := cpu[key{c, variantL1}], cpu[key{c, variantL2}]
 			fmt.Fprintf(out, "conns %d: a Redis hit costs %+.0f µs CPU per session over an in-process hit (%+.0f%%)\n", c, (l2-l1)/float64(*rounds), 100*(l2-l1)/l1)
@@ -386,7 +386,7 @@ func flowCaller(i, callers int) string {
 }
 
 // flowClient plays minimal Asterisk callers: each sends the environment,
-// answers GET VARIABLE (unset) and SET VARIABLE like Asterisk, and times
+// answers GET VARIABLE (unset), SET VARIABLE and EXEC MSet like Asterisk, and times
 // the session from dial to the server's close. It prints one JSON result.
 func flowClient(ctx context.Context, addr string, conns, n, callers int, d time.Duration, out io.Writer) error {
 	if callers < 1 || callers > 8000000 {
@@ -473,6 +473,8 @@ func flowSession(ctx context.Context, addr string, r *bufio.Reader, env string) 
 			reply = "200 result=0\n"
 		case strings.HasPrefix(string(line), "SET VARIABLE"):
 			reply = "200 result=1\n"
+		case strings.HasPrefix(string(line), "EXEC MSet "):
+			reply = "200 result=0\n"
 		default:
 			reply = "510 Invalid or unknown command\n"
 		}

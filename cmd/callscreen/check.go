@@ -34,7 +34,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("callscreen check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: callscreen check NUMBER [--name NAME] [--profile NAME] [--anonymous] [--to DID] [--tenant T] [--config FILE] [--json]")
+		fmt.Fprintln(stderr, "usage: callscreen check NUMBER [--name NAME] [--profile NAME] [--anonymous] [--to DID] [--tenant T]")
+		fmt.Fprintln(stderr, "                        [--attestation A|B|C|none [--verify-result CODE]] [--config FILE] [--json]")
 		fs.PrintDefaults()
 	}
 	path := configFlag(fs)
@@ -44,6 +45,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	to := fs.String("to", "", "dialed `number` (selects the profile through the DID map)")
 	tenant := fs.String("tenant", "", "`tenant` whose lists and caches to consult")
 	asJSON := fs.Bool("json", false, "print the full result as JSON")
+	attestation := fs.String("attestation", "", "the STIR/SHAKEN attestation the PBX verified: `A`, B, C, or none (no Identity header)")
+	verifyResult := fs.String("verify-result", "", "Asterisk's STIR/SHAKEN verify_result (`CODE`); default success with --attestation A, B or C")
 	pos, ok := parseArgs(fs, args)
 	if !ok {
 		return 2
@@ -75,6 +78,26 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if *anonymous {
 		info.PresentationCode = 35
+	}
+	if *verifyResult != "" && *attestation == "" {
+		fmt.Fprintln(stderr, "callscreen check: --verify-result needs --attestation")
+		return 2
+	}
+	if *attestation != "" {
+		v := *verifyResult
+		if v == "" && !strings.EqualFold(*attestation, "none") {
+			v = "success"
+		}
+		st, ok := policy.ParseSTIR(*attestation, v)
+		switch {
+		case !ok:
+			fmt.Fprintf(stderr, "callscreen check: --attestation %q: want A, B, C or none\n", *attestation)
+			return 2
+		case st.Verify == "unknown":
+			fmt.Fprintf(stderr, "callscreen check: --verify-result %q: not a verify_result of Asterisk 22 (%s)\n", *verifyResult, strings.Join(policy.VerifyResults, ", "))
+			return 2
+		}
+		info.Attestation, info.VerifyResult = st.Attestation, st.Verify
 	}
 	if *profile != "" {
 		if _, ok := cfg.Profile(*profile); !ok {
@@ -135,6 +158,9 @@ func explain(w io.Writer, cfg *config.Config, info decision.CallInfo, res *decis
 		pres = "restricted"
 	}
 	fmt.Fprintf(tw, "presentation\t%s\n", pres)
+	if res.Attestation != "" {
+		fmt.Fprintf(tw, "stir/shaken\tattestation %s, verification %s\n", res.Attestation, orDash(res.VerifyResult))
+	}
 
 	var total time.Duration
 	for _, r := range res.Verdict.Sources {

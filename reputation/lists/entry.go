@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -230,30 +231,83 @@ func normPattern(p string) (string, error) {
 }
 
 // matchGlob reports whether name matches pattern (both upper-cased): '*'
-// is any run, '?' any one character. It runs in O(len(pattern)·len(name))
-// at worst, without recursion.
+// is any run, '?' any one character. The pattern is cut at its stars into
+// segments: the first must match at the start of the name, the last at its
+// end, and each one between at its leftmost place after the previous one
+// (leftmost is always right for globs). A segment without '?' is found
+// with strings.Index, so a long name costs time linear in its length, and
+// nothing is allocated.
 func matchGlob(pattern, name string) bool {
-	p, n := []rune(pattern), []rune(name)
-	pi, ni := 0, 0
-	star, mark := -1, 0
-	for ni < len(n) {
-		switch {
-		case pi < len(p) && (p[pi] == '?' || p[pi] == n[ni]):
-			pi++
-			ni++
-		case pi < len(p) && p[pi] == '*':
-			star, mark = pi, ni
-			pi++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			ni = mark
-		default:
+	first := strings.IndexByte(pattern, '*')
+	if first < 0 {
+		end, ok := matchAt(pattern, name, 0)
+		return ok && end == len(name)
+	}
+	pos, ok := matchAt(pattern[:first], name, 0)
+	if !ok {
+		return false
+	}
+	last := strings.LastIndexByte(pattern, '*')
+	suffix := pattern[last+1:]
+	// The suffix takes as many characters at the end as it has runes.
+	tail := len(name)
+	for n := utf8.RuneCountInString(suffix); n > 0; n-- {
+		if tail <= pos {
 			return false
 		}
+		_, w := utf8.DecodeLastRuneInString(name[:tail])
+		tail -= w
 	}
-	for pi < len(p) && p[pi] == '*' {
-		pi++
+	if tail < pos {
+		return false
 	}
-	return pi == len(p)
+	if end, ok := matchAt(suffix, name, tail); !ok || end != len(name) {
+		return false
+	}
+	for _, seg := range strings.Split(pattern[first+1:last+1], "*") {
+		if seg == "" {
+			continue
+		}
+		at, end := findSegment(seg, name[:tail], pos)
+		if at < 0 {
+			return false
+		}
+		pos = end
+	}
+	return true
+}
+
+// matchAt matches seg ('?' is any one character) at byte i of s and
+// returns the byte offset after it.
+func matchAt(seg, s string, i int) (int, bool) {
+	for _, r := range seg {
+		if i >= len(s) {
+			return 0, false
+		}
+		got, w := utf8.DecodeRuneInString(s[i:])
+		if r != '?' && r != got {
+			return 0, false
+		}
+		i += w
+	}
+	return i, true
+}
+
+// findSegment finds the leftmost match of seg in s at or after byte from;
+// it returns its start and end, or -1.
+func findSegment(seg, s string, from int) (int, int) {
+	if strings.IndexByte(seg, '?') < 0 {
+		if k := strings.Index(s[from:], seg); k >= 0 {
+			return from + k, from + k + len(seg)
+		}
+		return -1, -1
+	}
+	for i := from; i < len(s); {
+		if end, ok := matchAt(seg, s, i); ok {
+			return i, end
+		}
+		_, w := utf8.DecodeRuneInString(s[i:])
+		i += w
+	}
+	return -1, -1
 }

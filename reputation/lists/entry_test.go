@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParseEntry(t *testing.T) {
@@ -132,6 +133,65 @@ func TestParseFile(t *testing.T) {
 	for _, e := range entries {
 		if e.List != Block {
 			t.Fatalf("entry %s on list %q, want block", e.String(), e.List)
+		}
+	}
+}
+
+// globReference is the plain backtracking matcher over runes that
+// matchGlob must agree with.
+func globReference(pattern, name string) bool {
+	p, n := []rune(pattern), []rune(name)
+	pi, ni := 0, 0
+	star, mark := -1, 0
+	for ni < len(n) {
+		switch {
+		case pi < len(p) && (p[pi] == '?' || p[pi] == n[ni]):
+			pi++
+			ni++
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, ni
+			pi++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			ni = mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
+}
+
+// FuzzMatchGlob: the segment matcher agrees with the backtracking one on
+// every valid UTF-8 pattern and name.
+func FuzzMatchGlob(f *testing.F) {
+	for _, s := range [][2]string{{"*CAR WARRANTY*", strings.Repeat("A", 300) + " CAR WARRANTY"}, {"A*B?C*", "AXBXCB"},
+		{"?*?", "É"}, {"**", ""}, {"*AB*AB*", "ABAB"}, {"A?*?", "AÉÉ"}, {"*?É", "ÉÉ"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, name string) {
+		if !utf8.ValidString(pattern) || !utf8.ValidString(name) {
+			return
+		}
+		if got, want := matchGlob(pattern, name), globReference(pattern, name); got != want {
+			t.Fatalf("matchGlob(%q, %q) = %v, reference says %v", pattern, name, got, want)
+		}
+	})
+}
+
+// A name padded far past what the record keeps is still matched whole, in
+// time linear in its length.
+func TestMatchGlobLongName(t *testing.T) {
+	name := strings.Repeat("A", 60<<10) + " CAR WARRANTY"
+	for _, tt := range []struct {
+		pattern string
+		want    bool
+	}{{"*WARRANTY*", true}, {"*WARRANTY", true}, {"A*WARRANTY", true}, {"*B*", false}, {"*A?Z*", false}, {"*A?C*", true}} {
+		if got := matchGlob(tt.pattern, name); got != tt.want {
+			t.Errorf("matchGlob(%q, 60 KiB name) = %v, want %v", tt.pattern, got, tt.want)
 		}
 	}
 }
