@@ -27,6 +27,45 @@ func BenchmarkRecord(b *testing.B) {
 	}
 }
 
+// BenchmarkCommit is what the flow adds to a call before its routing
+// variables: encode, hash and write(2) the record (batch fsync runs on the
+// log's goroutine), one call at a time and with calls in parallel.
+func BenchmarkCommit(b *testing.B) {
+	for _, parallel := range []bool{false, true} {
+		b.Run(map[bool]string{false: "serial", true: "parallel"}[parallel], func(b *testing.B) {
+			l, err := Open(Options{Dir: b.TempDir(), Logger: quiet})
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := result(1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			if parallel {
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if err := l.Commit(r); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			} else {
+				for b.Loop() {
+					if err := l.Commit(r); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.StopTimer()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := l.Close(ctx); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
 // BenchmarkSeal is the writer's work per record: encode and hash.
 func BenchmarkSeal(b *testing.B) {
 	rec := FromResult(result(1), "")

@@ -18,7 +18,9 @@ import (
 const crashDirEnv = "CALLSCREEN_AUDIT_CRASH_DIR"
 
 // TestCrashHelper is the process TestKill9LosesNoAcknowledgedRecord kills:
-// it appends under load and prints "ack SEQ ID" for every record the log
+// it writes under load and prints "commit ID" for every record Commit
+// handed to the operating system (what the flow does before a call's
+// routing variables go out) and "ack SEQ ID" for every record Append
 // reported durable. It does nothing in a normal test run.
 func TestCrashHelper(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
@@ -32,22 +34,29 @@ func TestCrashHelper(t *testing.T) {
 	}
 	var mu sync.Mutex
 	out := bufio.NewWriter(os.Stdout)
+	say := func(format string, args ...any) {
+		mu.Lock()
+		fmt.Fprintf(out, format, args...)
+		out.Flush()
+		mu.Unlock()
+	}
 	var next atomic.Int64
 	next.Store(time.Now().UnixNano() % 1e9 * 1000)
-	for range 8 {
+	for g := range 8 {
 		go func() {
 			for {
 				i := int(next.Add(1))
 				r := result(i)
 				r.ID = fmt.Sprintf("crash-%d-%d", os.Getpid(), i)
-				seq, err := l.Append(context.Background(), r)
-				if err != nil {
+				if g%2 == 0 {
+					if l.Commit(r) == nil {
+						say("commit %s\n", r.ID)
+					}
 					continue
 				}
-				mu.Lock()
-				fmt.Fprintf(out, "ack %d %s\n", seq, r.ID)
-				out.Flush()
-				mu.Unlock()
+				if seq, err := l.Append(context.Background(), r); err == nil {
+					say("ack %d %s\n", seq, r.ID)
+				}
 			}
 		}()
 	}
@@ -61,16 +70,18 @@ func TestCrashHelper(t *testing.T) {
 	}
 }
 
-// TestKill9LosesNoAcknowledgedRecord kills a process appending under load
-// with SIGKILL, three times over the same log, and checks that every record
-// it reported written is in the log with its seq, and that the log
-// recovers to one that verifies.
+// TestKill9LosesNoAcknowledgedRecord kills a process writing under load
+// with SIGKILL, three times over the same log, and checks that every
+// record it reported committed or durable is in the log (the durable ones
+// with their seq), and that the log recovers to one that verifies. It
+// asserts what was acknowledged, whatever the count: a loaded machine may
+// let the helper acknowledge few records before the kill.
 func TestKill9LosesNoAcknowledgedRecord(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts helper processes")
 	}
 	dir := t.TempDir()
-	acked := map[string]uint64{}
+	acked := map[string]uint64{} // id -> seq, 0 for a commit
 	for round := range 3 {
 		n := crashOnce(t, dir, acked)
 		t.Logf("round %d: %d records acknowledged before SIGKILL", round, n)
@@ -81,6 +92,9 @@ func TestKill9LosesNoAcknowledgedRecord(t *testing.T) {
 			t.Fatalf("round %d: crashed log: %v", round, err)
 		}
 	}
+	if len(acked) == 0 {
+		t.Fatal("the helper acknowledged no record in three rounds")
+	}
 	// Recovery seals the log; then everything verifies, head included.
 	l, err := Open(Options{Dir: dir, Logger: quiet})
 	if err != nil {
@@ -88,13 +102,12 @@ func TestKill9LosesNoAcknowledgedRecord(t *testing.T) {
 	}
 	closeLog(t, l)
 	files := mustFiles(t, dir)
-	head, err := ReadHead(dir)
-	if err != nil || head == nil {
-		t.Fatalf("head: %v %v", head, err)
-	}
-	rep, err := VerifyWith(files, VerifyOptions{PublicKey: l.PublicKey(), Head: head})
+	rep, err := VerifyDir(dir, VerifyOptions{PublicKey: l.PublicKey()})
 	if err != nil {
 		t.Fatalf("recovered log: %v", err)
+	}
+	if len(rep.Breaks) != 0 {
+		t.Fatalf("recovery after SIGKILL set files aside: %v", rep.Breaks)
 	}
 	found := map[string]uint64{}
 	if err := Scan(files, func(r Record) error { found[r.ID] = r.Seq; return nil }); err != nil {
@@ -102,21 +115,22 @@ func TestKill9LosesNoAcknowledgedRecord(t *testing.T) {
 	}
 	missing := 0
 	for id, seq := range acked {
-		if got, ok := found[id]; !ok || got != seq {
+		if got, ok := found[id]; !ok || (seq != 0 && got != seq) {
 			missing++
 			if missing < 5 {
 				t.Errorf("acknowledged record %s seq %d: found seq %d (present %v)", id, seq, got, ok)
 			}
 		}
 	}
-	if missing > 0 || len(acked) == 0 {
+	if missing > 0 {
 		t.Fatalf("%d of %d acknowledged records lost", missing, len(acked))
 	}
 	t.Logf("%d acknowledged records, all present; log holds %d records", len(acked), rep.Records)
 }
 
-// crashOnce runs the helper until it has acknowledged some records, kills
-// it with SIGKILL and collects every acknowledgement it printed.
+// crashOnce runs the helper until it has acknowledged a few hundred
+// records (or for at most 30 seconds), kills it with SIGKILL and collects
+// every acknowledgement it printed.
 func crashOnce(t *testing.T, dir string, acked map[string]uint64) int {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$", "-test.count=1")
@@ -129,36 +143,32 @@ func crashOnce(t *testing.T, dir string, acked map[string]uint64) int {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	killed := false
-	kill := func() {
-		if !killed {
-			killed = true
-			_ = cmd.Process.Kill() // SIGKILL
-		}
-	}
+	var once sync.Once
+	kill := func() { once.Do(func() { _ = cmd.Process.Kill() }) } // SIGKILL
 	defer kill()
-	deadline := time.AfterFunc(20*time.Second, kill)
+	deadline := time.AfterFunc(30*time.Second, kill)
 	defer deadline.Stop()
 	sc := bufio.NewScanner(stdout)
 	n := 0
-	target := 600 + int(time.Now().UnixNano()%400)
+	target := 100 + int(time.Now().UnixNano()%400)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) != 3 || fields[0] != "ack" {
+		switch {
+		case len(fields) == 2 && fields[0] == "commit":
+			acked[fields[1]] = 0
+		case len(fields) == 3 && fields[0] == "ack":
+			seq, err := strconv.ParseUint(fields[1], 10, 64)
+			if err != nil {
+				t.Fatalf("helper printed %q", sc.Text())
+			}
+			acked[fields[2]] = seq
+		default:
 			continue
 		}
-		seq, err := strconv.ParseUint(fields[1], 10, 64)
-		if err != nil {
-			t.Fatalf("helper printed %q", sc.Text())
-		}
-		acked[fields[2]] = seq
 		if n++; n == target {
 			kill()
 		}
 	}
 	_ = cmd.Wait()
-	if n < target {
-		t.Fatalf("helper acknowledged only %d records before it ended", n)
-	}
 	return n
 }

@@ -18,11 +18,10 @@ import (
 	"github.com/callscreen/callscreen/screen"
 )
 
-// TestDiskFullCallsStillDecided: calls screened through FastAGI while every
-// write of the decision log fails with ENOSPC (an injected filesystem
-// error; no tiny tmpfs here) are still decided and routed; the failure
-// shows in the metrics, and once the disk recovers the log catches up and
-// verifies.
+// TestDiskFullCallsStillDecided: calls screened through FastAGI while the
+// decision log's disk is full (a simulated one: TestDiskFullOnASmallFilesystem
+// has the real thing) are still decided and routed; the failure shows in
+// the metrics, and once the disk recovers the log catches up and verifies.
 func TestDiskFullCallsStillDecided(t *testing.T) {
 	dir := t.TempDir()
 	fs := &faultFS{}
@@ -55,7 +54,7 @@ func TestDiskFullCallsStillDecided(t *testing.T) {
 	}
 	timingtest.WaitFor(t, "first record", func() bool { return l.Written() == 1 })
 
-	fs.writeErr.Store(errp(syscall.ENOSPC))
+	fs.space(0)
 	for i := 1; i <= 5; i++ {
 		if v := call(i); v[decision.VarResult] != "allow" || v[decision.VarID] == "" {
 			t.Fatalf("call %d with the disk full was not decided: %v", i, v)
@@ -66,11 +65,49 @@ func TestDiskFullCallsStillDecided(t *testing.T) {
 		t.Errorf("write errors %v, written %d", testutil.ToFloat64(m.errorsWrite), l.Written())
 	}
 
-	fs.writeErr.Store(nil)
+	fs.space(-1)
 	timingtest.WaitFor(t, "catch up", func() bool { return l.Written() == 6 })
 	closeLog(t, l)
 	if rep, err := Verify(mustFiles(t, dir), l.PublicKey()); err != nil || rep.Records != 6 {
 		t.Fatalf("log after the disk recovered: %+v, %v", rep, err)
+	}
+}
+
+// TestRoutingVariablesAfterTheRecord: every CALLSCREEN_ID a simulated
+// Asterisk receives is already in the log file when its call ends, with
+// no fsync due for an hour: the flow wrote the record before it sent the
+// routing variables, so a crash then would have lost nothing.
+func TestRoutingVariablesAfterTheRecord(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, Options{Dir: dir, FsyncInterval: time.Hour})
+	flow := &screen.Flow{Recorder: decision.Recorders{l}, Logger: quiet}
+	srv := &agi.Server{Handler: bridge.AGIHandler(func() *screen.Flow { return flow }), Logger: quiet}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
+	defer func() { cancel(); _ = srv.Shutdown(context.Background()); <-done }()
+	for i, c := range []agitest.Call{
+		{CallerID: "+14155552671"},                                      // allow
+		{CallerID: "anonymous", Caller: agitest.Caller{Auto: true}},     // challenge passed
+		{CallerID: "anonymous", Caller: agitest.Caller{HangupAfter: 2}}, // abandoned
+		{CallerID: "911"}, // emergency
+		{CallerID: "+14155552671", Vars: map[string]string{"X": "y"}}, // allow again
+	} {
+		cctx, ccancel := context.WithTimeout(context.Background(), 20*time.Second)
+		c.DNID, c.UniqueID = "+18005550100", fmt.Sprintf("170000.%d", i)
+		tr, err := agitest.Dial(cctx, ln.Addr().String(), c)
+		ccancel()
+		id := tr.Vars[decision.VarID]
+		if err != nil || id == "" {
+			t.Fatalf("call %d: %v %v", i, err, tr.Vars)
+		}
+		if !fileHolds(t, dir, id) {
+			t.Errorf("call %d got %s=%s before its record was written", i, decision.VarID, id)
+		}
 	}
 }
 

@@ -1,8 +1,10 @@
 package audit
 
 import (
+	"sync/atomic"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // Metrics are the decision log's metrics.
@@ -18,9 +20,21 @@ type Metrics struct {
 	queue       prometheus.Gauge
 	writtenSeq  prometheus.Gauge
 	bytes       prometheus.Counter
+	breaks      prometheus.Counter
+	late        prometheus.Counter
 
-	droppedFull, droppedClosed, droppedUnwritten                  prometheus.Counter
+	witnessSent    prometheus.Counter
+	witnessErrors  prometheus.Counter
+	witnessSkipped prometheus.Counter
+	witnessPending prometheus.Gauge
+	witnessLag     prometheus.GaugeFunc
+	// witnessOldest is when the oldest checkpoint not yet at the witness
+	// became durable (unix nanoseconds), 0 when none waits.
+	witnessOldest atomic.Int64
+
+	droppedFull, droppedBacklog, droppedClosed, droppedUnwritten  prometheus.Counter
 	errorsOpen, errorsWrite, errorsSync, errorsHead, errorsEncode prometheus.Counter
+	failingNow                                                    atomic.Bool
 }
 
 // NewMetrics creates the audit metrics and registers them with reg; a nil
@@ -33,7 +47,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "callscreen_audit_dropped_total",
-			Help: "Decision records that never reached the audit log, by reason: queue_full (disk failing or too slow), closed, unwritten (still failing at shutdown).",
+			Help: "Decision records that never reached the audit log, by reason: queue_full (Record's queue full), backlog_full (memory bound reached while the disk failed), closed, unwritten (still failing at shutdown). A gap entry in the log states the queue_full and backlog_full ones.",
 		}, []string{"reason"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "callscreen_audit_errors_total",
@@ -50,7 +64,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "callscreen_audit_commit_seconds",
-			Help:    "Time from a decision being recorded to it being durable in the audit log.",
+			Help:    "Time from a decision being recorded to it being durable (fsynced) in the audit log.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .15, .25, .5, 1, 2.5, 5},
 		}),
 		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{
@@ -67,14 +81,49 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		writtenSeq: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "callscreen_audit_written_sequence",
-			Help: "Sequence number of the last record durable in the audit log.",
+			Help: "Sequence number of the last entry durable in the audit log.",
 		}),
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "callscreen_audit_written_bytes_total",
 			Help: "Bytes written to audit log files.",
 		}),
+		breaks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callscreen_audit_breaks_total",
+			Help: "Times the audit log was found damaged at start: the damaged files were set aside and the log went on after a break entry.",
+		}),
+		late: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callscreen_audit_commits_late_total",
+			Help: "Decisions not handed to the operating system before their routing variables were sent, because the log writer was stalled for longer than the commit wait; they were queued instead.",
+		}),
+		witnessSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callscreen_audit_witness_checkpoints_total",
+			Help: "Checkpoints the witness accepted.",
+		}),
+		witnessErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callscreen_audit_witness_errors_total",
+			Help: "Failed attempts to hand a checkpoint to the witness (each is retried).",
+		}),
+		witnessSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callscreen_audit_witness_skipped_total",
+			Help: "Checkpoints never sent to the witness because too many waited; the newer ones cover them.",
+		}),
+		witnessPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "callscreen_audit_witness_pending_checkpoints",
+			Help: "Checkpoints waiting to be sent to the witness.",
+		}),
 	}
+	m.witnessLag = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "callscreen_audit_witness_lag_seconds",
+		Help: "Age of the oldest checkpoint not yet accepted by the witness, 0 when it has them all.",
+	}, func() float64 {
+		at := m.witnessOldest.Load()
+		if at == 0 {
+			return 0
+		}
+		return time.Since(time.Unix(0, at)).Seconds()
+	})
 	m.droppedFull = m.dropped.WithLabelValues("queue_full")
+	m.droppedBacklog = m.dropped.WithLabelValues("backlog_full")
 	m.droppedClosed = m.dropped.WithLabelValues("closed")
 	m.droppedUnwritten = m.dropped.WithLabelValues("unwritten")
 	m.errorsOpen = m.errors.WithLabelValues("open")
@@ -84,16 +133,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.errorsEncode = m.errors.WithLabelValues("encode")
 	if reg != nil {
 		reg.MustRegister(m.records, m.dropped, m.errors, m.failing, m.fsync, m.commit,
-			m.checkpoints, m.rotations, m.queue, m.writtenSeq, m.bytes)
+			m.checkpoints, m.rotations, m.queue, m.writtenSeq, m.bytes, m.breaks, m.late,
+			m.witnessSent, m.witnessErrors, m.witnessSkipped, m.witnessPending, m.witnessLag)
 	}
 	return m
 }
 
-// failingNow reads the failing gauge, for log lines.
-func (m *Metrics) failingNow() bool {
-	var d dto.Metric
-	if err := m.failing.Write(&d); err != nil {
-		return false
+func (m *Metrics) setFailing(on bool) {
+	m.failingNow.Store(on)
+	if on {
+		m.failing.Set(1)
+	} else {
+		m.failing.Set(0)
 	}
-	return d.GetGauge().GetValue() == 1
 }

@@ -16,6 +16,12 @@ import (
 const (
 	TypeRecord     = "record"
 	TypeCheckpoint = "checkpoint"
+	// TypeGap says how many decisions the log dropped (memory bound
+	// reached while the disk failed) where they would have been.
+	TypeGap = "gap"
+	// TypeBreak starts the file the log continued in after Open found
+	// its newest files damaged and set them aside.
+	TypeBreak = "break"
 )
 
 // GenesisHash is the prev of the first record of a log: 64 zeros.
@@ -90,6 +96,48 @@ type Checkpoint struct {
 	Sig string `json:"-"`
 	// canon holds the signed bytes of a parsed checkpoint.
 	canon []byte
+}
+
+// Gap is a chain entry standing for decisions that never reached the log:
+// dropped while the disk was failing and memory was full, counted, and
+// stated here when writing resumed. It has a seq and a prev like a record,
+// so removing it breaks the chain. Keys sorted, like Record.
+type Gap struct {
+	// Dropped is how many decisions are missing here.
+	Dropped uint64 `json:"dropped"`
+	// First and Last are when the first and the last of them were made.
+	First  string `json:"first"`
+	Last   string `json:"last"`
+	Prev   string `json:"prev"`
+	Reason string `json:"reason"`
+	Seq    uint64 `json:"seq"`
+	Time   string `json:"time"`
+	Type   string `json:"type"`
+}
+
+// Break is the first entry of the file a log continues in after Open found
+// damage (a record that does not verify, two writers in one file, a log
+// cut behind its head file). The damaged files are set aside under new
+// names, never deleted. The break links to the last good entry (LastSeq,
+// LastHash, which is also its Prev) and takes a seq above every seq the
+// set-aside files hold; the next checkpoint is numbered N+1, above every
+// checkpoint number issued before. Keys sorted, like Record.
+type Break struct {
+	// Files are the set-aside files, by base name, in log order; they
+	// stay in the log directory.
+	Files []string `json:"files"`
+	// LastHash and LastSeq name the last entry that verified (GenesisHash
+	// and 0 when none did).
+	LastHash string `json:"last_hash"`
+	LastSeq  uint64 `json:"last_seq"`
+	// N is the highest checkpoint number issued before the break.
+	N    uint64 `json:"n"`
+	Prev string `json:"prev"`
+	// Reason is what Open found, naming the first bad line.
+	Reason string `json:"reason"`
+	Seq    uint64 `json:"seq"`
+	Time   string `json:"time"`
+	Type   string `json:"type"`
 }
 
 // signContext prefixes the signed bytes, so a checkpoint signature can never
@@ -251,7 +299,7 @@ func entryType(line []byte) (string, error) {
 		return "", errNotJSON
 	}
 	switch t.Type {
-	case TypeRecord, TypeCheckpoint:
+	case TypeRecord, TypeCheckpoint, TypeGap, TypeBreak:
 		return t.Type, nil
 	}
 	return "", fmt.Errorf("%w %q", errBadType, t.Type)

@@ -61,6 +61,8 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"unknown_ari_key.yaml", "unknown key \"ari.servers[0].pasword\""},
 		{"unknown_key.yaml", "unknown key \"agi.listn\""},
 		{"unknown_profile_key.yaml", "unknown key \"profiles.sales.challenge.digitz\""},
+		{"witness_both.yaml", "audit.witness.url and audit.witness.file are both set: set one"},
+		{"witness_url.yaml", "audit.witness.url \"http://witness.example.com/pbx1\": want an https URL"},
 		{"yaml_syntax.yaml", "parse yaml: yaml: line 1: did not find expected ',' or ']'"},
 		{"youmail.yaml", "providers.youmail: sid and key must be set together"},
 	}
@@ -248,7 +250,7 @@ func TestRedactedAndVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	js, _ := json.Marshal(c)
-	for _, s := range []string{"hunter2", "abc123", "tok3n", "sekret", `"pw"`} {
+	for _, s := range []string{"hunter2", "abc123", "tok3n", "sekret", `"pw"`, "w1tness-t0k"} {
 		if bytes.Contains(out, []byte(s)) || bytes.Contains(js, []byte(s)) {
 			t.Errorf("secret %s in the printed config:\n%s", s, out)
 		}

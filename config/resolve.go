@@ -397,6 +397,21 @@ func (c *Config) resolveAudit() error {
 	if a.RotateSize < 64<<10 {
 		return fmt.Errorf("audit.rotate_size %s: must be at least 64KiB", a.RotateSize)
 	}
+	return a.Witness.resolve()
+}
+
+func (w *AuditWitness) resolve() error {
+	if w.URL != "" && w.File != "" {
+		return fmt.Errorf("audit.witness.url and audit.witness.file are both set: set one")
+	}
+	if w.URL != "" {
+		if u, err := url.Parse(w.URL); err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("audit.witness.url %q: want an https URL", w.URL)
+		}
+	}
+	if w.Token.IsSet() && w.URL == "" {
+		return fmt.Errorf("audit.witness.token: set only with audit.witness.url")
+	}
 	return nil
 }
 

@@ -184,6 +184,16 @@ type Audit struct {
 	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
 	RotateSize         ByteSize      `mapstructure:"rotate_size"`
 	KeyFile            string        `mapstructure:"key_file"`
+	Witness            AuditWitness  `mapstructure:"witness"`
+}
+
+// AuditWitness configures the off-box copy of the decision log's signed
+// checkpoints: an HTTPS URL or a file on another mount (one of them).
+type AuditWitness struct {
+	URL       string `mapstructure:"url"`
+	File      string `mapstructure:"file"`
+	Token     Secret `mapstructure:"token"`
+	TokenFile string `mapstructure:"token_file"`
 }
 
 // ARI configures the Asterisk REST Interface transport.

@@ -1,6 +1,7 @@
 package decision
 
 import (
+	"errors"
 	"time"
 
 	"github.com/callscreen/callscreen/policy"
@@ -60,12 +61,29 @@ type Result struct {
 	ConfigVersion string
 	// Error is a failure the call failed open on, "" when none.
 	Error string
+	// Committed is set by the flow once it has handed the result to the
+	// Committers (the decision log) before sending the routing variables;
+	// they skip it when Record brings it again at the end of the call.
+	Committed bool
 }
 
 // Recorder receives every Result. Record must not block the call: an
 // implementation that does slow work queues it.
 type Recorder interface {
 	Record(r *Result)
+}
+
+// Committer is a Recorder that must hold a Result before the caller
+// learns the decision: the flow calls Commit right before it sends the
+// routing variables, so that a crash after that loses nothing the dialplan
+// was told (the decision log writes the record to the operating system).
+// Commit may take a few microseconds but never long: an implementation
+// that cannot keep the result now queues it and returns an error, which
+// it has counted and reported itself; the call goes on either way.
+// Record is still called at the end of the call, with Committed set.
+type Committer interface {
+	Recorder
+	Commit(r *Result) error
 }
 
 // RecorderFunc adapts a function to a Recorder.
@@ -82,4 +100,20 @@ func (rs Recorders) Record(r *Result) {
 	for _, rec := range rs {
 		rec.Record(r)
 	}
+}
+
+var _ Committer = Recorders(nil)
+
+// Commit passes r to every recorder that is a Committer, in order, and
+// returns their errors joined.
+func (rs Recorders) Commit(r *Result) error {
+	var errs []error
+	for _, rec := range rs {
+		if c, ok := rec.(Committer); ok {
+			if err := c.Commit(r); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

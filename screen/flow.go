@@ -194,6 +194,9 @@ type call struct {
 	fresh     bool // CALLSCREEN_ID was read and unset: empty variables need not be written
 	prevID    string
 	varsOK    bool // routing variables were written
+	// committed: the result went to the Committers (decision log) as it
+	// was before the routing variables were sent.
+	committed bool
 }
 
 // log returns the call's logger, carrying call_id, profile and tenant.
@@ -738,6 +741,7 @@ func (f *Flow) setVars(ctx context.Context, ch Channel, c *call) {
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 		defer cancel()
 	}
+	f.commit(c)
 	if err := ch.SetVariables(ctx, vars(c)); err != nil {
 		if errors.Is(err, ErrHangup) {
 			// The channel is gone (ARI drops it at hangup): there is no
@@ -755,6 +759,21 @@ func (f *Flow) setVars(ctx context.Context, ch Channel, c *call) {
 	c.varsOK = true
 }
 
+// commit hands the result to the recorders that must hold it before the
+// dialplan learns the decision (the decision log writes it to the
+// operating system: a crash from here on loses nothing the caller was
+// told). They count and report their own failures; the call goes on.
+func (f *Flow) commit(c *call) {
+	cm, ok := f.Recorder.(decision.Committer)
+	if !ok || c.committed {
+		return
+	}
+	c.res.Duration = f.now().Sub(c.start)
+	_ = cm.Commit(c.res)
+	c.committed = true
+	c.res.Committed = true
+}
+
 // failOpen turns the call into an allow after a panic and writes that.
 func (f *Flow) failOpen(ctx context.Context, ch Channel, c *call) {
 	reason := policy.InternalError
@@ -767,6 +786,9 @@ func (f *Flow) failOpen(ctx context.Context, ch Channel, c *call) {
 	c.res.Result = policy.ResultAllow
 	c.res.Challenge = policy.OutcomeNone
 	c.fresh = false
+	// What the dialplan gets now is not what was committed, if anything
+	// was: commit again (the log then holds both, the later one last).
+	c.committed = false
 	defer func() {
 		if p := recover(); p != nil {
 			f.logger().Error("screen: panic while failing open", "call_id", c.res.ID, "panic", fmt.Sprint(p))

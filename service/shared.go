@@ -70,12 +70,7 @@ func (s *Server) openShared(ctx context.Context, cfg *config.Config) error {
 	var recs decision.Recorders
 	s.recent = admin.NewRecent(admin.RecentOptions{Metrics: s.adminMetrics})
 	if cfg.Audit.Enabled {
-		s.audit, err = audit.Open(audit.Options{
-			Dir: cfg.Audit.Dir, Fsync: cfg.Audit.Fsync, FsyncInterval: cfg.Audit.FsyncInterval,
-			CheckpointEvery: cfg.Audit.CheckpointEvery, CheckpointInterval: cfg.Audit.CheckpointInterval,
-			RotateSize: int64(cfg.Audit.RotateSize), KeyFile: cfg.Audit.KeyFile,
-			ConfigVersion: cfg.Version(), Logger: s.log, Metrics: audit.NewMetrics(s.reg),
-		})
+		s.audit, err = audit.Open(auditOptions(cfg, s.log, s.reg))
 		if err != nil {
 			return fmt.Errorf("decision log: %w", err)
 		}
@@ -187,4 +182,23 @@ func (s *Server) closeShared(ctx context.Context) {
 		_ = s.lock.Unlock()
 		s.lock = nil
 	}
+}
+
+// auditOptions turns the audit configuration into the decision log's
+// options, the witness included.
+func auditOptions(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) audit.Options {
+	a := cfg.Audit
+	o := audit.Options{
+		Dir: a.Dir, Fsync: a.Fsync, FsyncInterval: a.FsyncInterval,
+		CheckpointEvery: a.CheckpointEvery, CheckpointInterval: a.CheckpointInterval,
+		RotateSize: int64(a.RotateSize), KeyFile: a.KeyFile,
+		ConfigVersion: cfg.Version(), Logger: log, Metrics: audit.NewMetrics(reg),
+	}
+	switch {
+	case a.Witness.URL != "":
+		o.Witness = audit.HTTPWitness{URL: a.Witness.URL, Token: a.Witness.Token.Value()}
+	case a.Witness.File != "":
+		o.Witness = audit.FileWitness{Path: a.Witness.File}
+	}
+	return o
 }

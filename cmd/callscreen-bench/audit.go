@@ -18,13 +18,15 @@ import (
 )
 
 func init() {
-	register(bench{name: "audit", summary: "decision log: Record latency per call, durable throughput, commit latency", run: runAuditBench})
+	register(bench{name: "audit", summary: "decision log: Commit and Record latency per call, durable throughput, time to durable", run: runAuditBench})
 }
 
 // runAuditBench appends decisions to a log in a temporary directory, first
 // paced like calls (-rate per second), then as fast as one producer can,
-// and prints what a call pays (Record latency), how soon records are
-// durable (commit latency) and how many records per second the log keeps.
+// each way through Commit (what a call pays: the record written to the
+// operating system before its routing variables go out) and through
+// Record (queued), and prints the latency per call, how soon records are
+// durable and how many records per second the log keeps.
 func runAuditBench(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
 	n := fs.Int("n", 20000, "records per phase")
@@ -49,10 +51,11 @@ func runAuditBench(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "audit log bench: fsync=%s interval=%s dir=%s\n", *fsync, *interval, *dir)
 	for _, phase := range []struct {
-		name string
-		rate int
-	}{{"paced", *rate}, {"flood", 0}} {
-		res, err := auditPhase(ctx, *dir, *fsync, *interval, *n, phase.rate, *limit)
+		name   string
+		rate   int
+		commit bool
+	}{{"commit paced", *rate, true}, {"commit flood", 0, true}, {"record paced", *rate, false}, {"record flood", 0, false}} {
+		res, err := auditPhase(ctx, *dir, *fsync, *interval, *n, phase.rate, *limit, phase.commit)
 		if err != nil {
 			return fmt.Errorf("%s: %w", phase.name, err)
 		}
@@ -64,13 +67,17 @@ func runAuditBench(ctx context.Context, args []string, out io.Writer) error {
 type auditResult struct {
 	records, dropped   int
 	elapsed, durableAt time.Duration
-	record             []time.Duration // Record call latencies
+	call               string          // "Commit()" or "Record()"
+	record             []time.Duration // Commit or Record call latencies
 	commit             []time.Duration // Record to durable
 	cpu                time.Duration
 }
 
-func auditPhase(ctx context.Context, dir, fsync string, interval time.Duration, n, rate int, limit time.Duration) (auditResult, error) {
-	var res auditResult
+func auditPhase(ctx context.Context, dir, fsync string, interval time.Duration, n, rate int, limit time.Duration, commit bool) (auditResult, error) {
+	res := auditResult{call: "Record()"}
+	if commit {
+		res.call = "Commit()"
+	}
 	l, err := audit.Open(audit.Options{
 		Dir: dir, Fsync: fsync, FsyncInterval: interval, QueueSize: 1 << 16,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -87,6 +94,7 @@ func auditPhase(ctx context.Context, dir, fsync string, interval time.Duration, 
 	// The poller notes when each seq becomes durable. One producer, so
 	// record i gets seq base+i+1.
 	done := make(chan struct{})
+	begun := time.Now()
 	durable := make([]time.Time, n)
 	go func() {
 		defer close(done)
@@ -97,7 +105,7 @@ func auditPhase(ctx context.Context, dir, fsync string, interval time.Duration, 
 			for ; seen < w && seen < n; seen++ {
 				durable[seen] = now
 			}
-			if ctx.Err() != nil || time.Since(enq[0]) > limit+10*time.Second {
+			if ctx.Err() != nil || time.Since(begun) > limit+10*time.Second {
 				return
 			}
 			time.Sleep(time.Millisecond)
@@ -117,7 +125,13 @@ func auditPhase(ctx context.Context, dir, fsync string, interval time.Duration, 
 		}
 		t0 := time.Now()
 		enq[i] = t0
-		l.Record(r)
+		if commit {
+			if err := l.Commit(r); err != nil {
+				return res, err
+			}
+		} else {
+			l.Record(r)
+		}
 		res.record = append(res.record, time.Since(t0))
 		if ctx.Err() != nil || time.Since(start) > limit {
 			n = i + 1
@@ -158,10 +172,10 @@ func (r auditResult) print(out io.Writer, name string, rate int) {
 	fmt.Fprintf(out, "\n%s (%s): %d records, %d dropped, %.2fs\n", name, pace, r.records, r.dropped, r.elapsed.Seconds())
 	const unit = 100 * time.Nanosecond
 	q := percentiles(r.record, 50, 99, 99.9, 100)
-	fmt.Fprintf(out, "  Record() per call:   p50 %s  p99 %s  p99.9 %s  max %s\n",
+	fmt.Fprintf(out, "  %-9s per call:   p50 %s  p99 %s  p99.9 %s  max %s\n", r.call,
 		q[0].Round(unit), q[1].Round(unit), q[2].Round(unit), q[3].Round(unit))
 	q = percentiles(r.commit, 50, 99, 100)
-	fmt.Fprintf(out, "  Record -> durable:   p50 %s  p99 %s  max %s\n", q[0].Round(unit), q[1].Round(unit), q[2].Round(unit))
+	fmt.Fprintf(out, "  call -> durable:     p50 %s  p99 %s  max %s\n", q[0].Round(unit), q[1].Round(unit), q[2].Round(unit))
 	if r.durableAt > 0 {
 		fmt.Fprintf(out, "  durable throughput:  %.0f records/s\n", float64(r.records)/r.durableAt.Seconds())
 	}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/callscreen/callscreen/agi"
+	"github.com/callscreen/callscreen/audit"
 	"github.com/callscreen/callscreen/bridge"
 	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/number"
@@ -58,6 +59,7 @@ const (
 	variantFlow = "flow"     // the screening flow: serve's chain (no Redis), no hit, no provider
 	variantL1   = "flow+L1"  // the flow with a provider whose verdict is in the in-process cache
 	variantL2   = "flow+L2"  // the flow with a provider whose verdict is in Redis (in-process cache off)
+	variantLog  = "flow+log" // the flow with the decision log (batch fsync) committing each decision
 
 	// cacheCallers is how many distinct callers the cache variants cycle
 	// through; every one is in the cache before the runs.
@@ -152,23 +154,32 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	prof.Thresholds.BurstCalls = 1 << 30
 	var notAllowed atomic.Int64
 	metrics := screen.NewMetrics(reg)
-	newFlow := func(src reputation.Source) *screen.Flow {
+	newFlow := func(src reputation.Source, more ...decision.Recorder) *screen.Flow {
 		return &screen.Flow{
 			Source:   src,
 			Critical: crit,
 			Profiles: screen.ProfileMap{"default": prof},
 			Verifier: decision.NewMemoryVerifier(1000, nil),
-			Recorder: decision.Recorders{bh, decision.RecorderFunc(func(r *decision.Result) {
+			Recorder: append(decision.Recorders(more), bh, decision.RecorderFunc(func(r *decision.Result) {
 				decisions.add(r.DecisionLatency)
 				if r.Decision.Action != policy.Allow {
 					notAllowed.Add(1)
 				}
-			})},
+			})),
 			Logger:  logger,
 			Metrics: metrics,
 		}
 	}
 	flow := newFlow(chain)
+	// The same flow with the decision log as serve opens it by default
+	// (batch fsync): each call's record is written before its routing
+	// variables go out.
+	auditLog, err := audit.Open(audit.Options{Dir: filepath.Join(dir, "audit"), Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer auditLog.Close(context.Background())
+	flowLog := newFlow(chain, auditLog)
 	handlers := map[string]agi.Handler{
 		variantBare: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
 			if _, _, err := s.GetVariable(ctx, decision.VarID); err != nil {
@@ -183,8 +194,9 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 				{Name: decision.VarMode, Value: "enforce"}, {Name: decision.VarID, Value: "01M80QP64KW6KJAADJ"}})
 		}),
 		variantFlow: bridge.AGIHandler(func() *screen.Flow { return flow }),
+		variantLog:  bridge.AGIHandler(func() *screen.Flow { return flowLog }),
 	}
-	variants := []string{variantBare, variantSeq, variantFlow}
+	variants := []string{variantBare, variantSeq, variantFlow, variantLog}
 	var providerCalls atomic.Int64
 	if *withCache {
 		redisAddr, stopRedis, err := startRedis("redis-server", "leave out -cache")
@@ -268,6 +280,7 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "  %s: screen.Flow through bridge.AGI with serve's chain without Redis or providers (critical numbers,\n", variantFlow)
 	fmt.Fprintf(out, "        feedback, lists, feed, behaviour counters), policy, id, metrics; CALLSCREEN_ID handed over\n")
 	fmt.Fprintf(out, "        as the dialplan include does (agi_arg_1: screened=), so 1 round trip (EXEC MSet)\n")
+	fmt.Fprintf(out, "  %s: the flow with the decision log (batch fsync), each record written before the routing variables\n", variantLog)
 	if *withCache {
 		fmt.Fprintf(out, "  %s / %s: the flow plus a provider stage whose verdict for each of %d callers is already in the\n", variantL1, variantL2, cacheCallers)
 		fmt.Fprintf(out, "        in-process cache / in Redis on loopback (in-process cache off), so every lookup is a hit\n")
@@ -335,6 +348,8 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 		b, s, f := cpu[key{c, variantBare}], cpu[key{c, variantSeq}], cpu[key{c, variantFlow}]
 		fmt.Fprintf(out, "conns %d: flow CPU per session is %+.0f%% vs %s, %+.0f%% vs %s; flow sessions/s %.2fx %s\n", c, 100*(f-b)/b, variantBare,
 			100*(f-s)/s, variantSeq, rate[key{c, variantFlow}]/rate[key{c, variantBare}], variantBare)
+		lg := cpu[key{c, variantLog}]
+		fmt.Fprintf(out, "conns %d: the decision log adds %+.1f µs CPU per session (%+.0f%%); latency: see p50 of %s vs %s\n", c, (lg-f)/float64(*rounds), 100*(lg-f)/f, variantLog, variantFlow)
 		if *withCache {
 			l1, l2 := cpu[key{c, variantL1}], cpu[key{c, variantL2}]
 			fmt.Fprintf(out, "conns %d: a Redis hit costs %+.0f µs CPU per session over an in-process hit (%+.0f%%)\n", c, (l2-l1)/float64(*rounds), 100*(l2-l1)/l1)
