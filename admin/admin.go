@@ -169,8 +169,19 @@ type Options struct {
 	// StreamMaxSubscribers caps the live streams open at once; more are
 	// answered 429. DefaultStreamMaxSubscribers when 0.
 	StreamMaxSubscribers int
-	Logger               *slog.Logger
-	Metrics              *Metrics
+
+	// ListTransfer, Reports and Feed back the bulk endpoints the commands
+	// use through a running server (list imports and exports, reports
+	// withdrawn and exported, feed imports and pulls); a nil one makes
+	// its endpoints answer 501. MaxUpload caps an import's body;
+	// DefaultMaxUpload when 0.
+	ListTransfer ListTransfer
+	Reports      ReportStore
+	Feed         FeedLoader
+	MaxUpload    int64
+
+	Logger  *slog.Logger
+	Metrics *Metrics
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }

@@ -80,6 +80,7 @@ func (s *Server) routes() http.Handler {
 	s.statsRoutes(api)
 	api("GET /api/v1/stream", "stream", s.stream)
 	api("GET /api/v1/outbound", "outbound", s.outboundHealth)
+	s.bulkRoutes(api)
 	return s.secure(mux)
 }
 

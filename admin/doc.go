@@ -15,6 +15,18 @@
 // must-pass and must-block lists to ListStore, and FeedbackStore adapts
 // the agents' report store to Feedback.
 //
+// The bulk endpoints (bulk.go, bulk_api.go) are what the commands
+// `callscreen lists`, `report` and `feed` use through a running server:
+// list imports and exports as CSV (POST and GET /api/v1/lists.csv),
+// reports withdrawn and exported (DELETE and GET /api/v1/feedback), feed
+// imports and pulls (POST /api/v1/feed, /api/v1/feed/pull); ListTransfers,
+// FeedbackReports and Feed adapt the stores to them, and serve the
+// commands directly when no server runs. Client (client.go) is the
+// commands' side. Uploads must be text/csv or JSON (a form post from
+// another site is refused), are capped (DefaultMaxUpload) and may take
+// longer than the server's read timeout; an export that fails part way
+// says so in a trailer, so a cut file is never taken for a whole one.
+//
 // # Access
 //
 // The server listens on 127.0.0.1:8089 by default. With admin.token set,

@@ -102,7 +102,11 @@ func TestMakeInstall(t *testing.T) {
 		t.Errorf("callscreen version: %v %q", err, out)
 	}
 	conf := filepath.Join(dest, "etc", "callscreen", "callscreen.yaml")
-	if out, err := exec.Command(bin, "serve", "--config", conf, "--check-config").CombinedOutput(); err != nil {
+	// With the unit's environment: its state directory, here a temporary
+	// one (the check asks that this user can write it).
+	check := exec.Command(bin, "serve", "--config", conf, "--check-config")
+	check.Env = append(cleanEnv(), "CALLSCREEN_DATA_DIR="+t.TempDir())
+	if out, err := check.CombinedOutput(); err != nil {
 		t.Errorf("the installed example configuration does not pass --check-config: %v\n%s", err, out)
 	}
 

@@ -117,6 +117,20 @@ func TestUnitHardening(t *testing.T) {
 	if sd, _ := u.last("Service", "StateDirectory"); dataDir != "/var/lib/"+sd {
 		t.Errorf("CALLSCREEN_DATA_DIR=%q, want the state directory /var/lib/%s", dataDir, sd)
 	}
+	// The commands run on the host (lists, report, feed) read the example
+	// configuration, not the unit's environment: it must name the same
+	// directory, or with the service stopped they would write elsewhere.
+	clearCallscreenEnv(t)
+	example, err := config.Load(filepath.Join(root(t), "deploy", "systemd", "callscreen.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if example.DataDir != dataDir {
+		t.Errorf("deploy/systemd/callscreen.yaml: data_dir %q; the unit's is %q", example.DataDir, dataDir)
+	}
+	if _, ok := strings.CutPrefix(example.Admin.Listen, "127.0.0.1:"); !ok || strings.HasSuffix(example.Admin.Listen, ":0") {
+		t.Errorf("deploy/systemd/callscreen.yaml: admin.listen %q: want a fixed loopback port the commands can reach", example.Admin.Listen)
+	}
 	// It runs the configuration make install puts in place, checks it
 	// first, and waits longer on stop than callscreen's shutdown_timeout.
 	for _, k := range []string{"ExecStart", "ExecStartPre"} {

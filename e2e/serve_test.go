@@ -135,7 +135,17 @@ type files map[string]string
 // admin.listen filled in unless set) and runs callscreen serve on it.
 func startServe(t *testing.T, yaml string, fs files, env ...string) *process {
 	t.Helper()
-	dir := t.TempDir()
+	dir, cfg := writeServeConfig(t, yaml, fs)
+	return run(t, dir, []string{"serve", "--config", cfg}, env)
+}
+
+// writeServeConfig writes what startServe starts serve on into a new
+// directory: the files, and the configuration with data_dir, agi.listen
+// and admin.listen filled in unless set. It returns the directory and
+// the configuration's path.
+func writeServeConfig(t *testing.T, yaml string, fs files) (dir, cfg string) {
+	t.Helper()
+	dir = t.TempDir()
 	for name, body := range fs {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -153,11 +163,11 @@ func startServe(t *testing.T, yaml string, fs files, env ...string) *process {
 	if !strings.Contains(yaml, "log:") {
 		yaml += "\nlog:\n  format: json\n  level: info\n"
 	}
-	cfg := filepath.Join(dir, "callscreen.yaml")
+	cfg = filepath.Join(dir, "callscreen.yaml")
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return run(t, dir, []string{"serve", "--config", cfg}, env)
+	return dir, cfg
 }
 
 func run(t *testing.T, dir string, args, env []string) *process {
@@ -203,7 +213,14 @@ func tryRun(t *testing.T, dir string, args, env []string) (*process, error) {
 // ends is killed.
 func (p *process) start(t *testing.T, args, env []string) {
 	t.Helper()
-	p.cmd = exec.Command(bin, args...)
+	p.startCmd(t, exec.Command(bin, args...), env)
+}
+
+// startCmd is start for a command line of the caller's (the binary run
+// through setpriv, say).
+func (p *process) startCmd(t *testing.T, cmd *exec.Cmd, env []string) {
+	t.Helper()
+	p.cmd = cmd
 	p.cmd.Dir = p.dir
 	p.cmd.Env = append(cleanEnv(), env...)
 	stderr, err := p.cmd.StderrPipe()
@@ -226,7 +243,8 @@ func (p *process) start(t *testing.T, args, env []string) {
 }
 
 // cleanEnv is the test's environment without CALLSCREEN_* variables, so a
-// developer's settings cannot change what the tests see. A binary built
+// developer's settings cannot change what the tests see (CALLSCREEN_CONFIG
+// is set empty). A binary built
 // with the race detector is told not to wait a second at exit (it still
 // reports races and exits 66 on one).
 func cleanEnv() []string {
@@ -239,6 +257,9 @@ func cleanEnv() []string {
 	if os.Getenv("GORACE") == "" {
 		out = append(out, "GORACE=atexit_sleep_ms=0")
 	}
+	// Set empty: the built-in defaults, never a configuration the host
+	// has in /etc/callscreen.
+	out = append(out, "CALLSCREEN_CONFIG=")
 	return out
 }
 

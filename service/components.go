@@ -155,6 +155,11 @@ func (a *adminServer) Start(ctx context.Context, h *Host) error {
 		Logger: h.Log, Metrics: h.AdminMetrics, Ready: h.Ready, Details: h.Details, Outbound: h.Outbound,
 		StreamMaxSubscribers: a.maxStreams,
 		Stats:                h.supervision.statistics(),
+		// The commands' way through the server: what they import applies
+		// to the next call, and the files in data_dir stay the server's.
+		ListTransfer: admin.ListTransfers(h.Lists, ListStore(h.Config, h.Redis), a.region),
+		Reports:      admin.FeedbackReports(h.Feedback),
+		Feed:         admin.Feed(h.Feed, FeedPullOptions(h.Config)),
 	})
 	if err != nil {
 		return err

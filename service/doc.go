@@ -52,9 +52,13 @@
 // witness) is one type implementing Component and one line in components;
 // nothing else changes.
 //
-// The commands that write the server's state (lists, feed, report) find
-// where it lives with RedisOptions, ListStore, FeedStore and LockDataDir,
-// so that they write where the server reads.
+// The commands that write the server's state (lists, feed, report) go
+// through the server's admin API while it runs; with none running they
+// find where the state lives with RedisOptions, ListStore, FeedStore and
+// LockDataDirFor, so that they write where the server reads. The lock
+// file then names the command, and a server that starts meanwhile waits
+// for it (at most CommandWait) instead of refusing as it refuses a second
+// server.
 //
 // The package must never decide anything about a call (that is screen and
 // policy), never parse a flag (that is cmd/callscreen), and never open a

@@ -145,7 +145,9 @@ func (s *Server) fail(err error) {
 // Start opens the shared parts, builds the flow of the first set over
 // them and starts the components, in that order; on an error, what it
 // opened is closed again. The data directory is locked first: a second
-// server on it is refused before it touches anything.
+// server on it is refused before it touches anything; a command that
+// holds it (callscreen lists import while no server ran) is waited for,
+// at most CommandWait.
 func (s *Server) Start(ctx context.Context) (err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -155,7 +157,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			s.closeShared(context.Background())
 		}
 	}()
-	if s.lock, err = LockDataDir(cfg.DataDir); err != nil {
+	if s.lock, err = waitDataDir(ctx, cfg.DataDir, CommandWait, s.log); err != nil {
 		return err
 	}
 	if err := s.openShared(ctx, cfg); err != nil {

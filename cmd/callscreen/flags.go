@@ -7,9 +7,26 @@ import (
 	"os"
 )
 
-// configFlag adds --config to fs; its default is $CALLSCREEN_CONFIG.
+// systemConfig is the configuration file `make install` puts in place and
+// the systemd unit runs serve with.
+var systemConfig = "/etc/callscreen/callscreen.yaml"
+
+// configFlag adds --config to fs; its default is $CALLSCREEN_CONFIG, else
+// systemConfig when that file exists, so that a command run on the host
+// reads the configuration the service runs with. CALLSCREEN_CONFIG set
+// to "" asks for the built-in defaults.
 func configFlag(fs *flag.FlagSet) *string {
-	return fs.String("config", os.Getenv("CALLSCREEN_CONFIG"), "YAML configuration `file` (default: $CALLSCREEN_CONFIG, else built-in defaults)")
+	return fs.String("config", defaultConfig(), "YAML configuration `file` (default: $CALLSCREEN_CONFIG, else "+systemConfig+" when it exists, else built-in defaults)")
+}
+
+func defaultConfig() string {
+	if p, set := os.LookupEnv("CALLSCREEN_CONFIG"); set {
+		return p
+	}
+	if _, err := os.Stat(systemConfig); err == nil {
+		return systemConfig
+	}
+	return ""
 }
 
 // newFlagSet returns a flag set that reports to stderr, printing usage and

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,8 +11,8 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/callscreen/callscreen/admin"
 	"github.com/callscreen/callscreen/config"
-	"github.com/callscreen/callscreen/redisconn"
 	"github.com/callscreen/callscreen/reputation/lists"
 	"github.com/callscreen/callscreen/service"
 )
@@ -23,10 +22,10 @@ func init() {
 }
 
 const listsUsage = `usage:
-  callscreen lists import FILE [--list allow|block] [--tenant T] [--by NAME] [--config FILE]
+  callscreen lists import FILE [--list allow|block] [--tenant T] [--by NAME] [--config FILE] [--wait D]
   callscreen lists export [--tenant T | --all] [--format native|freepbx] [--config FILE]
-  callscreen lists add ENTRY --list allow|block [--tenant T] [--note TEXT] [--expires WHEN] [--by NAME] [--config FILE]
-  callscreen lists remove ENTRY --list allow|block [--tenant T] [--config FILE]
+  callscreen lists add ENTRY --list allow|block [--tenant T] [--note TEXT] [--expires WHEN] [--by NAME] [--config FILE] [--wait D]
+  callscreen lists remove ENTRY --list allow|block [--tenant T] [--config FILE] [--wait D]
   callscreen lists check FILE [--list allow|block] [--config FILE]
 
 ENTRY is a number (+12125551234, or national form), a prefix (+1900*), a
@@ -34,18 +33,35 @@ range (+12125550100..+12125550199) or a caller-name pattern
 (name:*CAR WARRANTY*). import reads CSV: the native layout (header with
 tenant, list, entry, note, added_by, added, expires) or the FreePBX
 Blacklist export (number, description; rows go to --list, default block).
-WHEN is a date (2026-12-31), a time (RFC 3339) or a duration from now (72h).
-check validates a list file (lists.allow_file syntax) and prints bad lines.
+FILE "-" is stdin. WHEN is a date (2026-12-31), a time (RFC 3339) or a
+duration from now (72h). check validates a list file (lists.allow_file
+syntax) and prints bad lines.
 
-Entries are stored in Redis when redis.addrs is set (every instance sees a
-change within a second), else in data_dir/lists.db (a running serve loads
-it on SIGHUP or restart). The list files are edited by hand and are not
-touched.`
+The commands read the configuration the server runs with (--config,
+default $CALLSCREEN_CONFIG, else /etc/callscreen/callscreen.yaml when it
+exists). When that server's admin API answers (admin.listen, with
+admin.token or CALLSCREEN_ADMIN_TOKEN), they act through it: a change
+applies to the next call. Otherwise they write the store themselves:
+Redis when redis.addrs is set (every instance sees a change within a
+second), else data_dir/lists.db under the data_dir lock (waiting up to
+--wait for another command that holds it). They refuse to write data_dir
+as a user other than its owner when that would leave the server a file it
+cannot read, and when a server holds data_dir but does not answer. The
+list files are edited by hand and are not touched.`
+
+// listsBackend is where the lists commands act: the running server
+// (apiLists) or the store (storeLists).
+type listsBackend interface {
+	Add(ctx context.Context, e admin.ListEntry) (admin.ListEntry, error)
+	Remove(ctx context.Context, tenant, list, value string) error
+	admin.ListTransfer
+}
 
 // runLists runs the lists subcommands.
 func runLists(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("callscreen lists", listsUsage, stderr)
 	path := configFlag(fs)
+	wait := waitFlag(fs)
 	listName := fs.String("list", "", "`list`: allow or block")
 	tenant := fs.String("tenant", "", "`tenant` (default: the default tenant)")
 	all := fs.Bool("all", false, "export every tenant")
@@ -76,6 +92,10 @@ func runLists(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "callscreen lists %s: --list allow or --list block is required\n", verb)
 		return 2
 	}
+	if verb == "export" && *format != lists.LayoutNative && *format != lists.LayoutFreePBX {
+		fmt.Fprintf(stderr, "callscreen lists export: --format %q: want %s or %s\n", *format, lists.LayoutNative, lists.LayoutFreePBX)
+		return 2
+	}
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintf(stderr, "callscreen lists: %v\n", err)
@@ -86,51 +106,139 @@ func runLists(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if verb == "check" {
 		return listsCheck(pos[1], list, region, stdout, stderr)
 	}
+	// What the command changes is read before anything is opened: a bad
+	// entry waits for nothing.
+	var entry admin.ListEntry
+	if verb == "add" || verb == "remove" {
+		e, err := lists.ParseEntry(pos[1], region)
+		if err != nil {
+			fmt.Fprintf(stderr, "callscreen lists %s: %v\n", verb, err)
+			return 1
+		}
+		entry = admin.ListEntry{List: string(list), Value: e.String(), Tenant: *tenant}
+		if verb == "add" {
+			entry.Note, entry.AddedBy = *note, *by
+			if *expires != "" {
+				if entry.Expires, err = parseWhen(*expires, time.Now()); err != nil {
+					fmt.Fprintf(stderr, "callscreen lists add: --expires: %v\n", err)
+					return 2
+				}
+			}
+		}
+	}
+	var in io.Reader
+	if verb == "import" {
+		r, closeIn, err := openInput(pos[1])
+		if err != nil {
+			fmt.Fprintf(stderr, "callscreen lists import: %v\n", err)
+			return 1
+		}
+		defer closeIn()
+		in = r
+	}
 
-	store, where, closeFn, err := openListStore(cfg, stderr)
+	r := reach{name: "callscreen lists " + verb, args: append([]string{"lists"}, args...), wait: *wait, stderr: stderr}
+	if verb != "export" {
+		r.files = []string{lists.BoltFile}
+	}
+	tgt, err := openTarget(ctx, cfg, r)
 	if err != nil {
-		fmt.Fprintf(stderr, "callscreen lists: %v\n", err)
+		fmt.Fprintf(stderr, "callscreen lists %s: %v\n", verb, err)
 		return 1
 	}
-	defer closeFn()
+	defer tgt.close()
+	var b listsBackend = apiLists{tgt.client}
+	if tgt.client == nil {
+		store := service.ListStore(cfg, tgt.rdb)
+		b = storeLists{ListTransfer: admin.ListTransfers(store, store, region), store: store, region: region}
+	}
 
 	switch verb {
 	case "import":
-		return listsImport(ctx, store, where, pos[1], lists.CSVOptions{Region: region, List: list, Tenant: *tenant, AddedBy: *by, Added: time.Now().UTC()}, stdout, stderr)
+		return listsImport(ctx, b, tgt.where, pos[1], in, admin.ListImport{List: string(list), Tenant: *tenant, AddedBy: *by}, stdout, stderr)
 	case "export":
-		return listsExport(ctx, store, *tenant, *all, *format, region, stdout, stderr)
+		ectx, cancel := context.WithTimeout(ctx, time.Hour)
+		defer cancel()
+		res, err := b.Export(ectx, stdout, admin.ListExport{Tenant: *tenant, All: *all, Layout: *format})
+		if err != nil {
+			fmt.Fprintf(stderr, "callscreen lists export: %v\n", err)
+			return 1
+		}
+		if res.Skipped > 0 {
+			fmt.Fprintf(stderr, "exported %d entries; %d left out (the FreePBX layout holds must-block numbers only)\n", res.Written, res.Skipped)
+		}
+		return 0
 	}
-	e, err := lists.ParseEntry(pos[1], region)
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	did := "added"
+	if verb == "remove" {
+		did = "removed"
+		err = b.Remove(actx, entry.Tenant, entry.List, entry.Value)
+	} else {
+		entry, err = b.Add(actx, entry)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "callscreen lists %s: %v\n", verb, err)
 		return 1
 	}
-	e.List, e.Tenant = list, *tenant
-	c := lists.Change{Entry: e}
-	if verb == "remove" {
-		c.Delete = true
-	} else {
-		e.Note, e.AddedBy, e.Added, e.Origin = *note, *by, time.Now().UTC().Truncate(time.Second), "cli"
-		if *expires != "" {
-			if e.Expires, err = parseWhen(*expires, time.Now()); err != nil {
-				fmt.Fprintf(stderr, "callscreen lists add: --expires: %v\n", err)
-				return 2
-			}
-		}
-		c.Entry = e
-	}
-	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := store.Apply(actx, []lists.Change{c}); err != nil {
-		fmt.Fprintf(stderr, "callscreen lists %s: %v\n", verb, err)
-		return 1
-	}
-	did := "added"
-	if verb == "remove" {
-		did = "removed"
-	}
-	fmt.Fprintf(stdout, "%s %s on the %s list of tenant %s (%s)\n", did, e.String(), list, tenantLabel(*tenant), where)
+	fmt.Fprintf(stdout, "%s %s on the %s list of tenant %s (%s)\n", did, entry.Value, list, tenantLabel(*tenant), tgt.where)
 	return 0
+}
+
+// apiLists acts through the running server.
+type apiLists struct{ c *admin.Client }
+
+func (a apiLists) Add(ctx context.Context, e admin.ListEntry) (admin.ListEntry, error) {
+	return a.c.AddListEntry(ctx, e)
+}
+
+func (a apiLists) Remove(ctx context.Context, tenant, list, value string) error {
+	return a.c.RemoveListEntry(ctx, tenant, list, value)
+}
+
+func (a apiLists) Import(ctx context.Context, r io.Reader, o admin.ListImport) (admin.ListImported, error) {
+	return a.c.ImportLists(ctx, r, o)
+}
+
+func (a apiLists) Export(ctx context.Context, w io.Writer, o admin.ListExport) (admin.ListExported, error) {
+	return a.c.ExportLists(ctx, w, o)
+}
+
+// storeLists writes the store itself, with no server running.
+type storeLists struct {
+	admin.ListTransfer
+	store  lists.Store
+	region string
+}
+
+func (s storeLists) change(e admin.ListEntry, del bool) (lists.Change, error) {
+	le, err := lists.ParseEntry(e.Value, s.region)
+	if err != nil {
+		return lists.Change{}, err
+	}
+	le.List, le.Tenant = lists.List(e.List), e.Tenant
+	if !del {
+		le.Note, le.AddedBy, le.Expires, le.Origin = e.Note, e.AddedBy, e.Expires, "cli"
+		le.Added = time.Now().UTC().Truncate(time.Second)
+	}
+	return lists.Change{Entry: le, Delete: del}, nil
+}
+
+func (s storeLists) Add(ctx context.Context, e admin.ListEntry) (admin.ListEntry, error) {
+	c, err := s.change(e, false)
+	if err == nil {
+		err = s.store.Apply(ctx, []lists.Change{c})
+	}
+	return e, err
+}
+
+func (s storeLists) Remove(ctx context.Context, tenant, list, value string) error {
+	c, err := s.change(admin.ListEntry{List: list, Value: value, Tenant: tenant}, true)
+	if err == nil {
+		err = s.store.Apply(ctx, []lists.Change{c})
+	}
+	return err
 }
 
 func tenantLabel(t string) string {
@@ -153,28 +261,6 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q: want a date (2026-12-31), an RFC 3339 time or a duration (72h)", s)
 }
 
-// openListStore opens the store serve uses for cfg. A store in memory would
-// lose the entries when the command exits, so it is refused.
-func openListStore(cfg *config.Config, stderr io.Writer) (lists.Store, string, func(), error) {
-	redisconn.UseSlog(config.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format}, stderr))
-	rdb, err := redisconn.New(service.RedisOptions(cfg))
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("redis: %w", err)
-	}
-	if rdb == nil && cfg.DataDir == "" {
-		return nil, "", nil, errors.New("neither redis.addrs nor data_dir is set: the entries would be lost; set one of them")
-	}
-	closeFn := func() {
-		if rdb != nil {
-			_ = rdb.Close()
-		}
-	}
-	if rdb != nil {
-		return service.ListStore(cfg, rdb), "redis " + service.RedisOptions(cfg).Mode(), closeFn, nil
-	}
-	return service.ListStore(cfg, nil), cfg.DataDir + "/" + lists.BoltFile, closeFn, nil
-}
-
 func listsCheck(path string, list lists.List, region string, stdout, stderr io.Writer) int {
 	if list == "" {
 		list = lists.Block
@@ -194,105 +280,27 @@ func listsCheck(path string, list lists.List, region string, stdout, stderr io.W
 	return 0
 }
 
-// importBatch is how many changes one store write carries.
-const importBatch = 10_000
-
-func listsImport(ctx context.Context, store lists.Store, where, path string, opts lists.CSVOptions, stdout, stderr io.Writer) int {
-	in, closeIn, err := openInput(path)
-	if err != nil {
-		fmt.Fprintf(stderr, "callscreen lists import: %v\n", err)
-		return 1
-	}
-	defer closeIn()
+func listsImport(ctx context.Context, b listsBackend, where, name string, in io.Reader, o admin.ListImport, stdout, stderr io.Writer) int {
 	p := newProgress(stderr, "lists import")
-	rejected := 0
-	opts.OnBad = func(lists.LineError) { rejected++ }
-	var batch []lists.Change
-	stored := 0
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		actx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		defer cancel()
-		if err := store.Apply(actx, batch); err != nil {
-			return err
-		}
-		stored += len(batch)
-		batch = batch[:0]
-		return nil
-	}
-	rows := 0
-	layout, bad, err := lists.ReadCSV(in, opts, func(e lists.Entry) error {
-		rows++
-		batch = append(batch, lists.Change{Entry: e})
-		p.update(rows+rejected, rejected)
-		if len(batch) == importBatch {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
+	ictx, cancel := context.WithTimeout(ctx, time.Hour)
+	defer cancel()
+	res, err := b.Import(ictx, p.reader(in), o)
 	p.done()
-	for i, b := range bad {
+	for i, e := range res.Bad {
 		if i == 20 {
-			fmt.Fprintf(stderr, "... and %d more bad rows\n", len(bad)-20)
 			break
 		}
-		fmt.Fprintf(stderr, "%s:%d: %v\n", path, b.Line, b.Err)
+		fmt.Fprintf(stderr, "%s:%d: %s\n", name, e.Line, e.Error)
+	}
+	if res.Rejected > 20 {
+		fmt.Fprintf(stderr, "... and %d more bad rows\n", res.Rejected-20)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "callscreen lists import: %v (%d entries stored before the error)\n", err, stored)
+		fmt.Fprintf(stderr, "callscreen lists import: %v (%d entries stored before the error, in %s)\n", err, res.Stored, where)
 		return 1
 	}
 	fmt.Fprintf(stdout, "imported %d entries (%s layout), %d rows rejected, in %s into %s\n",
-		stored, layout, len(bad), p.elapsed().Round(time.Millisecond), where)
-	return 0
-}
-
-func listsExport(ctx context.Context, store lists.Store, tenant string, all bool, layout, region string, stdout, stderr io.Writer) int {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	tenants := []string{tenant}
-	if all {
-		ts, err := store.Tenants(ctx)
-		if err != nil {
-			fmt.Fprintf(stderr, "callscreen lists export: %v\n", err)
-			return 1
-		}
-		tenants = ts
-	}
-	var loadErr error
-	entries := func(yield func(*lists.Entry) bool) {
-		for _, t := range tenants {
-			stop := errors.New("stop")
-			err := store.Load(ctx, t, func(e lists.Entry) error {
-				if !yield(&e) {
-					return stop
-				}
-				return nil
-			})
-			if err != nil {
-				if err != stop {
-					loadErr = err
-				}
-				return
-			}
-		}
-	}
-	n, skipped, err := lists.WriteCSV(stdout, layout, region, entries)
-	if err == nil {
-		err = loadErr
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "callscreen lists export: %v\n", err)
-		return 1
-	}
-	if skipped > 0 {
-		fmt.Fprintf(stderr, "exported %d entries; %d left out (the FreePBX layout holds must-block numbers only)\n", n, skipped)
-	}
+		res.Stored, res.Layout, res.Rejected, p.elapsed().Round(time.Millisecond), where)
 	return 0
 }
 
@@ -308,8 +316,8 @@ func openInput(path string) (io.Reader, func(), error) {
 	return f, func() { _ = f.Close() }, nil
 }
 
-// progress shows an import's progress on a terminal (rows, rows/s,
-// rejected), refreshed twice a second; elsewhere it stays quiet and the
+// progress shows an import's progress on a terminal (bytes read and the
+// rate), refreshed twice a second; elsewhere it stays quiet and the
 // command prints one summary line.
 type progress struct {
 	w     io.Writer
@@ -317,6 +325,7 @@ type progress struct {
 	tty   bool
 	start time.Time
 	mu    sync.Mutex
+	read  int64
 	last  time.Time
 	shown bool
 }
@@ -329,19 +338,34 @@ func newProgress(w io.Writer, what string) *progress {
 	return &progress{w: w, what: what, tty: tty, start: time.Now()}
 }
 
-func (p *progress) update(rows, rejected int) {
+// reader counts what is read from r.
+func (p *progress) reader(r io.Reader) io.Reader { return progressReader{r, p} }
+
+type progressReader struct {
+	r io.Reader
+	p *progress
+}
+
+func (pr progressReader) Read(b []byte) (int, error) {
+	n, err := pr.r.Read(b)
+	pr.p.update(int64(n))
+	return n, err
+}
+
+func (p *progress) update(n int64) {
 	if !p.tty {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.read += n
 	now := time.Now()
 	if now.Sub(p.last) < 500*time.Millisecond {
 		return
 	}
 	p.last = now
-	rate := float64(rows) / max(now.Sub(p.start).Seconds(), 1e-3)
-	fmt.Fprintf(p.w, "\r%s: %d rows, %.0f rows/s, %d rejected   ", p.what, rows, rate, rejected)
+	rate := float64(p.read) / max(now.Sub(p.start).Seconds(), 1e-3)
+	fmt.Fprintf(p.w, "\r%s: %.1f MB read, %.1f MB/s   ", p.what, float64(p.read)/1e6, rate/1e6)
 	p.shown = true
 }
 

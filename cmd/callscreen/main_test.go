@@ -3,9 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 )
+
+func TestMain(m *testing.M) {
+	// The host's configuration, if it has one, is not the tests'.
+	systemConfig = "/nonexistent/callscreen.yaml"
+	os.Exit(m.Run())
+}
 
 func TestVersionAndUsage(t *testing.T) {
 	var out, errb bytes.Buffer

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/callscreen/callscreen/admin"
 	"github.com/callscreen/callscreen/config"
 	"github.com/callscreen/callscreen/number"
-	"github.com/callscreen/callscreen/redisconn"
 	"github.com/callscreen/callscreen/reputation/feedback"
-	"github.com/callscreen/callscreen/service"
 )
 
 func init() {
@@ -19,21 +22,32 @@ func init() {
 }
 
 const reportUsage = `usage:
-  callscreen report spam|not-spam NUMBER [--tenant T] [--note TEXT] [--agent NAME] [--config FILE]
-  callscreen report clear NUMBER [--tenant T] [--config FILE]
+  callscreen report spam|not-spam NUMBER [--tenant T] [--note TEXT] [--agent NAME] [--config FILE] [--wait D]
+  callscreen report clear NUMBER [--tenant T] [--config FILE] [--wait D]
   callscreen report export [--tenant T] [--format csv|jsonl] [--config FILE]
   callscreen report dids [--range 24h] [--format table|json|csv] [--config FILE]  (per-DID statistics; see report dids -h)
 
 A report overrides what the providers say about the caller for the tenant:
 "spam" blocks the caller, "not-spam" lets them through despite provider and
-feed verdicts (a must-block list still applies). Reports are stored in
-Redis when redis.addrs is set, else in data_dir/feedback.jsonl, where a
-running "callscreen serve" sees them within a second.`
+feed verdicts (a must-block list still applies). The commands read the
+configuration the server runs with and, when its admin API answers, act
+through it (the report applies to the next call); otherwise they write
+Redis when redis.addrs is set, else data_dir/feedback.jsonl under the
+data_dir lock, where a running "callscreen serve" would see them within a
+second (see "callscreen lists -h" for the refusals).`
+
+// reportsBackend is where the report commands act: the running server
+// (apiReports) or the store (storeReports).
+type reportsBackend interface {
+	admin.Feedback
+	admin.ReportStore
+}
 
 // runReport records, withdraws or exports agent reports.
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("callscreen report", reportUsage, stderr)
 	path := configFlag(fs)
+	wait := waitFlag(fs)
 	tenant := fs.String("tenant", "", "`tenant` the report applies to (default: the default tenant)")
 	note := fs.String("note", "", "free `text` kept with the report (at most 500 bytes)")
 	agent := fs.String("agent", "", "`name` of the agent reporting")
@@ -67,83 +81,103 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		kind = k
 	}
+	if verb == "export" && *format != "csv" && *format != "jsonl" {
+		fmt.Fprintf(stderr, "callscreen report export: export format %q: want csv or jsonl\n", *format)
+		return 1
+	}
 
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintf(stderr, "callscreen report: %v\n", err)
 		return 1
 	}
-	store, where, closeFn, err := openFeedback(cfg, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "callscreen report: %v\n", err)
-		return 1
-	}
-	defer closeFn()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-
-	if verb == "export" {
-		reports, err := store.List(ctx, *tenant)
-		if err == nil {
-			err = feedback.Export(stdout, reports, *format)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "callscreen report export: %v\n", err)
+	var n number.Number
+	if verb != "export" {
+		n = number.Parse(pos[1], cfg.Number.DefaultRegion)
+		if n.E164 == "" {
+			fmt.Fprintf(stderr, "callscreen report: %q is not a phone number (region %s); write it in E.164, e.g. +12125551234\n", pos[1], cfg.Number.DefaultRegion)
 			return 1
 		}
-		return 0
 	}
-
-	n := number.Parse(pos[1], cfg.Number.DefaultRegion)
-	if n.E164 == "" {
-		fmt.Fprintf(stderr, "callscreen report: %q is not a phone number (region %s); write it in E.164, e.g. +12125551234\n", pos[1], cfg.Number.DefaultRegion)
+	r := reach{name: "callscreen report " + verb, args: append([]string{"report"}, args...), wait: *wait, stderr: stderr}
+	if verb != "export" {
+		r.files = []string{feedback.FileName}
+	}
+	tgt, err := openTarget(ctx, cfg, r)
+	if err != nil {
+		fmt.Fprintf(stderr, "callscreen report %s: %v\n", verb, err)
 		return 1
 	}
+	defer tgt.close()
+	var b reportsBackend = apiReports{tgt.client}
+	if tgt.client == nil {
+		store, err := openReports(tgt.rdb, cfg.DataDir, verb == "export")
+		if err != nil {
+			fmt.Fprintf(stderr, "callscreen report %s: %v\n", verb, err)
+			return 1
+		}
+		b = storeReports{admin.FeedbackStore(store, cfg.Number.DefaultRegion), admin.FeedbackReports(store)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+
 	tenantName := *tenant
 	if tenantName == "" {
 		tenantName = "default"
 	}
-	if verb == "clear" {
-		if err := store.Delete(ctx, *tenant, n.E164); err != nil {
+	switch verb {
+	case "export":
+		if err := b.Export(ctx, stdout, *tenant, *format); err != nil {
+			fmt.Fprintf(stderr, "callscreen report export: %v\n", err)
+			return 1
+		}
+		return 0
+	case "clear":
+		if err := b.Withdraw(ctx, *tenant, n.E164); err != nil {
 			fmt.Fprintf(stderr, "callscreen report clear: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "withdrew the report on %s for tenant %s (%s)\n", n.E164, tenantName, where)
+		fmt.Fprintf(stdout, "withdrew the report on %s for tenant %s (%s)\n", n.E164, tenantName, tgt.where)
 		return 0
 	}
-	r := feedback.Report{Tenant: *tenant, Number: n.E164, Kind: kind, Note: *note, Agent: *agent, Time: time.Now().UTC()}
-	if err := store.Put(ctx, r); err != nil {
+	rep := admin.FeedbackReport{Tenant: *tenant, Caller: n.E164, Spam: kind == feedback.Spam, Note: *note, Agent: *agent, Time: time.Now().UTC()}
+	if err := b.Report(ctx, rep); err != nil {
 		fmt.Fprintf(stderr, "callscreen report: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "reported %s as %s for tenant %s (%s)\n", n.E164, kind, tenantName, where)
+	fmt.Fprintf(stdout, "reported %s as %s for tenant %s (%s)\n", n.E164, kind, tenantName, tgt.where)
 	return 0
 }
 
-// openFeedback opens the store serve uses for cfg. A store in memory would
-// lose the report when the command exits, so it is refused.
-func openFeedback(cfg *config.Config, stderr io.Writer) (feedback.Store, string, func(), error) {
-	redisconn.UseSlog(config.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format}, stderr))
-	rdb, err := redisconn.New(service.RedisOptions(cfg))
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("redis: %w", err)
-	}
-	closeFn := func() {
-		if rdb != nil {
-			_ = rdb.Close()
+// apiReports acts through the running server.
+type apiReports struct{ c *admin.Client }
+
+func (a apiReports) Report(ctx context.Context, r admin.FeedbackReport) error {
+	return a.c.Report(ctx, r)
+}
+
+func (a apiReports) Withdraw(ctx context.Context, tenant, number string) error {
+	return a.c.WithdrawReport(ctx, tenant, number)
+}
+
+func (a apiReports) Export(ctx context.Context, w io.Writer, tenant, format string) error {
+	return a.c.ExportReports(ctx, w, tenant, format)
+}
+
+// storeReports writes the store itself, with no server running.
+type storeReports struct {
+	admin.Feedback
+	admin.ReportStore
+}
+
+// openReports opens the report store of a command with no server running.
+// An export reads a file that is not there as no reports, rather than
+// create it.
+func openReports(rdb redis.UniversalClient, dataDir string, readOnly bool) (feedback.Store, error) {
+	if rdb == nil && readOnly {
+		if _, err := os.Stat(feedback.FilePath(dataDir)); errors.Is(err, fs.ErrNotExist) {
+			return feedback.NewMemoryStore(), nil
 		}
 	}
-	if rdb == nil && cfg.DataDir == "" {
-		return nil, "", nil, errors.New("neither redis.addrs nor data_dir is set: the report would be lost; set one of them")
-	}
-	store, err := feedback.Open(rdb, cfg.DataDir)
-	if err != nil {
-		closeFn()
-		return nil, "", nil, err
-	}
-	where := "redis " + service.RedisOptions(cfg).Mode()
-	if fs, ok := store.(*feedback.FileStore); ok {
-		where = fs.Path()
-	}
-	return store, where, closeFn, nil
+	return feedback.Open(rdb, dataDir)
 }

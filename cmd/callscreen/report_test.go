@@ -16,8 +16,14 @@ import (
 	"github.com/callscreen/callscreen/reputation/feedback"
 )
 
+// writeConfig writes a configuration; unless it says otherwise, its admin
+// API is off, so the commands under test never reach a server that
+// happens to listen on the default port.
 func writeConfig(t *testing.T, yaml string) string {
 	t.Helper()
+	if !strings.Contains(yaml, "admin:") {
+		yaml += "admin:\n  listen: \"\"\n"
+	}
 	p := filepath.Join(t.TempDir(), "callscreen.yaml")
 	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
