@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/screen"
 )
 
@@ -94,7 +95,7 @@ func (c *agiChannel) MissingSounds(ctx context.Context, language string, sounds 
 	var batches []*batch
 	cur := &batch{}
 	for _, s := range sounds {
-		if !validSoundName(s) {
+		if !policy.ValidSound(s) {
 			return nil, fmt.Errorf("check sounds: %q is not a sound name", s)
 		}
 		var one strings.Builder
@@ -135,24 +136,6 @@ func (c *agiChannel) MissingSounds(ctx context.Context, language string, sounds 
 		}
 	}
 	return missing, nil
-}
-
-// validSoundName accepts what a profile may name (policy's own check) and
-// the digits and beep: nothing that could change the expression.
-func validSoundName(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '/' || c == '_' || c == '-' || c == '.':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func clipValue(v string) string {

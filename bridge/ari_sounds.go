@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/callscreen/callscreen/ari"
+	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/screen"
 )
 
@@ -31,7 +32,7 @@ func (a *ariChannel) MissingSounds(ctx context.Context, language string, sounds 
 	}
 	var missing []string
 	for _, s := range sounds {
-		if !validSoundName(s) {
+		if !policy.ValidSound(s) {
 			return nil, fmt.Errorf("check sounds: %q is not a sound name", s)
 		}
 		snd, err := a.c.Sound(ctx, s)

@@ -74,16 +74,17 @@ func (c ChallengeSettings) validate(profile string) error {
 		return fmt.Errorf("profile %q: challenge.verified_for %s: must not be negative", profile, c.VerifiedFor)
 	}
 	for name, v := range map[string]string{"intro": c.Intro, "retry": c.Retry, "thanks": c.Thanks, "blocked": c.Blocked} {
-		if !validSound(v) {
+		if !ValidSound(v) {
 			return fmt.Errorf("profile %q: challenge.prompts.%s %q: want a sound name of letters, digits, '/', '_', '-' or '.'", profile, name, v)
 		}
 	}
 	return nil
 }
 
-// validSound accepts the sound names Asterisk plays, and nothing that could
-// need quoting.
-func validSound(s string) bool {
+// ValidSound accepts the sound names Asterisk plays (letters, digits and
+// / _ - ., at most 128 bytes), and nothing that could need quoting or
+// change an expression a sound name is written into.
+func ValidSound(s string) bool {
 	if s == "" || len(s) > 128 {
 		return false
 	}
