@@ -2,9 +2,12 @@ package stats
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,8 +22,19 @@ import (
 // MinuteKeep) and PREFIX:h:HOUR (kept Retention), MINUTE and HOUR being
 // Unix time divided by 60 and 3600. A field is PROFILE, DID and a counter
 // name (calls, blocked, ..., r:REASON) joined by the unit separator 0x1f;
-// its value the count. Writes are HINCRBY and EXPIRE in a pipeline, one key
-// at a time: no command spans two keys, so Cluster needs no hash tags.
+// its value the count. No command spans two keys, so Cluster needs no hash
+// tags: each hash is written by one script call (writeScript) that adds a
+// batch of counts and sets the TTL, the keys of a batch in one pipeline.
+//
+// Writes are idempotent. The counts waiting to be written are sealed into
+// a numbered batch; a batch is sent, whole or the keys not yet
+// acknowledged, until every key has answered, and no new batch is sealed
+// meanwhile. Each hash keeps, in a field of its own (writerField, which
+// readers skip), the number of the last batch of each writer it applied,
+// and the script skips a batch it has already applied. So a pipeline that
+// fails half way (in a cluster, a master dies while the others answer; a
+// connection drops after Redis ran a command, before the reply) is sent
+// again without counting anything twice.
 //
 // Readers cache a bucket once it can no longer change (Settle after it
 // ended). An instance that writes counts into a bucket older than that
@@ -28,6 +42,13 @@ import (
 // PREFIX:gen, and readers that see it change drop their cache; a reader
 // that finds no PREFIX:gen (Redis lost its data) sets a new one, with the
 // same effect.
+//
+// What can be lost: counts a master acknowledged and had not yet copied to
+// its replica when it died (Redis replicates asynchronously: on a LAN
+// within a millisecond, so at most the last write, FlushInterval's counts
+// of one instance, and usually nothing); counts still waiting in memory
+// when the process ends without Close; and counts past maxPending while
+// Redis is down, counted in callscreen_stats_dropped_total.
 
 const (
 	queueSize     = 8192
@@ -37,6 +58,27 @@ const (
 	genCheckEvery = time.Second
 	sep           = "\x1f"
 )
+
+// writeScript adds a batch of counts to one hash, once.
+// KEYS[1]: the hash. ARGV[1]: the writer's field, ARGV[2]: the batch's
+// number, ARGV[3]: the key's TTL in seconds, then field, count pairs.
+// Returns 1 when it added the counts, 0 when the hash had them already.
+var writeScript = redis.NewScript(`
+local done = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local seq = tonumber(ARGV[2])
+if done >= seq then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+for i = 4, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+`)
+
+// writerField is the field of a hash that holds the number of the last
+// batch writer applied there. It has one separator, so a reader, which
+// wants two, never takes it for a count.
+func writerField(writer string) string { return sep + "w:" + writer }
 
 type queued struct {
 	d    Dim
@@ -58,8 +100,12 @@ type shared struct {
 	in chan queued
 
 	wmu     sync.Mutex
-	pending map[string]map[string]int64 // key → field → count
-	nfields int
+	writer  string                      // this instance's writerField
+	seq     int64                       // number of the last batch sealed
+	pending map[string]map[string]int64 // key → field → count, not yet sealed
+	unsent  *batch                      // the batch being written, nil when none
+	nfields int                         // fields in pending and unsent
+	load    bool                        // send the script in full (Redis lost its script cache)
 	failing bool
 
 	rmu     sync.Mutex
@@ -69,9 +115,19 @@ type shared struct {
 	genRead time.Time
 }
 
+// batch is a sealed set of counts with its number: the keys not yet
+// acknowledged, each with its fields.
+type batch struct {
+	seq  int64
+	keys map[string]map[string]int64
+}
+
 func newShared(o Options, m *Metrics, log *slog.Logger) *shared {
+	var id [8]byte
+	_, _ = rand.Read(id[:])
 	return &shared{
-		rdb: o.Redis, prefix: o.Prefix,
+		writer: writerField(hex.EncodeToString(id[:])),
+		rdb:    o.Redis, prefix: o.Prefix,
 		minuteTTL: o.MinuteKeep + 2*time.Hour, hourTTL: o.Retention + 2*time.Hour,
 		minuteKeep: o.MinuteKeep, retention: o.Retention, settle: o.Settle, flushEvery: o.FlushInterval,
 		m: m, log: log, now: o.Now,
@@ -168,48 +224,105 @@ func (s *shared) pend(q queued) {
 	})
 }
 
-// flush writes pending; on failure it keeps it for the next try. The
-// caller holds wmu.
+// flush writes the unsent batch, then what is pending, sealed as the next
+// batch; on failure what was not acknowledged is kept for the next try.
+// The caller holds wmu.
 func (s *shared) flush(ctx context.Context) error {
-	if len(s.pending) == 0 {
-		return nil
-	}
-	late := false
-	closedM, closedH := s.closedBefore(minute), s.closedBefore(hour)
-	pipe := s.rdb.Pipeline()
-	for k, fs := range s.pending {
-		ttl := s.hourTTL
-		res, idx, ok := s.parseKey(k)
-		if ok && res == minute {
-			ttl = s.minuteTTL
+	for {
+		if s.unsent == nil {
+			if len(s.pending) == 0 {
+				return nil
+			}
+			s.seq++
+			s.unsent = &batch{seq: s.seq, keys: s.pending}
+			s.pending = map[string]map[string]int64{}
 		}
-		if ok && ((res == minute && idx < closedM) || (res == hour && idx < closedH)) {
-			late = true
+		err := s.send(ctx, s.unsent)
+		if err != nil {
+			s.m.sharedErrors.WithLabelValues("write").Inc()
+			if !s.failing {
+				s.log.Warn("stats: cannot write to redis; the counts are kept and written when it answers", "err", err, "pending", s.nfields)
+				s.failing = true
+			}
+			return err
 		}
-		for f, n := range fs {
-			pipe.HIncrBy(ctx, k, f, n)
+		s.unsent = nil
+		if s.failing {
+			s.log.Info("stats: writing to redis again")
+			s.failing = false
 		}
-		pipe.Expire(ctx, k, ttl)
 	}
-	if late {
-		pipe.Incr(ctx, s.genKey())
-		pipe.Expire(ctx, s.genKey(), s.hourTTL)
+}
+
+// send writes b in one pipeline, a script call per key, and removes from
+// it the keys Redis acknowledged; it returns an error unless every key
+// was. Keys whose script Redis did not have (NOSCRIPT: it restarted or
+// was flushed) are sent again at once, in full.
+func (s *shared) send(ctx context.Context, b *batch) error {
+	keys := make([]string, 0, len(b.keys))
+	for k := range b.keys {
+		keys = append(keys, k)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		s.m.sharedErrors.WithLabelValues("write").Inc()
-		if !s.failing {
-			s.log.Warn("stats: cannot write to redis; the counts are kept and written when it answers", "err", err, "pending", s.nfields)
-			s.failing = true
+	sort.Strings(keys) // the same order on every try
+	for attempt := 0; ; attempt++ {
+		late := false
+		closedM, closedH := s.closedBefore(minute), s.closedBefore(hour)
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(keys))
+		for i, k := range keys {
+			fs := b.keys[k]
+			ttl := s.hourTTL
+			res, idx, ok := s.parseKey(k)
+			if ok && res == minute {
+				ttl = s.minuteTTL
+			}
+			if ok && ((res == minute && idx < closedM) || (res == hour && idx < closedH)) {
+				late = true
+			}
+			args := make([]any, 0, 3+2*len(fs))
+			args = append(args, s.writer, b.seq, int64(ttl/time.Second))
+			for f, n := range fs {
+				args = append(args, f, n)
+			}
+			if s.load {
+				cmds[i] = writeScript.Eval(ctx, pipe, []string{k}, args...)
+			} else {
+				cmds[i] = writeScript.EvalSha(ctx, pipe, []string{k}, args...)
+			}
+		}
+		if late {
+			pipe.Incr(ctx, s.genKey())
+			pipe.Expire(ctx, s.genKey(), s.hourTTL)
+		}
+		_, err := pipe.Exec(ctx)
+		noScript := false
+		var left []string
+		for i, k := range keys {
+			switch e := cmds[i].Err(); {
+			case e == nil:
+				s.nfields -= len(b.keys[k])
+				delete(b.keys, k)
+			case redis.HasErrorPrefix(e, "NOSCRIPT"):
+				noScript = true
+				left = append(left, k)
+			default:
+				left = append(left, k)
+			}
+		}
+		keys = left
+		if noScript && !s.load && attempt == 0 {
+			s.load = true
+			continue
+		}
+		s.load = false
+		switch {
+		case len(keys) == 0:
+			return nil
+		case err == nil:
+			return fmt.Errorf("%d keys not written", len(keys))
 		}
 		return err
 	}
-	if s.failing {
-		s.log.Info("stats: writing to redis again", "written", s.nfields)
-		s.failing = false
-	}
-	clear(s.pending)
-	s.nfields = 0
-	return nil
 }
 
 func (s *shared) parseKey(k string) (resolution, int64, bool) {
