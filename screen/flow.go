@@ -355,7 +355,9 @@ func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
 	c.pcall.Restricted = f.restricted(ctx, ch, c)
 
 	if !c.pcall.AlreadyScreened {
+		checked := f.firstContact(ctx, ch, c)
 		res.Verdict = f.lookup(ctx, c.query(), c)
+		checked()
 	} else {
 		res.Verdict.Tier = policy.TierUnknown
 	}
