@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/callscreen/callscreen/policy"
+	"github.com/callscreen/callscreen/reputation"
 )
 
 // ProfileNamer is implemented by Profiles that can list their profiles
@@ -66,6 +67,15 @@ func (f *Flow) CheckPrompts(ctx context.Context, sc SoundChecker, language strin
 		return fmt.Errorf("check prompts on PBX %s: %w", sc.PBX(), err)
 	}
 	return nil
+}
+
+// lookupBeside is the reputation lookup, with the first-contact check
+// beside it when this is the first call from the PBX; it returns once both
+// are done (also when the lookup panics), so the channel is free again.
+func (f *Flow) lookupBeside(ctx context.Context, ch Channel, c *call) reputation.Verdict {
+	checked := f.firstContact(ctx, ch, c)
+	defer checked()
+	return f.lookup(ctx, c.query(), c)
 }
 
 // firstContact starts, on the first call from a PBX this process sees

@@ -213,3 +213,32 @@ func TestCheckPrompts(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// TestRecheckAfterReload: a reload that brings a profile with another
+// intro (Recheck, then a new Flow on the same Prompts) has the next call
+// from each PBX ask for that set only; the one after asks nothing.
+func TestRecheckAfterReload(t *testing.T) {
+	e := newEnv(t, nil, ProfileMap{"default": policy.Default()})
+	prompts := &Prompts{Logger: e.flow.Logger, Metrics: e.flow.Metrics}
+	e.flow.Prompts = prompts
+	callFrom := func(f *Flow) []string {
+		ch := &soundFake{fakeChannel: newFake(), pbx: "pbx1"}
+		f.Run(context.Background(), ch, info("+12125551234"))
+		return ch.opsWith("MissingSounds")
+	}
+	if got := callFrom(e.flow); len(got) != 1 {
+		t.Fatalf("first call: %q", got)
+	}
+	reloaded := newEnv(t, nil, twoProfiles())
+	reloaded.flow.Prompts = prompts
+	prompts.Recheck()
+	got := callFrom(reloaded.flow)
+	if len(got) != 1 || got[0] != "MissingSounds en "+strings.Join(ChallengeSounds(twoProfiles()["sales"].Challenge), ",") {
+		t.Fatalf("after the reload: %q; want the sales set only", got)
+	}
+	if got := callFrom(reloaded.flow); len(got) != 0 {
+		t.Fatalf("then: %q", got)
+	}
+	var none *Prompts
+	none.Recheck() // a server without prompts (no flow yet) reloads too
+}

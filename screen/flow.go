@@ -355,9 +355,7 @@ func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
 	c.pcall.Restricted = f.restricted(ctx, ch, c)
 
 	if !c.pcall.AlreadyScreened {
-		checked := f.firstContact(ctx, ch, c)
-		res.Verdict = f.lookup(ctx, c.query(), c)
-		checked()
+		res.Verdict = f.lookupBeside(ctx, ch, c)
 	} else {
 		res.Verdict.Tier = policy.TierUnknown
 	}

@@ -266,6 +266,19 @@ func (p *Prompts) FirstContact(pbx string) bool {
 	return true
 }
 
+// Recheck forgets which PBXes FirstContact has seen, so the next call
+// from each checks again, in one question, the sets of sounds it has no
+// fresh answer for: after a reload brought profiles with other prompts.
+// Sets already known cost nothing. Safe on a nil Prompts.
+func (p *Prompts) Recheck() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	clear(p.contacts)
+	p.mu.Unlock()
+}
+
 // forgetContact makes the next FirstContact of pbx true again: its check
 // did not happen (the caller left before it could).
 func (p *Prompts) forgetContact(pbx string) {
