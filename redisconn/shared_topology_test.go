@@ -27,6 +27,10 @@ import (
 //     before the kill, must all be there after it;
 //   - down: counts recorded while the master is dead are kept in memory
 //     (the writes fail, counted) and written once a replica took over;
+//   - late: counts of calls that started 10 minutes before, recorded while
+//     the master is dead, go into a bucket both readers have cached as
+//     settled: written after the failover, they bump the generation key,
+//     and both readers must read the bucket again;
 //   - after: counts recorded after the failover;
 //   - load: the calls callLoad screens through the kill, recorded by
 //     instance a as serve records them. What the old master acknowledged
@@ -42,6 +46,7 @@ const (
 	didBefore = "+18005550001"
 	didDown   = "+18005550002"
 	didAfter  = "+18005550003"
+	didLate   = "+18005550004"
 	didLoad   = "+15551230000" // callLoad's calls
 )
 
@@ -117,10 +122,15 @@ func startInstance(t *testing.T, name string, rdb redis.UniversalClient, so shar
 // published on the live tail, as the flow's recorders do. Record never
 // blocks, whatever Redis does.
 func (in *instance) record(phase, did string, n int) []string {
+	return in.recordAt(phase, did, n, time.Now())
+}
+
+// recordAt is record for calls that started at.
+func (in *instance) recordAt(phase, did string, n int, at time.Time) []string {
 	var ids []string
 	for i := range n {
 		r := &decision.Result{
-			ID: fmt.Sprintf("%s-%s-%d", in.name, phase, i), Time: time.Now(), Profile: "topology", Caller: "+12125550100", Dialed: did,
+			ID: fmt.Sprintf("%s-%s-%d", in.name, phase, i), Time: at, Profile: "topology", Caller: "+12125550100", Dialed: did,
 			Decision: policy.Decision{Action: policy.Block, Mode: policy.ModeEnforce, Tier: policy.TierSpam, Reasons: []policy.Reason{policy.ListBlock}},
 			Result:   policy.ResultBlock, Challenge: policy.OutcomeNone,
 		}
@@ -239,6 +249,9 @@ func (sf *sharedFailover) before(t *testing.T) {
 	fromA := sf.a.record("before", didBefore, 5)
 	fromB := sf.b.record("before", didBefore, 3)
 	waitCalls(t, "before the failover", didBefore, 8, sf.a, sf.b)
+	// The readers have cached the settled minutes of the last hour,
+	// didLate's among them, empty.
+	waitCalls(t, "before the failover", didLate, 0, sf.a, sf.b)
 	waitDelivered(t, "before the failover", sf.b, fromA)
 	waitDelivered(t, "before the failover", sf.a, fromB)
 }
@@ -249,6 +262,9 @@ func (sf *sharedFailover) before(t *testing.T) {
 func (sf *sharedFailover) down(t *testing.T) {
 	t.Helper()
 	sf.a.record("down", didDown, 4)
+	// Settled for the readers (older than stats.DefaultSettle), which
+	// cached it empty before the kill.
+	sf.a.recordAt("late", didLate, 2, time.Now().Add(-10*time.Minute))
 	deadline := time.Now().Add(30 * time.Second)
 	for sf.a.counter(t, "callscreen_stats_shared_errors_total", "op", "write") == 0 {
 		if time.Now().After(deadline) {
@@ -266,6 +282,7 @@ func (sf *sharedFailover) after(t *testing.T, loadCalls int) {
 	sf.b.record("after", didAfter, 3)
 	waitCalls(t, "after the failover", didBefore, 8, sf.a, sf.b)
 	waitCalls(t, "counts recorded while the master was dead", didDown, 4, sf.a, sf.b)
+	waitCalls(t, "late counts recorded while the master was dead", didLate, 2, sf.a, sf.b)
 	waitCalls(t, "after the failover", didAfter, 3, sf.a, sf.b)
 
 	// The live tail resumes: a decision made now reaches the other
@@ -317,7 +334,7 @@ func (sf *sharedFailover) after(t *testing.T, loadCalls int) {
 	for _, c := range []struct {
 		did  string
 		want int64
-	}{{didBefore, 8}, {didDown, 4}} {
+	}{{didBefore, 8}, {didDown, 4}, {didLate, 2}} {
 		waitCalls(t, "after both stopped", c.did, c.want, sf.a, sf.b)
 	}
 	m, h, shared, err := sf.b.calls(didLoad)

@@ -39,9 +39,10 @@ import (
 // Readers cache a bucket once it can no longer change (Settle after it
 // ended). An instance that writes counts into a bucket older than that
 // (it was cut off from Redis, or a call outlasted Settle) increments
-// PREFIX:gen, and readers that see it change drop their cache; a reader
-// that finds no PREFIX:gen (Redis lost its data) sets a new one, with the
-// same effect.
+// PREFIX:gen once those counts are written, and readers that see it change
+// drop their cache; a reader that finds no PREFIX:gen (Redis lost its
+// data) sets a new one (decimal, so INCR works on it), with the same
+// effect.
 //
 // What can be lost: counts a master acknowledged and had not yet copied to
 // its replica when it died (Redis replicates asynchronously: on a LAN
@@ -106,6 +107,7 @@ type shared struct {
 	unsent  *batch                      // the batch being written, nil when none
 	nfields int                         // fields in pending and unsent
 	load    bool                        // send the script in full (Redis lost its script cache)
+	bump    bool                        // a late write wants the generation bumped
 	failing bool
 
 	rmu     sync.Mutex
@@ -257,15 +259,18 @@ func (s *shared) flush(ctx context.Context) error {
 // send writes b in one pipeline, a script call per key, and removes from
 // it the keys Redis acknowledged; it returns an error unless every key
 // was. Keys whose script Redis did not have (NOSCRIPT: it restarted or
-// was flushed) are sent again at once, in full.
+// was flushed) are sent again at once, in full. When a key went into a
+// bucket readers may have cached, the generation is bumped once every key
+// is written, not in the same pipeline: a cluster runs a pipeline's
+// commands on their nodes side by side, and a reader that saw the new
+// generation before the write would cache the bucket without it.
 func (s *shared) send(ctx context.Context, b *batch) error {
 	keys := make([]string, 0, len(b.keys))
 	for k := range b.keys {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys) // the same order on every try
-	for attempt := 0; ; attempt++ {
-		late := false
+	for attempt := 0; len(keys) > 0; attempt++ {
 		closedM, closedH := s.closedBefore(minute), s.closedBefore(hour)
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.Cmd, len(keys))
@@ -277,7 +282,7 @@ func (s *shared) send(ctx context.Context, b *batch) error {
 				ttl = s.minuteTTL
 			}
 			if ok && ((res == minute && idx < closedM) || (res == hour && idx < closedH)) {
-				late = true
+				s.bump = true
 			}
 			args := make([]any, 0, 3+2*len(fs))
 			args = append(args, s.writer, b.seq, int64(ttl/time.Second))
@@ -289,10 +294,6 @@ func (s *shared) send(ctx context.Context, b *batch) error {
 			} else {
 				cmds[i] = writeScript.EvalSha(ctx, pipe, []string{k}, args...)
 			}
-		}
-		if late {
-			pipe.Incr(ctx, s.genKey())
-			pipe.Expire(ctx, s.genKey(), s.hourTTL)
 		}
 		_, err := pipe.Exec(ctx)
 		noScript := false
@@ -317,13 +318,38 @@ func (s *shared) send(ctx context.Context, b *batch) error {
 		s.load = false
 		switch {
 		case len(keys) == 0:
-			return nil
 		case err == nil:
 			return fmt.Errorf("%d keys not written", len(keys))
+		default:
+			return err
 		}
-		return err
 	}
+	if s.bump {
+		if err := s.bumpGen(ctx); err != nil {
+			return fmt.Errorf("bump %s: %w", s.genKey(), err)
+		}
+		s.bump = false
+	}
+	return nil
 }
+
+// bumpGen changes the generation: INCR, or, when the key holds no integer
+// (a reader of an earlier version started it as base-36 text), a new
+// decimal value.
+func (s *shared) bumpGen(ctx context.Context) error {
+	pipe := s.rdb.Pipeline()
+	incr := pipe.Incr(ctx, s.genKey())
+	pipe.Expire(ctx, s.genKey(), s.hourTTL)
+	_, err := pipe.Exec(ctx)
+	if err != nil && incr.Err() != nil && redis.HasErrorPrefix(incr.Err(), "value is not an integer") {
+		err = s.rdb.Set(ctx, s.genKey(), newGen(s.now()), s.hourTTL).Err()
+	}
+	return err
+}
+
+// newGen is a generation a reader starts: decimal, so a writer's INCR
+// works on it.
+func newGen(now time.Time) string { return strconv.FormatInt(now.UnixNano(), 10) }
 
 func (s *shared) parseKey(k string) (resolution, int64, bool) {
 	rest, ok := strings.CutPrefix(k, s.prefix+":")
@@ -359,7 +385,7 @@ func (s *shared) checkGen(ctx context.Context) error {
 	if errors.Is(err, redis.Nil) {
 		// A Redis that lost its data (restarted empty) has no generation:
 		// start one, so every reader drops what it cached from before.
-		gen = strconv.FormatInt(now.UnixNano(), 36)
+		gen = newGen(now)
 		if err = s.rdb.SetNX(ctx, s.genKey(), gen, s.hourTTL).Err(); err == nil {
 			gen, err = s.rdb.Get(ctx, s.genKey()).Result()
 		}

@@ -358,3 +358,47 @@ func TestSharedWriteOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedGeneration: a late write makes the readers read a settled
+// bucket again, whoever started the generation: a reader (the usual case:
+// the dashboard reads before any call is late), a writer, or a reader of
+// an earlier version that wrote it as base-36 text, which INCR refuses.
+func TestSharedGeneration(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T, rdb redis.UniversalClient, reader *Stats)
+	}{
+		{"a reader started it", func(t *testing.T, _ redis.UniversalClient, reader *Stats) {
+			total(t, reader, Query{From: t0.Add(-time.Hour), To: t0})
+		}},
+		{"an earlier reader started it as text", func(t *testing.T, rdb redis.UniversalClient, reader *Stats) {
+			if err := rdb.Set(context.Background(), DefaultPrefix+":gen", "dgs7izsar5s0", time.Hour).Err(); err != nil {
+				t.Fatal(err)
+			}
+			total(t, reader, Query{From: t0.Add(-time.Hour), To: t0})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			rdb := redisClient(t, srv.Addr())
+			c := &clock{t: t0}
+			a := newStats(t, c, Options{Redis: redisClient(t, srv.Addr()), Settle: 5 * time.Minute})
+			b := newStats(t, c, Options{Redis: redisClient(t, srv.Addr()), Settle: 5 * time.Minute})
+			tc.start(t, rdb, a)
+			q := Query{From: t0.Add(-time.Hour), To: t0}
+			if _, n := total(t, a, q); n != 0 {
+				t.Fatalf("before: %d calls", n)
+			}
+			// Settled, so a has cached the bucket empty.
+			b.Record(result("b1", "sales", "+18005550100", t0.Add(-10*time.Minute), blocked))
+			flush(t, b)
+			c.set(t0.Add(2 * time.Second)) // past the generation check interval
+			if _, n := total(t, a, q); n != 1 {
+				t.Fatalf("after a late write: a reads %d calls; want 1", n)
+			}
+			if err := b.Close(context.Background()); err != nil {
+				t.Fatalf("nothing left to write, yet: %v", err)
+			}
+		})
+	}
+}
