@@ -258,12 +258,23 @@ func splitSlots(t *testing.T, cc *redis.ClusterClient, cl *redistest.Cluster) (s
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// The cluster's own slot map, not the client's view of it.
+	slots, err := cc.ClusterSlots(ctx).Result()
+	if err != nil {
+		t.Fatalf("CLUSTER SLOTS: %v", err)
+	}
 	owner := func(key string) string {
-		c, err := cc.MasterForKey(ctx, key)
+		slot, err := cc.ClusterKeySlot(ctx, key).Result()
 		if err != nil {
-			t.Fatalf("owner of %s: %v", key, err)
+			t.Fatalf("CLUSTER KEYSLOT %s: %v", key, err)
 		}
-		return c.Options().Addr
+		for _, r := range slots {
+			if int64(r.Start) <= slot && slot <= int64(r.End) && len(r.Nodes) > 0 {
+				return r.Nodes[0].Addr
+			}
+		}
+		t.Fatalf("slot %d of %s: no master in %+v", slot, key, slots)
+		return ""
 	}
 	minute := time.Now().Unix() / 60
 	var so sharedOptions
