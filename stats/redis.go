@@ -30,8 +30,9 @@ import (
 // a numbered batch; a batch is sent, whole or the keys not yet
 // acknowledged, until every key has answered, and no new batch is sealed
 // meanwhile. Each hash keeps, in a field of its own (writerField, which
-// readers skip), the number of the last batch of each writer it applied,
-// and the script skips a batch it has already applied. So a pipeline that
+// readers skip), the number of the last batch (and chunk: a key's counts
+// go in calls of at most chunkFields fields) of each writer it applied,
+// and the script skips one it has already applied. So a pipeline that
 // fails half way (in a cluster, a master dies while the others answer; a
 // connection drops after Redis ran a command, before the reply) is sent
 // again without counting anything twice.
@@ -58,6 +59,10 @@ const (
 	writeTimeout  = 2 * time.Second
 	genCheckEvery = time.Second
 	sep           = "\x1f"
+	// chunkFields bounds the fields of one script call, maxChunks the
+	// chunks of one key in a batch (maxPending / chunkFields is less).
+	chunkFields = 1000
+	maxChunks   = 1024
 )
 
 // writeScript adds a batch of counts to one hash, once.
@@ -118,10 +123,46 @@ type shared struct {
 }
 
 // batch is a sealed set of counts with its number: the keys not yet
-// acknowledged, each with its fields.
+// written in full.
 type batch struct {
 	seq  int64
-	keys map[string]map[string]int64
+	keys map[string]*keyWrite
+}
+
+// keyWrite is one key's counts in a batch, sorted by field, so its chunks
+// are the same on every try; next is the first chunk not yet acknowledged.
+type keyWrite struct {
+	fields []fieldCount
+	next   int
+}
+
+type fieldCount struct {
+	field string
+	n     int64
+}
+
+// chunk returns the fields of chunk i.
+func (kw *keyWrite) chunk(i int) []fieldCount {
+	return kw.fields[i*chunkFields : min((i+1)*chunkFields, len(kw.fields))]
+}
+
+func (kw *keyWrite) chunks() int { return (len(kw.fields) + chunkFields - 1) / chunkFields }
+
+// seal makes a batch of pending counts.
+func seal(seq int64, pending map[string]map[string]int64) *batch {
+	b := &batch{seq: seq, keys: make(map[string]*keyWrite, len(pending))}
+	for k, fs := range pending {
+		if len(fs) == 0 {
+			continue
+		}
+		kw := &keyWrite{fields: make([]fieldCount, 0, len(fs))}
+		for f, n := range fs {
+			kw.fields = append(kw.fields, fieldCount{f, n})
+		}
+		sort.Slice(kw.fields, func(i, j int) bool { return kw.fields[i].field < kw.fields[j].field })
+		b.keys[k] = kw
+	}
+	return b
 }
 
 func newShared(o Options, m *Metrics, log *slog.Logger) *shared {
@@ -236,7 +277,7 @@ func (s *shared) flush(ctx context.Context) error {
 				return nil
 			}
 			s.seq++
-			s.unsent = &batch{seq: s.seq, keys: s.pending}
+			s.unsent = seal(s.seq, s.pending)
 			s.pending = map[string]map[string]int64{}
 		}
 		err := s.send(ctx, s.unsent)
@@ -256,26 +297,35 @@ func (s *shared) flush(ctx context.Context) error {
 	}
 }
 
-// send writes b in one pipeline, a script call per key, and removes from
-// it the keys Redis acknowledged; it returns an error unless every key
-// was. Keys whose script Redis did not have (NOSCRIPT: it restarted or
-// was flushed) are sent again at once, in full. When a key went into a
-// bucket readers may have cached, the generation is bumped once every key
-// is written, not in the same pipeline: a cluster runs a pipeline's
-// commands on their nodes side by side, and a reader that saw the new
-// generation before the write would cache the bucket without it.
+// send writes b: a script call per key and chunk of at most chunkFields
+// fields, so that no call holds Redis (which runs a script alone) for
+// long, whatever piled up while it was down. Each round is one pipeline
+// with the next chunk of every key not yet written in full, so a key's
+// chunks are applied in order, each once (its number is the batch's times
+// maxChunks plus the chunk's). Chunks Redis acknowledged are done; send
+// returns an error unless every one was. Calls Redis refused for a script
+// it did not have (NOSCRIPT: it restarted or was flushed) are sent again
+// at once, in full. When a key went into a bucket readers may have cached,
+// the generation is bumped once every key is written, not in the same
+// pipeline: a cluster runs a pipeline's commands on their nodes side by
+// side, and a reader that saw the new generation before the write would
+// cache the bucket without it.
 func (s *shared) send(ctx context.Context, b *batch) error {
-	keys := make([]string, 0, len(b.keys))
-	for k := range b.keys {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys) // the same order on every try
-	for attempt := 0; len(keys) > 0; attempt++ {
+	loaded := false
+	for {
+		keys := make([]string, 0, len(b.keys))
+		for k := range b.keys {
+			keys = append(keys, k)
+		}
+		if len(keys) == 0 {
+			break
+		}
+		sort.Strings(keys)
 		closedM, closedH := s.closedBefore(minute), s.closedBefore(hour)
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.Cmd, len(keys))
 		for i, k := range keys {
-			fs := b.keys[k]
+			kw := b.keys[k]
 			ttl := s.hourTTL
 			res, idx, ok := s.parseKey(k)
 			if ok && res == minute {
@@ -284,10 +334,11 @@ func (s *shared) send(ctx context.Context, b *batch) error {
 			if ok && ((res == minute && idx < closedM) || (res == hour && idx < closedH)) {
 				s.bump = true
 			}
+			fs := kw.chunk(kw.next)
 			args := make([]any, 0, 3+2*len(fs))
-			args = append(args, s.writer, b.seq, int64(ttl/time.Second))
-			for f, n := range fs {
-				args = append(args, f, n)
+			args = append(args, s.writer, b.seq*maxChunks+int64(kw.next), int64(ttl/time.Second))
+			for _, fc := range fs {
+				args = append(args, fc.field, fc.n)
 			}
 			if s.load {
 				cmds[i] = writeScript.Eval(ctx, pipe, []string{k}, args...)
@@ -296,30 +347,31 @@ func (s *shared) send(ctx context.Context, b *batch) error {
 			}
 		}
 		_, err := pipe.Exec(ctx)
-		noScript := false
-		var left []string
+		noScript, failed := false, 0
 		for i, k := range keys {
+			kw := b.keys[k]
 			switch e := cmds[i].Err(); {
 			case e == nil:
-				s.nfields -= len(b.keys[k])
-				delete(b.keys, k)
+				s.nfields -= len(kw.chunk(kw.next))
+				if kw.next++; kw.next == kw.chunks() {
+					delete(b.keys, k)
+				}
 			case redis.HasErrorPrefix(e, "NOSCRIPT"):
 				noScript = true
-				left = append(left, k)
+				failed++
 			default:
-				left = append(left, k)
+				failed++
 			}
 		}
-		keys = left
-		if noScript && !s.load && attempt == 0 {
-			s.load = true
+		if noScript && !loaded {
+			s.load, loaded = true, true
 			continue
 		}
 		s.load = false
 		switch {
-		case len(keys) == 0:
+		case failed == 0:
 		case err == nil:
-			return fmt.Errorf("%d keys not written", len(keys))
+			return fmt.Errorf("%d keys not written", failed)
 		default:
 			return err
 		}

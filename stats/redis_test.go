@@ -402,3 +402,60 @@ func TestSharedGeneration(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedChunks: a key with more counts than one script call takes
+// (chunkFields) is written in several calls, in order, each once, also
+// when a reply is lost after the first.
+func TestSharedChunks(t *testing.T) {
+	srv := redistest.Start(t)
+	direct := redisClient(t, srv.Addr())
+	p := newReplyCutter(t, srv.Addr())
+	rdb, err := redisconn.New(redisconn.Options{Addrs: []string{p.addr()}, ReadTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	c := &clock{t: t0}
+	s := newStats(t, c, Options{Redis: rdb})
+	at := t0.Add(-time.Minute)
+	s.Record(result("warm", "sales", "+18005550100", at, blocked))
+	flush(t, s) // connection up, script known
+	const dids = 900 // 3 counters each: 2,700 fields a key, 3 chunks
+	for i := range dids {
+		s.Record(result(fmt.Sprint(i), "sales", fmt.Sprintf("+1888555%04d", i), at, blocked))
+	}
+	p.cut.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	err = s.Close(ctx)
+	cancel()
+	if err == nil {
+		t.Fatal("flush through a cut connection: no error")
+	}
+	p.cut.Store(false)
+	flush(t, s)
+	mkey := DefaultPrefix + ":m:" + itoa(at.Unix()/60)
+	n, err := direct.HLen(context.Background(), mkey).Result()
+	if err != nil || n != 3*(dids+1)+1 {
+		t.Fatalf("HLEN %s = %d, %v; want %d counts and the writer's field", mkey, n, err, 3*(dids+1))
+	}
+	sum, calls := total(t, newStats(t, c, Options{Redis: direct}), Query{From: t0.Add(-time.Hour), To: t0})
+	if !sum.Shared || calls != dids+1 {
+		t.Fatalf("%d calls read back; want %d", calls, dids+1)
+	}
+	fields, err := direct.HGetAll(context.Background(), mkey).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f, v := range fields {
+		if strings.HasPrefix(f, "\x1fw:") {
+			// Batch 2 (the first was the warm-up), its third chunk.
+			if v != strconv.Itoa(2*maxChunks+2) {
+				t.Fatalf("writer field %s; want batch 2, chunk 2", v)
+			}
+			continue
+		}
+		if v != "1" {
+			t.Fatalf("%q = %s; want 1", f, v)
+		}
+	}
+}
