@@ -109,6 +109,13 @@ type App struct {
 	// so that calls entering right then are not mistaken for them (one
 	// mistaken would be continued unscreened); 0 is DefaultRecoverDelay.
 	RecoverDelay time.Duration
+	// OnConnect, when set, runs after each (re)connect of the event
+	// connection, in a goroutine of its own, with a ctx that ends when the
+	// App stops (Run waits for it): the place for checks a PBX allows
+	// before any call, such as the screening's prompt check (package
+	// bridge's ARIPromptCheck). It must not hold on to the client past
+	// ctx.
+	OnConnect func(ctx context.Context, c *Client)
 
 	running atomic.Bool
 	// calls maps channel ids to the calls in flight (and to channels a
@@ -193,6 +200,13 @@ func (a *App) Run(ctx context.Context) error {
 		a.Metrics.connected(server, true)
 		a.log.Info("ari: connected", "after_attempts", attempt)
 		connectedAt := time.Now()
+		if a.OnConnect != nil {
+			a.wg.Add(1)
+			go func() {
+				defer a.wg.Done()
+				a.OnConnect(ctx, a.Client)
+			}()
+		}
 
 		rctx, stopRecover := context.WithCancel(ctx)
 		a.wg.Add(1)

@@ -105,6 +105,15 @@ type OutboundServer struct {
 	// ended is kept for Asterisk to close it (it does 3.5 s after
 	// StasisEnd); 0 is DefaultPeerCloseWait.
 	PeerCloseWait time.Duration
+	// OnConnect, when set, runs each time Asterisk (re)connects a
+	// persistent connection (at its ApplicationRegistered), in a goroutine
+	// of its own, with a ctx that ends when Serve stops (Serve waits for
+	// it), and the application's client, whose REST calls travel over that
+	// connection: the place for checks a PBX allows before any call, such
+	// as the screening's prompt check (package bridge's ARIPromptCheck).
+	// A per_call_config connection exists for its one call, which the
+	// screening checks as it goes; it gets no OnConnect.
+	OnConnect func(ctx context.Context, c *Client)
 	// Logger; nil is slog.Default().
 	Logger *slog.Logger
 	// Metrics (calls and REST requests) and OutboundMetrics (connections)

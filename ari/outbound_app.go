@@ -199,6 +199,12 @@ func (a *outApp) registeredOn(ss *session) {
 	started := a.started
 	a.mu.Unlock()
 	a.releaseHeld()
+	if !a.perCall && a.srv.OnConnect != nil && a.srv.admit() {
+		go func() {
+			defer a.srv.calls.Done()
+			a.srv.OnConnect(a.srv.base, a.client)
+		}()
+	}
 	switch {
 	case !a.perCall || started:
 		connected := time.Now()

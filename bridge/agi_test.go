@@ -66,7 +66,24 @@ func serve(t *testing.T, f *screen.Flow) string {
 	return l.Addr().String()
 }
 
+// seen makes f's PBXes known: the calls the tests place then show the
+// steady state, without the check of a PBX's first call (firstContact in
+// package screen; "agi-first-contact" shows that call). The simulated
+// Asterisk calls from 127.0.0.1, net.Pipe from "pipe".
+func seen(f *screen.Flow) *screen.Flow {
+	if f.Prompts == nil {
+		f.Prompts = &screen.Prompts{Logger: f.Logger, Metrics: f.Metrics}
+	}
+	f.Prompts.FirstContact("127.0.0.1")
+	f.Prompts.FirstContact("pipe")
+	return f
+}
+
 func testFlow(logs io.Writer) *screen.Flow {
+	return seen(newTestFlow(logs))
+}
+
+func newTestFlow(logs io.Writer) *screen.Flow {
 	blocked := "+12125550666"
 	return &screen.Flow{
 		Source: reputation.SourceFunc(func(_ context.Context, q reputation.Query) (reputation.Verdict, error) {
@@ -116,9 +133,10 @@ func golden(t *testing.T, name string, tr *agitest.Transcript) {
 
 func TestAGITranscripts(t *testing.T) {
 	tests := []struct {
-		name string
-		call agitest.Call
-		vars map[string]string
+		name  string
+		call  agitest.Call
+		vars  map[string]string
+		first bool // the PBX's first call
 	}{
 		{
 			name: "agi-allow",
@@ -146,6 +164,14 @@ func TestAGITranscripts(t *testing.T) {
 			vars: map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_CHALLENGE": "passed"},
 		},
 		{
+			// The first call from a PBX: every profile's sounds are
+			// checked beside the lookup (three GET FULL VARIABLE), once.
+			name:  "agi-first-contact",
+			call:  agitest.Call{CallerID: "+12125551234", CallerIDName: "John Q. Public", Args: []string{"screened="}},
+			vars:  map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_TIER": "UNKNOWN", "CALLSCREEN_CHALLENGE": "none"},
+			first: true,
+		},
+		{
 			name: "agi-challenge-hangup",
 			// GET VARIABLE, 3 prompt checks, ANSWER, the intro: the
 			// caller leaves while the first digit plays.
@@ -156,7 +182,11 @@ func TestAGITranscripts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs syncBuffer
-			addr := serve(t, testFlow(&logs))
+			f := testFlow(&logs)
+			if tt.first {
+				f = newTestFlow(&logs)
+			}
+			addr := serve(t, f)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			tt.call.Request = "agi://127.0.0.1:4573/screen" // the same in every run

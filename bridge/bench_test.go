@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"testing"
 
 	"github.com/callscreen/callscreen/agi"
@@ -47,5 +48,54 @@ func BenchmarkAGIAllowPath(b *testing.B) {
 		}
 		client.Close()
 		<-done
+	}
+}
+
+// BenchmarkAGIFirstContact is one allowed call through the simulated
+// Asterisk on loopback TCP, from a PBX already seen (steady) and from one
+// the process has not seen (first-contact: every profile's sounds checked
+// beside the lookup, three GET FULL VARIABLE). The difference is what the
+// first call from each PBX pays; the simulator answers at once, so a real
+// PBX adds its round trips and its stat() calls.
+func BenchmarkAGIFirstContact(b *testing.B) {
+	for _, first := range []bool{false, true} {
+		name := "steady"
+		if first {
+			name = "first-contact"
+		}
+		b.Run(name, func(b *testing.B) {
+			newFlow := func() *screen.Flow {
+				f := listFlow(nil, nil)
+				if first {
+					f.Prompts = nil // a process that has not seen the PBX
+				}
+				return f
+			}
+			var cur atomic.Pointer[screen.Flow]
+			cur.Store(newFlow())
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := &agi.Server{Handler: AGIHandler(cur.Load), Logger: slog.New(slog.DiscardHandler)}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); _ = srv.Serve(ctx, l) }()
+			defer func() { cancel(); _ = srv.Shutdown(context.Background()); <-done }()
+			call := agitest.Call{CallerID: "+12125551234", CallerIDName: "John Q. Public",
+				Request: "agi://127.0.0.1/screen?profile=support", Args: []string{"screened="}}
+			b.ReportAllocs()
+			for b.Loop() {
+				if first {
+					b.StopTimer()
+					cur.Store(newFlow())
+					b.StartTimer()
+				}
+				tr, err := agitest.Dial(ctx, l.Addr().String(), call)
+				if err != nil || tr.Vars["CALLSCREEN_RESULT"] != "allow" {
+					b.Fatalf("%v %v", err, tr)
+				}
+			}
+		})
 	}
 }

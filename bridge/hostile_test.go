@@ -58,7 +58,7 @@ func listFlow(rec decision.Recorder, mod func(p *policy.Profile)) *screen.Flow {
 	if mod != nil {
 		mod(&support)
 	}
-	return &screen.Flow{
+	return seen(&screen.Flow{
 		Source: reputation.SourceFunc(func(_ context.Context, q reputation.Query) (reputation.Verdict, error) {
 			var v reputation.Verdict
 			switch {
@@ -75,7 +75,7 @@ func listFlow(rec decision.Recorder, mod func(p *policy.Profile)) *screen.Flow {
 		Recorder: rec,
 		Logger:   slog.New(slog.DiscardHandler),
 		Digits:   func(n int) string { return "4721"[:n] },
-	}
+	})
 }
 
 func serveFlow(t *testing.T, f *screen.Flow, logs io.Writer) string {

@@ -36,7 +36,12 @@ import (
 //     honeypot of one {tenant:caller} tag), dialedScript, flagScript;
 //   - reputation/feed RedisStore: Replace and read in TxPipelined on
 //     {feed} keys, the lock's unlockScript;
-//   - reputation/feedback RedisStore: one hash per tenant (single key).
+//   - reputation/feedback RedisStore: one hash per tenant (single key);
+//   - stats: writeScript, one call per hash (one key), the hashes of a
+//     write and the generation key (INCR, EXPIRE) in one pipeline that
+//     go-redis splits by node, HGETALL pipelines to read (sharedFailover,
+//     shared_topology_test.go);
+//   - tail: PUBLISH and SUBSCRIBE on one channel.
 // In a cluster a multi-key command across slots fails with CROSSSLOT, so
 // these passing on the cluster is the check that the keys share a slot.
 
@@ -180,10 +185,17 @@ func TestSentinelTopology(t *testing.T) {
 	}
 	rdb := client(t, o)
 	exerciseUntil(t, rdb, 1, 10*time.Second)
-	stop := callLoad(t, rdb)
-	st.KillMaster()
+	// Two instances' statistics and live tails, each on its own client.
+	sf := startShared(t, client(t, o), client(t, o), sharedOptions{})
+	sf.before(t)
+	st.WaitReplicated()
+	stop := callLoad(t, rdb, sf.a.stats, sf.a.relay)
+	st.Master.Kill()
+	sf.down(t)
+	st.WaitFailover()
 	exerciseUntil(t, rdb, 2, 15*time.Second)
-	if calls, failed := stop(); len(failed) != 0 || calls == 0 {
+	calls, failed := stop()
+	if len(failed) != 0 || calls == 0 {
 		t.Errorf("calls during the failover: %d, %d failed: %v", calls, len(failed), failed)
 	} else {
 		t.Logf("%d calls screened during the failover, none failed", calls)
@@ -193,6 +205,7 @@ func TestSentinelTopology(t *testing.T) {
 	if err := lists.NewRedisStore(rdb, lists.RedisOptions{}).Load(context.Background(), "t1", func(lists.Entry) error { n++; return nil }); err != nil || n != 301 {
 		t.Errorf("entries of round 1 after the failover: %d, %v", n, err)
 	}
+	sf.after(t, calls)
 }
 
 // TestClusterTopology: every feature works on a three-master cluster (so
@@ -211,19 +224,80 @@ func TestClusterTopology(t *testing.T) {
 	for round := 1; round <= 3; round++ { // tenants and callers in different slots
 		exerciseUntil(t, rdb, round, 10*time.Second)
 	}
-	stop := callLoad(t, rdb)
-	cl.KillMaster(0)
+	// The statistics' minute key and the live tail's channel on the master
+	// that is killed, the hour key on another: a write is half done when
+	// the master dies.
+	so, victim := splitSlots(t, rdb.(*redis.ClusterClient), cl)
+	sf := startShared(t, client(t, o), client(t, o), so)
+	sf.before(t)
+	cl.WaitReplicated()
+	stop := callLoad(t, rdb, sf.a.stats, sf.a.relay)
+	cl.Masters[victim].Kill()
+	sf.down(t)
+	cl.WaitFailover()
 	// The client learns the new owner of the dead master's slots at its
 	// first failed command (reloadOnFailure), not at go-redis's periodic
 	// reload a minute later: well within 15 s.
 	for round := 4; round <= 6; round++ {
 		exerciseUntil(t, rdb, round, 15*time.Second)
 	}
-	if calls, failed := stop(); len(failed) != 0 || calls == 0 {
+	calls, failed := stop()
+	if len(failed) != 0 || calls == 0 {
 		t.Errorf("calls during the failover: %d, %d failed: %v", calls, len(failed), failed)
 	} else {
 		t.Logf("%d calls screened during the failover, none failed", calls)
 	}
+	sf.after(t, calls)
+}
+
+// splitSlots picks a statistics prefix whose minute keys (this minute and
+// the next) live on one master and whose hour key on another, and a live
+// tail channel on that first master; it returns them and the index of that
+// master in cl.Masters.
+func splitSlots(t *testing.T, cc *redis.ClusterClient, cl *redistest.Cluster) (sharedOptions, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The cluster's own slot map, not the client's view of it.
+	slots, err := cc.ClusterSlots(ctx).Result()
+	if err != nil {
+		t.Fatalf("CLUSTER SLOTS: %v", err)
+	}
+	owner := func(key string) string {
+		slot, err := cc.ClusterKeySlot(ctx, key).Result()
+		if err != nil {
+			t.Fatalf("CLUSTER KEYSLOT %s: %v", key, err)
+		}
+		for _, r := range slots {
+			if int64(r.Start) <= slot && slot <= int64(r.End) && len(r.Nodes) > 0 {
+				return r.Nodes[0].Addr
+			}
+		}
+		t.Fatalf("slot %d of %s: no master in %+v", slot, key, slots)
+		return ""
+	}
+	minute := time.Now().Unix() / 60
+	var so sharedOptions
+	victim := ""
+	for i := 0; victim == "" && i < 1000; i++ {
+		p := fmt.Sprintf("callscreen:stats:t%d", i)
+		m := owner(fmt.Sprintf("%s:m:%d", p, minute))
+		if m == owner(fmt.Sprintf("%s:m:%d", p, minute+1)) && m != owner(fmt.Sprintf("%s:h:%d", p, minute/60)) {
+			so.prefix, victim = p, m
+		}
+	}
+	for i := 0; so.channel == "" && i < 1000; i++ {
+		if c := fmt.Sprintf("callscreen:decisions:t%d", i); owner(c) == victim {
+			so.channel = c
+		}
+	}
+	for i, m := range cl.Masters {
+		if m.Addr() == victim && so.channel != "" {
+			return so, i
+		}
+	}
+	t.Fatalf("no prefix and channel found on one master (victim %q, %+v)", victim, so)
+	return so, 0
 }
 
 // callLoad screens calls through FastAGI, one after another until stop,
@@ -231,8 +305,9 @@ func TestClusterTopology(t *testing.T) {
 // the change log) and whose behaviour counters are in Redis. Half the
 // calls come from a caller on the block list. stop returns how many calls
 // were made and which failed: no CALLSCREEN_RESULT, or the listed caller
-// not blocked.
-func callLoad(t *testing.T, rdb redis.UniversalClient) (stop func() (calls int, failed []string)) {
+// not blocked. recorders get every decision, as serve's statistics and
+// live tail do.
+func callLoad(t *testing.T, rdb redis.UniversalClient, recorders ...decision.Recorder) (stop func() (calls int, failed []string)) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	store := lists.NewRedisStore(rdb, lists.RedisOptions{})
@@ -257,6 +332,7 @@ func callLoad(t *testing.T, rdb redis.UniversalClient) (stop func() (calls int, 
 	flow := &screen.Flow{
 		Source:   reputation.Chain{{Name: lists.SourceName, Source: l}, {Name: "behavior", Source: bh}},
 		Profiles: screen.ProfileMap{"default": policy.Default()},
+		Recorder: decision.Recorders(recorders),
 		Logger:   slog.New(slog.DiscardHandler),
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

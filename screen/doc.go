@@ -8,7 +8,9 @@
 // call or read from the channel (already screened: allow with
 // loop.already_screened); the calling presentation (from
 // the transport's call data when it has it, else CALLERID(num-pres)); run
-// the reputation source within its budget; apply the policy; play the DTMF
+// the reputation source within its budget (on the first call from a PBX,
+// with the check of every profile's challenge sounds there beside it:
+// firstcontact.go); apply the policy; play the DTMF
 // challenge when the policy asks for one; set the routing variables
 // (DESIGN §4); record the Result.
 //

@@ -197,8 +197,11 @@ type soundFake struct {
 	pbx      string
 	Missing  []string
 	CheckErr error
-	checks   int
-	trusted  bool
+	// OnCheck, when set, runs as a check starts; an error it returns
+	// is the check's.
+	OnCheck func() error
+	checks  int
+	trusted bool
 }
 
 var _ SoundChecker = (*soundFake)(nil)
@@ -210,6 +213,11 @@ func (s *soundFake) MissingSounds(ctx context.Context, language string, sounds [
 	s.checks++
 	s.ops = append(s.ops, "MissingSounds "+language+" "+strings.Join(sounds, ","))
 	s.mu.Unlock()
+	if s.OnCheck != nil {
+		if err := s.OnCheck(); err != nil {
+			return nil, err
+		}
+	}
 	if s.CheckErr != nil {
 		return nil, s.CheckErr
 	}

@@ -355,7 +355,7 @@ func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
 	c.pcall.Restricted = f.restricted(ctx, ch, c)
 
 	if !c.pcall.AlreadyScreened {
-		res.Verdict = f.lookup(ctx, c.query(), c)
+		res.Verdict = f.lookupBeside(ctx, ch, c)
 	} else {
 		res.Verdict.Tier = policy.TierUnknown
 	}

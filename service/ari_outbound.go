@@ -66,6 +66,8 @@ func (o *ariOutbound) start(ctx context.Context, h *Host, handler ari.Handler, m
 		Users: o.users, Path: o.path, TLS: tlsCfg, MaxConns: o.maxConns,
 		Handler: handler, Recover: bridge.ARIRecover(), CallTimeout: callTimeout,
 		Logger: h.Log, Metrics: m, OutboundMetrics: ari.NewOutboundMetrics(h.Registry),
+		// A persistent connection's PBX has its prompts checked at once.
+		OnConnect: bridge.ARIPromptCheck(h.Flow, h.Log),
 	}
 	scheme := "ws"
 	if tlsCfg != nil {

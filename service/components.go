@@ -368,6 +368,8 @@ func (a *ariApps) Start(ctx context.Context, h *Host) error {
 			Client: client, Name: s.app, Scope: s.scope,
 			Handler: handler, Recover: bridge.ARIRecover(),
 			Logger: h.Log, Metrics: m, CallTimeout: a.timeout,
+			// The prompts are checked as soon as the PBX is connected.
+			OnConnect: bridge.ARIPromptCheck(h.Flow, h.Log),
 		}
 		a.wg.Add(1)
 		go func() {

@@ -44,6 +44,9 @@ func (s *Server) Reload(ctx context.Context) error {
 	}
 	s.live = l
 	s.flow.Store(l.flow)
+	// The new profiles may play other prompts: each PBX's next call
+	// checks the sets it has no fresh answer for.
+	s.prompts.Recheck()
 	s.retire(old)
 	s.cfgMetrics.Loaded(cfg, time.Now())
 	s.log.Info("config reloaded", "config_version", cfg.Version(), "mode", cfg.Mode,

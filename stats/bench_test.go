@@ -102,3 +102,34 @@ func BenchmarkRebuild(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/rep.Took.Seconds(), "records/s")
 }
+
+// BenchmarkFlush is one write of the write-behind: the counts of calls
+// calls (100 DIDs, 3 profiles, one minute) to Redis, as Run makes every
+// FlushInterval. It runs off the call path; the figure bounds how many
+// calls a second one instance's writer keeps up with.
+func BenchmarkFlush(b *testing.B) {
+	srv := redistest.Start(b)
+	for _, calls := range []int{10, 1000} {
+		b.Run(fmt.Sprintf("calls=%d", calls), func(b *testing.B) {
+			now := time.Now()
+			s := New(Options{Logger: quiet, Redis: redisClient(b, srv.Addr()), Now: func() time.Time { return now }})
+			rs := make([]*decision.Result, calls)
+			for i := range rs {
+				rs[i] = result("x", []string{"sales", "support", "pilot"}[i%3], fmt.Sprintf("+1888555%04d", i%100), now, kind(i%10), policy.CallerAnonymous)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				for _, r := range rs {
+					s.Record(r)
+				}
+				b.StartTimer()
+				if err := s.Close(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

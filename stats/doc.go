@@ -14,7 +14,8 @@
 // and queries read their sum, so any instance shows the calls of all;
 // when Redis does not answer, a query answers with this instance's own
 // figures and says so (Source.Warning), and the counts wait in memory
-// until Redis is back.
+// until Redis is back. Writes to Redis are idempotent (numbered batches,
+// see redis.go), so a write sent again after a failure is counted once.
 //
 // Junk is what a DID should not have drawn: calls blocked outright, failed
 // challenges, and in monitor mode the calls that would have been blocked.

@@ -8,6 +8,9 @@
 // queue and returns; a goroutine encodes it as the decision log does (the
 // log's Record, snake case, microseconds) and publishes it. Messages are
 // capped in size, and one that does not decode is counted and dropped.
+// Pub/sub keeps nothing: after a lost connection go-redis subscribes
+// again, the relay counts the gap (callscreen_tail_resubscribed_total),
+// and what other instances published meanwhile is not shown.
 //
 // The package must never block the call path (a full queue drops the
 // message and counts it), never hand an instance its own decisions back,

@@ -8,6 +8,9 @@ type Metrics struct {
 	received  prometheus.Counter
 	dropped   prometheus.Counter
 	errors    *prometheus.CounterVec
+	// resubscribed counts subscriptions made again after a lost
+	// connection: each is a gap in the live tail.
+	resubscribed prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg; a nil reg
@@ -30,9 +33,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "callscreen_tail_errors_total",
 			Help: "Live tail failures by operation (publish, decode).",
 		}, []string{"op"}),
+		resubscribed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callscreen_tail_resubscribed_total",
+			Help: "Times the live tail subscribed again after losing Redis (a restart, a failover); decisions other instances made meanwhile were not shown live.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.published, m.received, m.dropped, m.errors)
+		reg.MustRegister(m.published, m.received, m.dropped, m.errors, m.resubscribed)
 	}
 	return m
 }

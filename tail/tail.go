@@ -105,7 +105,11 @@ func (r *Relay) Run(ctx context.Context, ready chan<- struct{}) {
 		defer close(done)
 		r.publish(ctx)
 	}()
-	ch := sub.Channel(redis.WithChannelSize(queueSize))
+	// With the subscriptions: go-redis resubscribes after it lost the
+	// connection (a Redis restart, a Sentinel or Cluster failover), and
+	// says so with a subscribe confirmation. Pub/sub keeps nothing, so
+	// what the other instances published meanwhile is not shown here.
+	ch := sub.ChannelWithSubscriptions(redis.WithChannelSize(queueSize))
 	for {
 		select {
 		case <-ctx.Done():
@@ -116,7 +120,15 @@ func (r *Relay) Run(ctx context.Context, ready chan<- struct{}) {
 				<-done
 				return
 			}
-			r.receive(msg.Payload)
+			switch m := msg.(type) {
+			case *redis.Message:
+				r.receive(m.Payload)
+			case *redis.Subscription:
+				if m.Kind == "subscribe" {
+					r.m.resubscribed.Inc()
+					r.log.Info("tail: subscribed again after losing Redis; other instances' decisions made meanwhile are not shown live (the shared statistics count them)")
+				}
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package tail
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -157,4 +158,36 @@ func TestRelayIdle(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // idle for several read timeouts: the condition under test, not a synchronisation
 	a.Record(decisionFor("late"))
 	waitFor(t, "a decision after an idle time", func() bool { return len(in.ids()) == 1 })
+}
+
+// TestRelayResubscribes: after Redis restarts, the relay subscribes again,
+// counts the gap and delivers the decisions published from then on.
+func TestRelayResubscribes(t *testing.T) {
+	srv := redistest.Start(t)
+	var inB inbox
+	a := New(Options{Redis: client(t, srv.Addr()), Deliver: &inbox{}, Logger: quiet, Instance: "a"})
+	b := New(Options{Redis: client(t, srv.Addr()), Deliver: &inB, Logger: quiet, Instance: "b"})
+	start(t, a)
+	start(t, b)
+	a.Record(decisionFor("before"))
+	waitFor(t, "a decision before the restart", func() bool { return len(inB.ids()) == 1 })
+	if n := testutil.ToFloat64(b.m.resubscribed); n != 0 {
+		t.Fatalf("resubscribed %v before any restart", n)
+	}
+
+	srv.Restart()
+	waitFor(t, "b to subscribe again", func() bool { return testutil.ToFloat64(b.m.resubscribed) >= 1 })
+	// a's first publish may meet its dead pooled connection: publish
+	// until one arrives.
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; len(inB.ids()) < 2; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("no decision delivered after the restart; b has %v", inB.ids())
+		}
+		a.Record(decisionFor(fmt.Sprintf("after%d", i)))
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	if got := inB.ids(); got[0] != "before" || !strings.HasPrefix(got[1], "after") {
+		t.Fatalf("b got %v", got)
+	}
 }

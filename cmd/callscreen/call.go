@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/callscreen/callscreen/agi/agitest"
 	"github.com/callscreen/callscreen/decision"
+	"github.com/callscreen/callscreen/policy"
 )
 
 func init() {
@@ -35,6 +37,8 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	keys := fs.String("keys", "auto", "what the caller types at each prompt: auto (the digits it hears), none (silence), or `DIGITS`, one entry per attempt separated by commas, optionally ending in auto (\"999,auto\": wrong, then right)")
 	hangupAfter := fs.Int("hangup-after", 0, "hang up after `N` commands have been answered (0: never)")
 	screened := fs.String("screened", "", "preset CALLSCREEN_ID to this `id` (a call screened before: transfer or forward)")
+	attestation := fs.String("attestation", "", "the STIR/SHAKEN attestation the PBX verified, passed as the include does (attest=): `A`, B, C, or none (no Identity header, or a verification that failed before the signature was checked)")
+	verifyResult := fs.String("verify-result", "", "Asterisk's STIR/SHAKEN verify_result passed with it (verify=`CODE`); default success with --attestation A, B or C")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up on the call after this `duration`")
 	verbose := fs.Bool("v", false, "print the whole AGI conversation to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -44,11 +48,17 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "callscreen call: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	stir, err := stirArgs(*attestation, *verifyResult)
+	if err != nil {
+		fmt.Fprintf(stderr, "callscreen call: %v\n", err)
+		return 2
+	}
 	c := agitest.Call{
 		CallerID: *from, CallerIDName: *name, DNID: *to, Extension: *to,
 		Vars: map[string]string{},
-		// As dialplan/callscreen.conf does: AGI(url,screened=${CALLSCREEN_ID}).
-		Args: []string{"screened=" + *screened},
+		// As dialplan/callscreen.conf does:
+		// AGI(url,screened=${CALLSCREEN_ID}[,attest=X[,verify=CODE]]).
+		Args: append([]string{"screened=" + *screened}, stir...),
 	}
 	if c.Extension == "" {
 		c.Extension = "s"
@@ -112,6 +122,40 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "callscreen call: %s\n", why)
 	}
 	return code
+}
+
+// stirArgs returns the AGI arguments dialplan/callscreen.conf passes for a
+// STIR/SHAKEN result: none without --attestation; attest=A|B|C and
+// verify=CODE (success unless --verify-result says otherwise) for a
+// verified attestation; attest=none alone when Asterisk has no attestation
+// (the include does not read verify_result then: for an invalid or missing
+// x5u it has no text, res/res_stir_shaken.c). Values Asterisk 22 would not
+// produce are refused, naming the flag.
+func stirArgs(attestation, verifyResult string) ([]string, error) {
+	if attestation == "" {
+		if verifyResult != "" {
+			return nil, errors.New("--verify-result needs --attestation")
+		}
+		return nil, nil
+	}
+	if strings.EqualFold(attestation, "none") {
+		if verifyResult != "" {
+			return nil, fmt.Errorf("--verify-result %q with --attestation none: the include passes no verify= without an attestation", verifyResult)
+		}
+		return []string{"attest=none"}, nil
+	}
+	v := verifyResult
+	if v == "" {
+		v = "success"
+	}
+	st, ok := policy.ParseSTIR(attestation, v)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("--attestation %q: want A, B, C or none", attestation)
+	case st.Verify == "unknown":
+		return nil, fmt.Errorf("--verify-result %q: not a verify_result of Asterisk 22 (%s)", verifyResult, strings.Join(policy.VerifyResults, ", "))
+	}
+	return []string{"attest=" + st.Attestation, "verify=" + st.Verify}, nil
 }
 
 // callOutcome says what `callscreen call` reports for a finished call: the

@@ -8,11 +8,13 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/callscreen/callscreen/agi"
+	"github.com/callscreen/callscreen/bridge"
 	"github.com/callscreen/callscreen/decision"
 )
 
@@ -138,5 +140,74 @@ func TestCallOutcomeError(t *testing.T) {
 	status, code, why := callOutcome(nil, errors.New("agitest dial x: refused"))
 	if status != "FAILURE" || code != 1 || !strings.Contains(why, "refused") {
 		t.Fatalf("callOutcome(nil, err) = %s %d %q", status, code, why)
+	}
+}
+
+// TestCallSTIRArguments: --attestation and --verify-result reach the
+// server as the AGI arguments dialplan/callscreen.conf passes (the rows
+// of dialplan's "stir" tests), and the server reads them as the call's
+// STIR/SHAKEN result; values Asterisk would not produce are refused
+// before anything is dialled.
+func TestCallSTIRArguments(t *testing.T) {
+	type seen struct {
+		args                []string
+		attestation, verify string
+	}
+	got := make(chan seen, 1)
+	addr := startAGI(t, func(ctx context.Context, s *agi.Session) {
+		info := bridge.AGIInfo(s.Env())
+		got <- seen{args: s.Env().Args, attestation: info.Attestation, verify: info.VerifyResult}
+		_ = s.SetVariable(ctx, decision.VarResult, "allow")
+	})
+	for _, tc := range []struct {
+		name   string
+		flags  []string
+		args   []string // what the server receives; nil: refused, nothing dialled
+		attest string
+		verify string
+		stderr string
+	}{
+		{"no result", nil, []string{"screened="}, "", "", ""},
+		{"A, verified by default", []string{"--attestation", "A"}, []string{"screened=", "attest=A", "verify=success"}, "A", "success", ""},
+		{"lower case is the letter", []string{"--attestation", "c"}, []string{"screened=", "attest=C", "verify=success"}, "C", "success", ""},
+		{"B with a failed check", []string{"--attestation", "B", "--verify-result", "cid_orig_tn_mismatch"}, []string{"screened=", "attest=B", "verify=cid_orig_tn_mismatch"}, "B", "cid_orig_tn_mismatch", ""},
+		{"no attestation", []string{"--attestation", "none"}, []string{"screened=", "attest=none"}, "none", "", ""},
+		{"screened before", []string{"--screened", "abc", "--attestation", "A"}, []string{"screened=abc", "attest=A", "verify=success"}, "A", "success", ""},
+		{"not an attestation", []string{"--attestation", "D"}, nil, "", "", `--attestation "D": want A, B, C or none`},
+		{"verify without attestation", []string{"--verify-result", "success"}, nil, "", "", "--verify-result needs --attestation"},
+		{"verify with none", []string{"--attestation", "none", "--verify-result", "missing_identity_hdr"}, nil, "", "", "passes no verify= without an attestation"},
+		{"unknown verify code", []string{"--attestation", "A", "--verify-result", "fine"}, nil, "", "", `--verify-result "fine": not a verify_result of Asterisk 22`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := append([]string{"call", "--agi", addr, "--from", "+12125551234", "--timeout", "30s"}, tc.flags...)
+			code := run(context.Background(), args, &out, &errb)
+			if tc.args == nil {
+				if code != 2 || !strings.Contains(errb.String(), tc.stderr) || out.Len() != 0 {
+					t.Fatalf("exit %d, out %q, err %q; want exit 2 saying %q", code, out.String(), errb.String(), tc.stderr)
+				}
+				select {
+				case s := <-got:
+					t.Fatalf("refused flags dialled the server: %v", s.args)
+				default:
+				}
+				return
+			}
+			if code != 0 {
+				t.Fatalf("exit %d, out %q, err %q", code, out.String(), errb.String())
+			}
+			var s seen
+			select {
+			case s = <-got: // the handler ran before the call ended
+			default:
+				t.Fatal("the server saw no call")
+			}
+			if !slices.Equal(s.args, tc.args) {
+				t.Errorf("AGI arguments %q; want %q", s.args, tc.args)
+			}
+			if s.attestation != tc.attest || s.verify != tc.verify {
+				t.Errorf("server read attestation %q verify %q; want %q %q", s.attestation, s.verify, tc.attest, tc.verify)
+			}
+		})
 	}
 }

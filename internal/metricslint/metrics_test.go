@@ -444,6 +444,17 @@ func TestGrafanaDashboard(t *testing.T) {
 			}
 		}
 	}
+	// Metrics an operator must find on the dashboard: the STIR/SHAKEN
+	// results calls carry, and the prompts a PBX is missing (its
+	// challenges fail open until they are installed).
+	for _, name := range []string{"callscreen_screen_stir_total", "callscreen_screen_prompts_missing"} {
+		if _, ok := defined[name]; !ok {
+			t.Errorf("%s is no longer defined: update this list and the dashboard", name)
+		}
+		if !used[name] {
+			t.Errorf("no panel shows %s", name)
+		}
+	}
 	var areas []string
 	for name := range defined {
 		if area := strings.SplitN(name, "_", 3)[1]; !slices.Contains(areas, area) {

@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -103,6 +104,14 @@ func (st *Sentinel) MasterAddr(ctx context.Context) (string, error) {
 func (st *Sentinel) KillMaster() {
 	st.t.Helper()
 	st.Master.Kill()
+	st.WaitFailover()
+}
+
+// WaitFailover waits until the sentinels have promoted the replica and it
+// accepts writes: what KillMaster does after the kill, for a test that
+// acts while the master is down (st.Master.Kill(), then this).
+func (st *Sentinel) WaitFailover() {
+	st.t.Helper()
 	waitUntil(st.t, "the sentinels to fail over to the replica", func(ctx context.Context) error {
 		a, err := st.MasterAddr(ctx)
 		if err != nil {
@@ -222,6 +231,15 @@ func (c *Cluster) KillMaster(i int) {
 	if len(c.Replicas) == 0 {
 		return
 	}
+	c.WaitFailover()
+}
+
+// WaitFailover waits until a replica has taken over the slots of every
+// killed master and every live node says cluster_state:ok: what
+// KillMaster does after the kill, for a test that acts while the master
+// is down (c.Masters[i].Kill(), then this).
+func (c *Cluster) WaitFailover() {
+	c.t.Helper()
 	waitUntil(c.t, "a replica to take over the killed master's slots", func(ctx context.Context) error {
 		live := 0
 		for _, s := range append(append([]*Server(nil), c.Masters...), c.Replicas...) {
@@ -247,6 +265,85 @@ func (c *Cluster) KillMaster(i int) {
 		}
 		return nil
 	})
+}
+
+// WaitReplicated waits until the replica has received everything the
+// master had written when it was called, so a master killed afterwards
+// loses nothing: Redis replicates asynchronously, and what a master
+// acknowledged in the last moment before it died may never reach the
+// replica that takes over.
+func (st *Sentinel) WaitReplicated() {
+	st.t.Helper()
+	waitReplicated(st.t, []*Server{st.Master}, []*Server{st.Replica})
+}
+
+// WaitReplicated waits until every live replica has received everything
+// its master had written when it was called (see Sentinel.WaitReplicated).
+func (c *Cluster) WaitReplicated() {
+	c.t.Helper()
+	waitReplicated(c.t, c.Masters, c.Replicas)
+}
+
+// waitReplicated reads each live master's replication offset, then waits
+// until each live replica of it has reached that offset (ROLE on a replica
+// names its master and the offset it has received).
+func waitReplicated(t testing.TB, masters, replicas []*Server) {
+	t.Helper()
+	want := map[int]int64{} // master port → its offset now
+	ctx, cancel := context.WithTimeout(context.Background(), TopologyTimeout)
+	defer cancel()
+	for _, m := range masters {
+		if !m.Alive() {
+			continue
+		}
+		rc := redis.NewClient(&redis.Options{Addr: m.Addr(), DialTimeout: time.Second, ReadTimeout: time.Second})
+		off, err := replOffset(ctx, rc)
+		rc.Close()
+		if err != nil {
+			t.Fatalf("replication offset of %s: %v", m.Addr(), err)
+		}
+		want[m.port] = off
+	}
+	for _, r := range replicas {
+		if !r.Alive() {
+			continue
+		}
+		waitUntil(t, "replica "+r.Addr()+" to catch up with its master", func(ctx context.Context) error {
+			rc := redis.NewClient(&redis.Options{Addr: r.Addr(), DialTimeout: time.Second, ReadTimeout: time.Second})
+			defer rc.Close()
+			role, err := rc.Do(ctx, "ROLE").Slice()
+			if err != nil {
+				return err
+			}
+			if len(role) < 5 || role[0] != "slave" {
+				return nil // promoted meanwhile: nothing to catch up with
+			}
+			port, _ := role[2].(int64)
+			off, _ := role[4].(int64)
+			need, ok := want[int(port)]
+			if !ok {
+				return nil // its master is not one of those read
+			}
+			if off < need {
+				return fmt.Errorf("at offset %d of %d", off, need)
+			}
+			return nil
+		})
+	}
+}
+
+// replOffset is master_repl_offset from INFO replication.
+func replOffset(ctx context.Context, rc *redis.Client) (int64, error) {
+	info, err := rc.Info(ctx, "replication").Result()
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "master_repl_offset:"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, errors.New("no master_repl_offset in INFO replication")
 }
 
 // clusterPort is a free port whose cluster bus port (port + 10000) is free
