@@ -528,6 +528,24 @@ func (a *App) recoverChannels(ctx context.Context, ev *Events, connectedAt time.
 		}
 		return
 	}
+	// List again: a call that was in the application at the first listing
+	// and ended since (its StasisEnd forgot it) is not left over. Only a
+	// channel in both listings that nobody claims is handed back.
+	lctx, cancel = context.WithTimeout(ctx, dur(a.Client.timeout, DefaultTimeout))
+	again, err := a.Client.Channels(lctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("ari: cannot list channels after connecting; channels left in the application stay until they hang up", "err", err)
+		}
+		return
+	}
+	still := make(map[string]bool, len(again))
+	for i := range again {
+		if again[i].InApp(a.Name) {
+			still[again[i].ID] = true
+		}
+	}
 	var left []*Call
 	now := time.Now()
 	a.resolved.Range(func(k, v any) bool {
@@ -538,7 +556,7 @@ func (a *App) recoverChannels(ctx context.Context, ev *Events, connectedAt time.
 	})
 	for i := range chans {
 		ch := &chans[i]
-		if !ch.InApp(a.Name) {
+		if !ch.InApp(a.Name) || !still[ch.ID] {
 			continue
 		}
 		c := newCall(a.Client, &StasisStart{Channel: *ch}, now, nil)
