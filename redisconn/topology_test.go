@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -259,21 +260,28 @@ func splitSlots(t *testing.T, cc *redis.ClusterClient, cl *redistest.Cluster) (s
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// The cluster's own slot map, not the client's view of it.
-	slots, err := cc.ClusterSlots(ctx).Result()
+	shards, err := cc.ClusterShards(ctx).Result()
 	if err != nil {
-		t.Fatalf("CLUSTER SLOTS: %v", err)
+		t.Fatalf("CLUSTER SHARDS: %v", err)
 	}
 	owner := func(key string) string {
 		slot, err := cc.ClusterKeySlot(ctx, key).Result()
 		if err != nil {
 			t.Fatalf("CLUSTER KEYSLOT %s: %v", key, err)
 		}
-		for _, r := range slots {
-			if int64(r.Start) <= slot && slot <= int64(r.End) && len(r.Nodes) > 0 {
-				return r.Nodes[0].Addr
+		for _, sh := range shards {
+			for _, r := range sh.Slots {
+				if r.Start > slot || slot > r.End {
+					continue
+				}
+				for _, n := range sh.Nodes {
+					if n.Role == "master" {
+						return net.JoinHostPort(n.IP, strconv.FormatInt(n.Port, 10))
+					}
+				}
 			}
 		}
-		t.Fatalf("slot %d of %s: no master in %+v", slot, key, slots)
+		t.Fatalf("slot %d of %s: no master in %+v", slot, key, shards)
 		return ""
 	}
 	minute := time.Now().Unix() / 60
