@@ -114,7 +114,7 @@ func TestSlowlorisClosedByHeaderTimeout(t *testing.T) {
 		go func() { _, _ = conn.Write([]byte("agi_x: " + strings.Repeat("a", 1<<20) + "\n\n")) }()
 		waitClosed(t, conn, 5*time.Second)
 	})
-	for deadline := time.Now().Add(5 * time.Second); testutil.ToFloat64(m.RejectedCounter(agi.RejectHeader)) < 5 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(20 * time.Second); testutil.ToFloat64(m.RejectedCounter(agi.RejectHeader)) < 5 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if ran.Load() {
@@ -212,7 +212,7 @@ func TestListenAndServeAndShutdown(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- srv.ListenAndServe(context.Background()) }()
 	var addr net.Addr
-	for deadline := time.Now().Add(5 * time.Second); addr == nil && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); addr == nil && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		addr = srv.ListenAddr()
 	}
 	if addr == nil {
@@ -484,7 +484,7 @@ func TestExposureWarning(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, l) }()
-	for deadline := time.Now().Add(5 * time.Second); srv.ListenAddr() == nil && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); srv.ListenAddr() == nil && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 	}
 	if w := srv.Warnings(); len(w) != 1 {
 		t.Errorf("Warnings() = %q, want one", w)

@@ -363,7 +363,7 @@ func TestReload(t *testing.T) {
 	os.WriteFile(p.config, append(body, []byte("\nmode: monitor\n")...), 0o644)
 	os.WriteFile(filepath.Join(p.dir, "block.txt"), []byte("+12125557777\n"), 0o644)
 	p.signal(t, syscall.SIGHUP)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		tr := call(t, p, agitest.Call{CallerID: "+12125557777"})
 		if tr.Vars["CALLSCREEN_MODE"] == "monitor" && tr.Vars["CALLSCREEN_HELD"] == "block" && tr.Vars["CALLSCREEN_RESULT"] == "allow" {

@@ -81,7 +81,7 @@ func exercise(ctx context.Context, rdb redis.UniversalClient, round int) error {
 		c.Set(ctx, tenant, caller, s, reputation.Verdict{Source: s, RecentReports: 2})
 	}
 	// Set writes L2 in the background: wait for it (bounded).
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		_, hit := c.Get(ctx, tenant, caller, srcs)
 		if hit[0] && hit[1] && hit[2] {
