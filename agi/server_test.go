@@ -25,6 +25,14 @@ import (
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
+// callCtx bounds a simulated call: no test client waits for ever.
+func callCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // waitClosed reads from conn until the server closes it or d passes.
 func waitClosed(t *testing.T, conn net.Conn, d time.Duration) {
 	t.Helper()
@@ -145,7 +153,7 @@ func TestAllowList(t *testing.T) {
 	}
 
 	allow := &agi.Server{Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.0/8")}, Logger: quietLogger(), Handler: handler}
-	tr, err := agitest.Dial(context.Background(), startServer(t, allow), agitest.Call{})
+	tr, err := agitest.Dial(callCtx(t), startServer(t, allow), agitest.Call{})
 	if err != nil || tr.Status != "SUCCESS" {
 		t.Fatalf("allowed peer: %v %+v", err, tr)
 	}
@@ -170,11 +178,11 @@ func TestPanicRecovered(t *testing.T) {
 		_ = s.SetVariable(ctx, "OK", "1")
 	})}
 	addr := startServer(t, srv)
-	tr, err := agitest.Dial(context.Background(), addr, agitest.Call{CallerID: "666"})
+	tr, err := agitest.Dial(callCtx(t), addr, agitest.Call{CallerID: "666"})
 	if err != nil || len(tr.Commands) != 0 {
 		t.Fatalf("panicking session: %v %v", err, tr.Commands)
 	}
-	tr, err = agitest.Dial(context.Background(), addr, agitest.Call{CallerID: "1"})
+	tr, err = agitest.Dial(callCtx(t), addr, agitest.Call{CallerID: "1"})
 	if err != nil || tr.Vars["OK"] != "1" {
 		t.Fatalf("server did not survive the panic: %v %+v", err, tr)
 	}
@@ -220,7 +228,7 @@ func TestListenAndServeAndShutdown(t *testing.T) {
 	}
 	call := make(chan *agitest.Transcript, 1)
 	go func() {
-		tr, _ := agitest.Dial(context.Background(), addr.String(), agitest.Call{})
+		tr, _ := agitest.Dial(callCtx(t), addr.String(), agitest.Call{})
 		call <- tr
 	}()
 	<-started

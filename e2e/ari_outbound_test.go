@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -342,7 +341,7 @@ func TestARIOutboundScaleOut(t *testing.T) {
 	}
 	// Lists are shared: an entry added on one instance blocks on both.
 	spam := "+13125550151"
-	resp, err := http.Post("http://"+a.admin+"/api/v1/lists/block", "application/json", strings.NewReader(`{"value":"`+spam+`","tenant":"acme","added_by":"ops"}`))
+	resp, err := testClient.Post("http://"+a.admin+"/api/v1/lists/block", "application/json", strings.NewReader(`{"value":"`+spam+`","tenant":"acme","added_by":"ops"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
