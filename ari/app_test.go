@@ -475,6 +475,30 @@ func TestAppInterrupt(t *testing.T) {
 			t.Fatalf("got %q", got)
 		}
 	})
+	t.Run("keys typed before the prompt come before the key that stops it", func(t *testing.T) {
+		// A caller typing along: 7 while the digits are said (buffered),
+		// 2 during the beep (it stops it), then 5.
+		srv := newServer(t, aritest.Config{SoundDuration: time.Minute})
+		result := make(chan string, 1)
+		start(t, srv, ari.HandlerFunc(func(ctx context.Context, c *ari.Call) {
+			key, err := c.Play(ctx, []string{"sound:digits"}, "9")
+			got, err2 := c.ReadDigits(ctx, []string{"sound:beep"}, 5*time.Second, 3)
+			result <- fmt.Sprintf("%s %v %s %v", key, err, got, err2)
+		}))
+		mustStart(t, srv, aritest.CallSpec{
+			OnPlaybackStarted: func(ch *aritest.Channel, _ ari.Playback, media []string) {
+				switch media[0] {
+				case "sound:digits":
+					ch.SendDTMF("79")
+				case "sound:beep":
+					ch.SendDTMF("25")
+				}
+			},
+		})
+		if got := <-result; got != "9 <nil> 725 <nil>" {
+			t.Fatalf("got %q", got)
+		}
+	})
 }
 
 func TestAppSetVariablesStopsPlayback(t *testing.T) {
