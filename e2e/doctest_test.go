@@ -34,7 +34,9 @@ package e2e
 // addresses are replaced by free ports (127.0.0.1:4573 and :4574 FastAGI,
 // :8089 and :8090 admin, :6379 a redis-server the test starts), and
 // CALLSCREEN_AGI_LISTEN and CALLSCREEN_ADMIN_LISTEN point at the first
-// two. `callscreen` on the PATH and `make build` (bin/callscreen) are the
+// two. The call path's Redis timeouts and budget are raised to seconds
+// (CALLSCREEN_REDIS_*_TIMEOUT, CALLSCREEN_REPUTATION_*), so that a busy
+// machine does not make a documented call fail open. `callscreen` on the PATH and `make build` (bin/callscreen) are the
 // binary TestMain built from this tree.
 
 import (
@@ -286,6 +288,15 @@ make() {
 		"CALLSCREEN_TEST_BIN="+bin,
 		"CALLSCREEN_AGI_LISTEN="+addrs["4573"],
 		"CALLSCREEN_ADMIN_LISTEN="+addrs["8089"],
+		// The call path's timeouts are milliseconds (redis 50ms, a call's
+		// lookups 500ms): a busy machine would make the documents' calls
+		// fail open. The documents show what the commands answer, not
+		// those timeouts: give them seconds.
+		"CALLSCREEN_REDIS_DIAL_TIMEOUT=5s",
+		"CALLSCREEN_REDIS_READ_TIMEOUT=5s",
+		"CALLSCREEN_REDIS_WRITE_TIMEOUT=5s",
+		"CALLSCREEN_REPUTATION_CACHE_L2_TIMEOUT=5s",
+		"CALLSCREEN_REPUTATION_BUDGET=3s",
 	)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr

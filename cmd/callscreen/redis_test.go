@@ -1,11 +1,8 @@
 package main
 
 import (
-	"io"
-	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,67 +12,6 @@ import (
 	"github.com/callscreen/callscreen/redisconn"
 	"github.com/callscreen/callscreen/reputation/feedback"
 )
-
-// slowRedis is a proxy to the Redis at addr that holds every reply for
-// delay before passing it on: a Redis on a machine busy with other work.
-// It returns the proxy's address.
-func slowRedis(t *testing.T, addr string, delay time.Duration) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	keep := func(c ...net.Conn) {
-		mu.Lock()
-		conns = append(conns, c...)
-		mu.Unlock()
-	}
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.DialTimeout("tcp", addr, 10*time.Second)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			keep(c, up)
-			go func() {
-				_, _ = io.Copy(up, c)
-				up.Close()
-			}()
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := up.Read(buf)
-					if n > 0 {
-						time.Sleep(delay) // the slowness under test, not a synchronisation
-						if _, werr := c.Write(buf[:n]); werr != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
-}
 
 // TestCommandRedisOptions: a command gives Redis seconds, not the call
 // path's milliseconds; a longer timeout in the configuration is kept, and
@@ -119,7 +55,7 @@ func TestCommandsOverSlowRedis(t *testing.T) {
 	if def := config.Defaults().Redis.ReadTimeout; delay <= def || delay <= redisconn.DefaultReadTimeout {
 		t.Fatalf("the delay %s must exceed the call path's read timeouts (%s, %s)", delay, def, redisconn.DefaultReadTimeout)
 	}
-	slow := writeConfig(t, "data_dir: "+t.TempDir()+"\nredis:\n  addrs: ["+slowRedis(t, srv.Addr(), delay)+"]\n")
+	slow := writeConfig(t, "data_dir: "+t.TempDir()+"\nredis:\n  addrs: ["+redistest.Slow(t, srv.Addr(), delay)+"]\n")
 	direct := writeConfig(t, "data_dir: "+t.TempDir()+"\nredis:\n  addrs: ["+srv.Addr()+"]\n")
 	today := time.Now().UTC().Format("2006-01-02")
 	steps := []struct {
