@@ -308,8 +308,8 @@ type obCall struct {
 func TestARIOutboundScaleOut(t *testing.T) {
 	r := redistest.Start(t)
 	cfg := baseConfig + "redis:\n  addrs: [" + r.Addr() + "]\n" + outboundConfig
-	a := startServe(t, cfg, baseFiles)
-	b := startServe(t, cfg, baseFiles)
+	a := startServe(t, cfg, baseFiles, callPathSeconds...)
+	b := startServe(t, cfg, baseFiles, callPathSeconds...)
 	proxy := newRRProxy(t, outboundAddr(t, a), outboundAddr(t, b))
 	fake := aritest.NewServer(aritest.Config{NoLog: true})
 	t.Cleanup(fake.Close)

@@ -35,8 +35,8 @@ package e2e
 // :8089 and :8090 admin, :6379 a redis-server the test starts), and
 // CALLSCREEN_AGI_LISTEN and CALLSCREEN_ADMIN_LISTEN point at the first
 // two. The call path's Redis timeouts and budget are raised to seconds
-// (CALLSCREEN_REDIS_*_TIMEOUT, CALLSCREEN_REPUTATION_*), so that a busy
-// machine does not make a documented call fail open. `callscreen` on the PATH and `make build` (bin/callscreen) are the
+// (callPathSeconds), so that a busy machine does not make a documented
+// call fail open. `callscreen` on the PATH and `make build` (bin/callscreen) are the
 // binary TestMain built from this tree.
 
 import (
@@ -282,22 +282,13 @@ make() {
 	cmd.Dir = work
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.Env = append(cleanEnv(),
+	cmd.Env = append(append(cleanEnv(),
 		"PATH="+filepath.Join(dir, "pathbin")+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"TMPDIR="+filepath.Join(dir, "tmp"),
 		"CALLSCREEN_TEST_BIN="+bin,
 		"CALLSCREEN_AGI_LISTEN="+addrs["4573"],
 		"CALLSCREEN_ADMIN_LISTEN="+addrs["8089"],
-		// The call path's timeouts are milliseconds (redis 50ms, a call's
-		// lookups 500ms): a busy machine would make the documents' calls
-		// fail open. The documents show what the commands answer, not
-		// those timeouts: give them seconds.
-		"CALLSCREEN_REDIS_DIAL_TIMEOUT=5s",
-		"CALLSCREEN_REDIS_READ_TIMEOUT=5s",
-		"CALLSCREEN_REDIS_WRITE_TIMEOUT=5s",
-		"CALLSCREEN_REPUTATION_CACHE_L2_TIMEOUT=5s",
-		"CALLSCREEN_REPUTATION_BUDGET=3s",
-	)
+	), callPathSeconds...)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	runErr := cmd.Run()

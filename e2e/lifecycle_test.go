@@ -247,8 +247,8 @@ ari:
 func TestListsFollowStoreWithoutWatch(t *testing.T) {
 	r := redistest.Start(t)
 	cfg := baseConfig + "redis:\n  addrs: [" + r.Addr() + "]\n"
-	a := startServe(t, cfg, baseFiles)
-	b := startServe(t, strings.Replace(cfg, "lists:\n", "lists:\n  watch: false\n", 1), baseFiles)
+	a := startServe(t, cfg, baseFiles, callPathSeconds...)
+	b := startServe(t, strings.Replace(cfg, "lists:\n", "lists:\n  watch: false\n", 1), baseFiles, callPathSeconds...)
 	const caller = "+13125550188"
 	if tr := call(t, b, agitest.Call{CallerID: caller}); tr.Vars["CALLSCREEN_RESULT"] != "allow" {
 		t.Fatalf("before: %v", tr.Vars)

@@ -14,7 +14,7 @@ import (
 // and readiness says what is wrong.
 func TestRedisDown(t *testing.T) {
 	r := redistest.Start(t)
-	p := startServe(t, baseConfig+"redis:\n  addrs: ["+r.Addr()+"]\n", baseFiles)
+	p := startServe(t, baseConfig+"redis:\n  addrs: ["+r.Addr()+"]\n", baseFiles, callPathSeconds...)
 	ready := func() int {
 		t.Helper()
 		resp, err := testClient.Get("http://" + p.admin + "/readyz")

@@ -152,8 +152,8 @@ func show(v any) string {
 func TestStatsTwoInstances(t *testing.T) {
 	r := redistest.Start(t)
 	conf := baseConfig + "redis:\n  addrs: [" + r.Addr() + "]\n"
-	a := startServe(t, conf, baseFiles)
-	b := startServe(t, conf, baseFiles)
+	a := startServe(t, conf, baseFiles, callPathSeconds...)
+	b := startServe(t, conf, baseFiles, callPathSeconds...)
 
 	// Follow b's live stream before calling a.
 	ctx, cancel := context.WithCancel(context.Background())
