@@ -254,7 +254,9 @@ func TestReloadKeepsProviderHold(t *testing.T) {
 		w.WriteHeader(http.StatusTooManyRequests)
 	}))
 	defer prov.Close()
-	p := startServe(t, baseConfig+"providers:\n  http:\n    url: "+prov.URL+"\n", baseFiles)
+	// The budget in seconds: the first call waits for the 429, however
+	// busy the machine.
+	p := startServe(t, baseConfig+"providers:\n  http:\n    url: "+prov.URL+"\n", baseFiles, callPathSeconds...)
 	if tr := call(t, p, agitest.Call{CallerID: "+12125550101"}); tr.Vars["CALLSCREEN_RESULT"] != "allow" || !strings.Contains(tr.Vars["CALLSCREEN_REASONS"], "provider.unavailable") {
 		t.Fatalf("first call: %v", tr.Vars)
 	}
