@@ -58,7 +58,7 @@ func TestSlowlorisClosedByHeaderTimeout(t *testing.T) {
 		}
 		defer conn.Close()
 		_ = conn.SetDeadline(time.Now().Add(time.Minute)) // no test client without a timeout
-		waitClosed(t, conn, 5*time.Second)
+		waitClosed(t, conn, 20*time.Second)
 		// A lower bound holds on any machine: the server's clock for the
 		// header starts after the dial began.
 		if el := time.Since(start); el < 90*time.Millisecond {
@@ -85,7 +85,7 @@ func TestSlowlorisClosedByHeaderTimeout(t *testing.T) {
 				}
 			}
 		}()
-		waitClosed(t, conn, 5*time.Second)
+		waitClosed(t, conn, 20*time.Second)
 		close(stop)
 	})
 	t.Run("never-ending block", func(t *testing.T) {
@@ -102,7 +102,7 @@ func TestSlowlorisClosedByHeaderTimeout(t *testing.T) {
 				}
 			}
 		}()
-		waitClosed(t, conn, 5*time.Second)
+		waitClosed(t, conn, 20*time.Second)
 	})
 	t.Run("closed mid-block", func(t *testing.T) {
 		conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
@@ -120,7 +120,7 @@ func TestSlowlorisClosedByHeaderTimeout(t *testing.T) {
 		defer conn.Close()
 		_ = conn.SetDeadline(time.Now().Add(time.Minute)) // no test client without a timeout
 		go func() { _, _ = conn.Write([]byte("agi_x: " + strings.Repeat("a", 1<<20) + "\n\n")) }()
-		waitClosed(t, conn, 5*time.Second)
+		waitClosed(t, conn, 20*time.Second)
 	})
 	for deadline := time.Now().Add(20 * time.Second); testutil.ToFloat64(m.RejectedCounter(agi.RejectHeader)) < 5 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
@@ -147,7 +147,7 @@ func TestAllowList(t *testing.T) {
 	_ = conn.SetDeadline(time.Now().Add(time.Minute)) // no test client without a timeout
 	// Closed before anything is read: the peer's env is never answered.
 	_, _ = conn.Write(agitest.EnvBlock(agitest.Call{}))
-	waitClosed(t, conn, 5*time.Second)
+	waitClosed(t, conn, 20*time.Second)
 	if got := testutil.ToFloat64(m.RejectedCounter(agi.RejectACL)); got != 1 {
 		t.Errorf("rejected acl = %v", got)
 	}
@@ -333,8 +333,8 @@ func TestServeContextCancelStopsEverything(t *testing.T) {
 	if err := <-stopped; !errors.Is(err, context.Canceled) {
 		t.Errorf("handler ctx: %v", err)
 	}
-	waitClosed(t, conn, 5*time.Second)
-	waitClosed(t, idle, 5*time.Second)
+	waitClosed(t, conn, 20*time.Second)
+	waitClosed(t, idle, 20*time.Second)
 }
 
 // TestConnectionFlood opens 2,000 connections at once against a cap of 50:

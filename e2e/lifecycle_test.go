@@ -100,7 +100,7 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	// All 50 in the flow, in their challenge.
 	waitMetric(t, p, "callscreen_screen_sessions_in_flight", fmt.Sprint(sessions), 30*time.Second)
 	p.signal(t, syscall.SIGTERM)
-	p.logs.waitFor(t, "callscreen draining", 5*time.Second)
+	p.logs.waitFor(t, "callscreen draining", 20*time.Second)
 
 	// A call arriving now is refused: the dialplan sees FAILURE and rings.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -201,7 +201,7 @@ ari:
 		time.Sleep(20 * time.Millisecond)
 	}
 	p.signal(t, syscall.SIGTERM)
-	p.logs.waitFor(t, "callscreen draining", 5*time.Second)
+	p.logs.waitFor(t, "callscreen draining", 20*time.Second)
 
 	late, err := fake.StartCall("callscreen", aritest.CallSpec{CallerNumber: "+12125550666"})
 	if err != nil {

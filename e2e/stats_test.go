@@ -174,7 +174,7 @@ func TestStatsTwoInstances(t *testing.T) {
 		}
 		close(events)
 	}()
-	b.logs.waitFor(t, "callscreen serving", 5*time.Second)
+	b.logs.waitFor(t, "callscreen serving", 20*time.Second)
 
 	na := screenMix(t, a, "+18885550100")
 	nb := screenMix(t, b, "+18885550200")
