@@ -118,8 +118,15 @@ type App struct {
 	calls    sync.Map
 	ncalls   atomic.Int64
 	resolved sync.Map
-	wg       sync.WaitGroup
-	log      *slog.Logger
+	// ended maps the ids of channels whose StasisEnd came while a
+	// recovery ran (recovering > 0) to when: a recovery's listing is
+	// RecoverDelay old when it hands channels back, and a channel that
+	// left Stasis since (its handler handed it back, and StasisEnd
+	// dropped it from resolved) is not left in the application.
+	ended      sync.Map
+	recovering atomic.Int64
+	wg         sync.WaitGroup
+	log        *slog.Logger
 }
 
 func dur(d, def time.Duration) time.Duration {
@@ -154,6 +161,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.log = a.log.With("ari_server", a.Client.Server(), "ari_app", a.Name)
 	a.calls.Clear()
 	a.resolved.Clear()
+	a.ended.Clear()
 	a.ncalls.Store(0)
 
 	server := a.Client.Server()
@@ -324,6 +332,9 @@ func (a *App) dispatch(ctx context.Context, e Event, arrived time.Time) {
 		a.start(ctx, e, arrived)
 	case *StasisEnd:
 		route(e, a.call)
+		if a.recovering.Load() > 0 {
+			a.ended.Store(e.Channel.ID, arrived)
+		}
 		a.resolved.Delete(e.Channel.ID)
 	default:
 		route(e, a.call)
@@ -473,6 +484,20 @@ func (a *App) handBack(ctx context.Context, c *Call, outcome string) {
 // not enough: bridge TestARITenants saw such a call handed back).
 func (a *App) recoverChannels(ctx context.Context, ev *Events, connectedAt time.Time) {
 	defer a.wg.Done()
+	// From before the listing, every StasisEnd is noted in ended: a
+	// listed channel whose StasisEnd the read loop dispatches later is
+	// found there, not handed back.
+	a.recovering.Add(1)
+	listedAt := time.Now()
+	defer func() {
+		a.recovering.Add(-1)
+		a.ended.Range(func(k, v any) bool {
+			if time.Since(v.(time.Time)) > resolvedFor {
+				a.ended.Delete(k)
+			}
+			return true
+		})
+	}()
 	lctx, cancel := context.WithTimeout(ctx, dur(a.Client.timeout, DefaultTimeout))
 	chans, err := a.Client.Channels(lctx)
 	cancel()
@@ -537,6 +562,12 @@ func (a *App) recoverChannels(ctx context.Context, ev *Events, connectedAt time.
 		}
 		a.ncalls.Add(1)
 		if _, done := a.resolved.Load(ch.ID); done {
+			a.forget(c)
+			continue
+		}
+		if at, gone := a.ended.Load(ch.ID); gone && !at.(time.Time).Before(listedAt) {
+			// Left Stasis after the listing (handed back by its
+			// handler, or hung up): nothing is left to hand back.
 			a.forget(c)
 			continue
 		}

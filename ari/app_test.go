@@ -816,6 +816,54 @@ func TestAppInFlightNotALeftover(t *testing.T) {
 	}
 }
 
+// TestAppCallEndingDuringRecovery: a call in flight when the connection
+// drops is listed by the recovery after the reconnect, then ends (handed
+// back by its handler, StasisEnd) while the recovery waits out its delay.
+// The recovery's listing is stale by then: the channel is no longer in
+// the application and must not be handed back a second time (with the
+// recovery variables, over the call's own).
+func TestAppCallEndingDuringRecovery(t *testing.T) {
+	srv := newServer(t, aritest.Config{})
+	release := make(chan struct{})
+	started := make(chan struct{})
+	// A delay long enough for the call to end inside it on any machine
+	// (if it does not, the call is still in flight at the hand-back, and
+	// the test shows nothing, wrongly or rightly).
+	h := start(t, srv, ari.HandlerFunc(func(ctx context.Context, c *ari.Call) {
+		close(started)
+		<-release
+		c.SetVariables(ctx, []ari.Var{{"CALLSCREEN_RESULT", "block"}})
+	}), func(a *ari.App) { a.RecoverDelay = 3 * time.Second })
+	ch := mustStart(t, srv, aritest.CallSpec{})
+	<-started
+	listings := func() int {
+		n := 0
+		for _, r := range srv.Requests() {
+			if r.Method == http.MethodGet && r.Path == "/channels" {
+				n++
+			}
+		}
+		return n
+	}
+	listed, dials := listings(), srv.Dials()
+	srv.DropConnections()
+	timingtest.WaitFor(t, "the recovery to list the channels after the reconnect", func() bool {
+		return srv.Dials() > dials && listings() > listed
+	})
+	close(release)
+	waitDone(t, ch)
+	h.waitRecovered(t)
+	if n := ch.ContinueRequests(); n != 1 {
+		t.Errorf("continued %d times, want once (by its handler)", n)
+	}
+	if v, _ := ch.Var("CALLSCREEN_RESULT"); v != "block" {
+		t.Errorf("CALLSCREEN_RESULT=%q after the recovery; want the handler's block", v)
+	}
+	if n := h.logs.count(slog.LevelWarn, "handing back channels left in the application"); n != 0 {
+		t.Errorf("a call that ended was handed back as left in the application:\n%s", h.logs.dump())
+	}
+}
+
 func TestAppLoginRefused(t *testing.T) {
 	srv := newServer(t, aritest.Config{})
 	srv.SetPassword("rotated")

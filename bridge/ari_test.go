@@ -133,7 +133,7 @@ func ariServer(t *testing.T, f *screen.Flow, tenant string, cfg aritest.Config, 
 	}
 	srv := aritest.NewServer(cfg)
 	t.Cleanup(srv.Close)
-	client, err := ari.NewClient(ari.ClientConfig{URL: srv.URL, Username: ariUser, Password: ariPass, Timeout: 2 * time.Second})
+	client, err := ari.NewClient(ari.ClientConfig{URL: srv.URL, Username: ariUser, Password: ariPass, Timeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
