@@ -88,10 +88,10 @@ func TestEmptyBlockIsNotACall(t *testing.T) {
 		if _, err := conn.Write([]byte(probe)); err != nil {
 			t.Fatal(err)
 		}
-		waitClosed(t, conn, 5*time.Second)
+		waitClosed(t, conn, 20*time.Second)
 		conn.Close()
 	}
-	for deadline := time.Now().Add(5 * time.Second); testutil.ToFloat64(m.RejectedCounter(agi.RejectProbe)) < 2 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(20 * time.Second); testutil.ToFloat64(m.RejectedCounter(agi.RejectProbe)) < 2 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if got := testutil.ToFloat64(m.RejectedCounter(agi.RejectProbe)); got != 2 || ran.Load() || testutil.ToFloat64(m.AcceptedCounter()) != 0 {

@@ -475,6 +475,30 @@ func TestAppInterrupt(t *testing.T) {
 			t.Fatalf("got %q", got)
 		}
 	})
+	t.Run("keys typed before the prompt come before the key that stops it", func(t *testing.T) {
+		// A caller typing along: 7 while the digits are said (buffered),
+		// 2 during the beep (it stops it), then 5.
+		srv := newServer(t, aritest.Config{SoundDuration: time.Minute})
+		result := make(chan string, 1)
+		start(t, srv, ari.HandlerFunc(func(ctx context.Context, c *ari.Call) {
+			key, err := c.Play(ctx, []string{"sound:digits"}, "9")
+			got, err2 := c.ReadDigits(ctx, []string{"sound:beep"}, 5*time.Second, 3)
+			result <- fmt.Sprintf("%s %v %s %v", key, err, got, err2)
+		}))
+		mustStart(t, srv, aritest.CallSpec{
+			OnPlaybackStarted: func(ch *aritest.Channel, _ ari.Playback, media []string) {
+				switch media[0] {
+				case "sound:digits":
+					ch.SendDTMF("79")
+				case "sound:beep":
+					ch.SendDTMF("25")
+				}
+			},
+		})
+		if got := <-result; got != "9 <nil> 725 <nil>" {
+			t.Fatalf("got %q", got)
+		}
+	})
 }
 
 func TestAppSetVariablesStopsPlayback(t *testing.T) {
@@ -789,6 +813,54 @@ func TestAppInFlightNotALeftover(t *testing.T) {
 	}
 	if _, ok := ch.Var("CALLSCREEN_RESULT"); ok {
 		t.Error("recovery variables set on an in-flight call")
+	}
+}
+
+// TestAppCallEndingDuringRecovery: a call in flight when the connection
+// drops is listed by the recovery after the reconnect, then ends (handed
+// back by its handler, StasisEnd) while the recovery waits out its delay.
+// The recovery's listing is stale by then: the channel is no longer in
+// the application and must not be handed back a second time (with the
+// recovery variables, over the call's own).
+func TestAppCallEndingDuringRecovery(t *testing.T) {
+	srv := newServer(t, aritest.Config{})
+	release := make(chan struct{})
+	started := make(chan struct{})
+	// A delay long enough for the call to end inside it on any machine
+	// (if it does not, the call is still in flight at the hand-back, and
+	// the test shows nothing, wrongly or rightly).
+	h := start(t, srv, ari.HandlerFunc(func(ctx context.Context, c *ari.Call) {
+		close(started)
+		<-release
+		c.SetVariables(ctx, []ari.Var{{"CALLSCREEN_RESULT", "block"}})
+	}), func(a *ari.App) { a.RecoverDelay = 3 * time.Second })
+	ch := mustStart(t, srv, aritest.CallSpec{})
+	<-started
+	listings := func() int {
+		n := 0
+		for _, r := range srv.Requests() {
+			if r.Method == http.MethodGet && r.Path == "/channels" {
+				n++
+			}
+		}
+		return n
+	}
+	listed, dials := listings(), srv.Dials()
+	srv.DropConnections()
+	timingtest.WaitFor(t, "the recovery to list the channels after the reconnect", func() bool {
+		return srv.Dials() > dials && listings() > listed
+	})
+	close(release)
+	waitDone(t, ch)
+	h.waitRecovered(t)
+	if n := ch.ContinueRequests(); n != 1 {
+		t.Errorf("continued %d times, want once (by its handler)", n)
+	}
+	if v, _ := ch.Var("CALLSCREEN_RESULT"); v != "block" {
+		t.Errorf("CALLSCREEN_RESULT=%q after the recovery; want the handler's block", v)
+	}
+	if n := h.logs.count(slog.LevelWarn, "handing back channels left in the application"); n != 0 {
+		t.Errorf("a call that ended was handed back as left in the application:\n%s", h.logs.dump())
 	}
 }
 

@@ -326,7 +326,8 @@ func (c *Call) stopPlayback(ctx context.Context) {
 
 // ReadDigits plays media (none when empty; any key interrupts it), then
 // collects up to max DTMF digits, waiting at most timeout for each. Digits
-// buffered earlier count; '#' ends the entry and is not returned. It
+// buffered earlier count, in the order they were typed: before the key
+// that stopped the media; '#' ends the entry and is not returned. It
 // returns the digits entered, "" when none came in time.
 func (c *Call) ReadDigits(ctx context.Context, media []string, timeout time.Duration, max int) (string, error) {
 	if max < 1 || timeout <= 0 {
@@ -334,14 +335,33 @@ func (c *Call) ReadDigits(ctx context.Context, media []string, timeout time.Dura
 	}
 	var got []byte
 	if len(media) > 0 {
+		// A caller typing along may have pressed keys before the media
+		// started (a playback that did not take them left them
+		// buffered): they come first. Taken out of the buffer now, they
+		// cannot be mistaken for the key that stops the media, which was
+		// pressed after them. A '#' among them stays for the loop below.
+		c.mu.Lock()
+		for len(c.digits) > 0 && len(got) < max && c.digits[0] != '#' {
+			got = append(got, c.digits[0])
+			c.digits = c.digits[1:]
+		}
+		c.mu.Unlock()
 		key, err := c.Play(ctx, media, AnyKey)
 		if err != nil {
 			return "", err
 		}
-		if key == "#" {
-			return "", nil
+		switch {
+		case key == "#":
+			return string(got), nil
+		case key != "" && len(got) < max:
+			got = append(got, key...)
+		case key != "":
+			// The entry was complete before it: the key stays buffered,
+			// first, as any key typed after an entry does.
+			c.mu.Lock()
+			c.digits = append([]byte{key[0]}, c.digits...)
+			c.mu.Unlock()
 		}
-		got = append(got, key...)
 	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()

@@ -30,7 +30,7 @@ func newServer(t *testing.T, cfg aritest.Config) *aritest.Server {
 
 func newClient(t *testing.T, srv *aritest.Server, mod ...func(*ari.ClientConfig)) *ari.Client {
 	t.Helper()
-	cfg := ari.ClientConfig{URL: srv.URL, Username: testUser, Password: testPass, Timeout: 2 * time.Second}
+	cfg := ari.ClientConfig{URL: srv.URL, Username: testUser, Password: testPass, Timeout: 20 * time.Second} // the tests of the timeout set their own
 	for _, m := range mod {
 		m(&cfg)
 	}

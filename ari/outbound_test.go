@@ -53,8 +53,11 @@ func serveOutbound(t *testing.T, addr string, h ari.Handler, mod ...func(*ari.Ou
 		Users:   []ari.OutboundUser{{Username: obUser, Password: obPass, Scope: bridge.ARIScope{Tenant: "acme", Profile: "support"}}},
 		Handler: h, Logger: slog.New(logs),
 		Metrics: ari.NewMetrics(reg), OutboundMetrics: ari.NewOutboundMetrics(reg),
-		Recover:    []ari.Var{{"CALLSCREEN_RESULT", "allow"}, {"CALLSCREEN_CHALLENGE", "none"}},
-		OrphanWait: 100 * time.Millisecond, LinkWait: 300 * time.Millisecond, RecoverDelay: recoverDelay,
+		Recover: []ari.Var{{"CALLSCREEN_RESULT", "allow"}, {"CALLSCREEN_CHALLENGE", "none"}},
+		// OrphanWait stays the default (3s): a per-call connection whose
+		// StasisStart a loaded machine delays must not be taken for an
+		// orphan. The test of orphans shortens it.
+		LinkWait: 300 * time.Millisecond, RecoverDelay: recoverDelay,
 		PeerCloseWait: 5 * time.Second,
 	}
 	for _, f := range mod {
@@ -450,7 +453,7 @@ func TestOutboundPerCallInstanceLost(t *testing.T) {
 			}))
 			b := serveOutbound(t, "", ari.HandlerFunc(func(ctx context.Context, c *ari.Call) {
 				t.Errorf("instance b was handed call %s; it never had its StasisStart", c.ID())
-			}))
+			}), func(o *ari.OutboundServer) { o.OrphanWait = 100 * time.Millisecond }) // it never comes here
 			proxy := newSwitchProxy(t, a.addr)
 			fakeOutbound(t, srv, proxy.addr(), true)
 			ch, err := srv.StartCall(appName+"-pc", aritest.CallSpec{CallerNumber: "+12125551234"})

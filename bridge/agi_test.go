@@ -224,7 +224,7 @@ func TestAGITranscripts(t *testing.T) {
 func TestMissingPromptFailsOpen(t *testing.T) {
 	var logs syncBuffer
 	addr := serve(t, testFlow(&logs))
-	tr, err := agitest.Dial(context.Background(), addr, agitest.Call{
+	tr, err := agitest.Dial(callCtx(t), addr, agitest.Call{
 		CallerID: "anonymous", Sounds: map[string]int64{"beep": 3404},
 		Caller: agitest.Caller{Auto: true},
 	})
@@ -289,4 +289,12 @@ func TestAGIInfo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// callCtx bounds a simulated call: no test client waits for ever.
+func callCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }

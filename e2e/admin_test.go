@@ -45,7 +45,7 @@ func TestAdminThroughServe(t *testing.T) {
 	if resp.StatusCode/100 != 2 {
 		t.Fatalf("feedback: %d %s", resp.StatusCode, b)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		tr := call(t, p, agitest.Call{CallerID: caller})
 		if tr.Vars["CALLSCREEN_RESULT"] == "block" && strings.Contains(tr.Vars["CALLSCREEN_REASONS"], "caller.reported_spam") {

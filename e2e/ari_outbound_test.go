@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -309,8 +308,8 @@ type obCall struct {
 func TestARIOutboundScaleOut(t *testing.T) {
 	r := redistest.Start(t)
 	cfg := baseConfig + "redis:\n  addrs: [" + r.Addr() + "]\n" + outboundConfig
-	a := startServe(t, cfg, baseFiles)
-	b := startServe(t, cfg, baseFiles)
+	a := startServe(t, cfg, baseFiles, callPathSeconds...)
+	b := startServe(t, cfg, baseFiles, callPathSeconds...)
 	proxy := newRRProxy(t, outboundAddr(t, a), outboundAddr(t, b))
 	fake := aritest.NewServer(aritest.Config{NoLog: true})
 	t.Cleanup(fake.Close)
@@ -342,7 +341,7 @@ func TestARIOutboundScaleOut(t *testing.T) {
 	}
 	// Lists are shared: an entry added on one instance blocks on both.
 	spam := "+13125550151"
-	resp, err := http.Post("http://"+a.admin+"/api/v1/lists/block", "application/json", strings.NewReader(`{"value":"`+spam+`","tenant":"acme","added_by":"ops"}`))
+	resp, err := testClient.Post("http://"+a.admin+"/api/v1/lists/block", "application/json", strings.NewReader(`{"value":"`+spam+`","tenant":"acme","added_by":"ops"}`))
 	if err != nil {
 		t.Fatal(err)
 	}

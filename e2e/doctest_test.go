@@ -34,7 +34,9 @@ package e2e
 // addresses are replaced by free ports (127.0.0.1:4573 and :4574 FastAGI,
 // :8089 and :8090 admin, :6379 a redis-server the test starts), and
 // CALLSCREEN_AGI_LISTEN and CALLSCREEN_ADMIN_LISTEN point at the first
-// two. `callscreen` on the PATH and `make build` (bin/callscreen) are the
+// two. The call path's Redis timeouts and budget are raised to seconds
+// (callPathSeconds), so that a busy machine does not make a documented
+// call fail open. `callscreen` on the PATH and `make build` (bin/callscreen) are the
 // binary TestMain built from this tree.
 
 import (
@@ -280,13 +282,13 @@ make() {
 	cmd.Dir = work
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.Env = append(cleanEnv(),
+	cmd.Env = append(append(cleanEnv(),
 		"PATH="+filepath.Join(dir, "pathbin")+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"TMPDIR="+filepath.Join(dir, "tmp"),
 		"CALLSCREEN_TEST_BIN="+bin,
 		"CALLSCREEN_AGI_LISTEN="+addrs["4573"],
 		"CALLSCREEN_ADMIN_LISTEN="+addrs["8089"],
-	)
+	), callPathSeconds...)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	runErr := cmd.Run()

@@ -194,7 +194,7 @@ func TestWrongThenRight(t *testing.T) {
 	if !strings.Contains(commands(tr), "STREAM FILE callscreen/retry") {
 		t.Fatalf("no retry prompt:\n%s", commands(tr))
 	}
-	d := p.logs.waitFor(t, "screen: decision", 5*time.Second)
+	d := p.logs.waitFor(t, "screen: decision", 20*time.Second)
 	if d["wrong_entries"] != float64(1) || d["challenge"] != "passed" || d["call_id"] != tr.Vars["CALLSCREEN_ID"] {
 		t.Fatalf("decision log line %v", d)
 	}
@@ -352,7 +352,7 @@ func TestReload(t *testing.T) {
 	// Invalid: the old configuration stays.
 	os.WriteFile(p.config, append(body, []byte("\nmode: sometimes\n")...), 0o644)
 	p.signal(t, syscall.SIGHUP)
-	p.logs.waitFor(t, "config reload failed; keeping the previous configuration", 5*time.Second)
+	p.logs.waitFor(t, "config reload failed; keeping the previous configuration", 20*time.Second)
 	if got := p.metric(t, "callscreen_config_last_reload_successful"); got != "0" {
 		t.Fatalf("reload gauge after a bad reload %q", got)
 	}
@@ -363,7 +363,7 @@ func TestReload(t *testing.T) {
 	os.WriteFile(p.config, append(body, []byte("\nmode: monitor\n")...), 0o644)
 	os.WriteFile(filepath.Join(p.dir, "block.txt"), []byte("+12125557777\n"), 0o644)
 	p.signal(t, syscall.SIGHUP)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		tr := call(t, p, agitest.Call{CallerID: "+12125557777"})
 		if tr.Vars["CALLSCREEN_MODE"] == "monitor" && tr.Vars["CALLSCREEN_HELD"] == "block" && tr.Vars["CALLSCREEN_RESULT"] == "allow" {

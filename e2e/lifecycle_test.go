@@ -30,21 +30,19 @@ func waitMetric(t *testing.T, p *process, series, want string, timeout time.Dura
 	}
 }
 
-// exited waits for p to exit after a signal and returns how long it took
-// from sent; it fails the test unless the exit status is 0.
-func exited(t *testing.T, p *process, sent time.Time, limit time.Duration) time.Duration {
+// exited waits for p to exit after a signal, for at most limit (a bound
+// that catches a hang, not a measure); it fails the test unless the exit
+// status is 0.
+func exited(t *testing.T, p *process, limit time.Duration) {
 	t.Helper()
 	select {
 	case err := <-p.done:
-		took := time.Since(sent)
 		if err != nil {
 			t.Fatalf("serve exited with %v\n%s", err, strings.Join(p.logs.all(), "\n"))
 		}
-		return took
 	case <-time.After(limit):
 		_ = p.cmd.Process.Kill()
 		t.Fatalf("serve still running %s after the signal\n%s", limit, strings.Join(p.logs.all(), "\n"))
-		return 0
 	}
 }
 
@@ -101,9 +99,8 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	}
 	// All 50 in the flow, in their challenge.
 	waitMetric(t, p, "callscreen_screen_sessions_in_flight", fmt.Sprint(sessions), 30*time.Second)
-	sent := time.Now()
 	p.signal(t, syscall.SIGTERM)
-	p.logs.waitFor(t, "callscreen draining", 5*time.Second)
+	p.logs.waitFor(t, "callscreen draining", 20*time.Second)
 
 	// A call arriving now is refused: the dialplan sees FAILURE and rings.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -125,10 +122,9 @@ func TestDrainOnSIGTERM(t *testing.T) {
 			t.Errorf("call cut by the drain: status %s vars %v", r.tr.Status, v)
 		}
 	}
-	took := exited(t, p, sent, timeout+10*time.Second)
-	if took > timeout {
-		t.Errorf("serve took %s to exit; shutdown_timeout is %s", took, timeout)
-	}
+	// Bounded to catch a hang, not timed: that the drain ended before
+	// shutdown_timeout is what the absence of a cut-off says.
+	exited(t, p, timeout+10*time.Second)
 	if rs := p.logs.records("calls still running at shutdown_timeout were cut off"); len(rs) > 0 {
 		t.Errorf("calls cut off: %v", rs)
 	}
@@ -169,7 +165,7 @@ func TestDrainDeadline(t *testing.T) {
 		t.Fatal("the call was still open 20s after SIGTERM")
 	}
 	// Bounded, not measured: the deadline plus the time to close the log.
-	exited(t, p, sent, timeout+10*time.Second)
+	exited(t, p, timeout+10*time.Second)
 	p.logs.waitFor(t, "calls still running at shutdown_timeout were cut off", time.Second)
 	p.logs.waitFor(t, "callscreen stopped", time.Second)
 }
@@ -204,9 +200,8 @@ ari:
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	sent := time.Now()
 	p.signal(t, syscall.SIGTERM)
-	p.logs.waitFor(t, "callscreen draining", 5*time.Second)
+	p.logs.waitFor(t, "callscreen draining", 20*time.Second)
 
 	late, err := fake.StartCall("callscreen", aritest.CallSpec{CallerNumber: "+12125550666"})
 	if err != nil {
@@ -237,7 +232,7 @@ ari:
 	if id, _ := late.Var("CALLSCREEN_ID"); id != "" {
 		t.Errorf("the call during the drain was screened: CALLSCREEN_ID %q", id)
 	}
-	exited(t, p, sent, 30*time.Second)
+	exited(t, p, 30*time.Second)
 	if rs := p.logs.records("calls still running at shutdown_timeout were cut off"); len(rs) > 0 {
 		t.Errorf("calls cut off: %v", rs)
 	}
@@ -252,8 +247,8 @@ ari:
 func TestListsFollowStoreWithoutWatch(t *testing.T) {
 	r := redistest.Start(t)
 	cfg := baseConfig + "redis:\n  addrs: [" + r.Addr() + "]\n"
-	a := startServe(t, cfg, baseFiles)
-	b := startServe(t, strings.Replace(cfg, "lists:\n", "lists:\n  watch: false\n", 1), baseFiles)
+	a := startServe(t, cfg, baseFiles, callPathSeconds...)
+	b := startServe(t, strings.Replace(cfg, "lists:\n", "lists:\n  watch: false\n", 1), baseFiles, callPathSeconds...)
 	const caller = "+13125550188"
 	if tr := call(t, b, agitest.Call{CallerID: caller}); tr.Vars["CALLSCREEN_RESULT"] != "allow" {
 		t.Fatalf("before: %v", tr.Vars)

@@ -165,7 +165,7 @@ outbound:
 			t.Errorf("%s with the CDR database down: %v", c.caller, tr.Vars)
 		}
 	}
-	resp, err := http.Get("http://" + p.admin + "/readyz")
+	resp, err := testClient.Get("http://" + p.admin + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}

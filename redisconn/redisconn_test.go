@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/callscreen/callscreen/internal/redistest"
 	"github.com/callscreen/callscreen/internal/timingtest"
 )
@@ -178,28 +180,61 @@ func TestKilledAndRestarted(t *testing.T) {
 }
 
 // TestSilentServer is a Redis that accepts connections and never answers:
-// a command gives up after the read timeout, once, not after retries.
+// only the read timeout (nothing else bounds the first Check) or the
+// caller's deadline when it is shorter (the second client's read timeout
+// is an hour) ends a command.
 func TestSilentServer(t *testing.T) {
-	const readTimeout = 150 * time.Millisecond
-	c, err := New(Options{Addrs: []string{timingtest.Silent(t)}, ReadTimeout: readTimeout})
+	silent := timingtest.Silent(t)
+	c, err := New(Options{Addrs: []string{silent.Addr()}, ReadTimeout: 150 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	// One read timeout for the handshake; a retry would double it.
-	if over := timingtest.Overrun(readTimeout, readTimeout-10*time.Millisecond, func() { err = Check(context.Background(), c) }); over != "" {
-		t.Fatalf("Check %s; want about one read timeout, no retries", over)
-	}
+	timingtest.Returns(t, "Check against a silent server", func() { err = Check(context.Background(), c) })
 	if err == nil {
 		t.Fatal("Check against a silent server succeeded")
 	}
-	// The caller's deadline wins when it is shorter.
+	if n := silent.Dialled(t); n != 1 {
+		t.Fatalf("Check made %d connections; want 1", n)
+	}
+	slow, err := New(Options{Addrs: []string{silent.Addr()}, ReadTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	if over := timingtest.Overrun(30*time.Millisecond, 20*time.Millisecond, func() { err = Check(ctx, c) }); over != "" {
-		t.Fatalf("Check with a 30ms deadline %s; want the deadline to win", over)
-	}
+	timingtest.Returns(t, "Check with a 30ms deadline and an hour's read timeout", func() { err = Check(ctx, slow) })
 	if err == nil {
 		t.Fatal("Check against a silent server succeeded")
+	}
+}
+
+// TestNoRetry: a command that times out on a connection that answered
+// before is not sent again: one attempt, one connection taken from the
+// pool.
+func TestNoRetry(t *testing.T) {
+	srv := redistest.Start(t)
+	c, err := New(Options{Addrs: []string{srv.Addr()}, ReadTimeout: 150 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := Check(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	// Redis holds every command for a minute: longer than the test.
+	if r, err := srv.Do("CLIENT", "PAUSE", "60000", "ALL"); err != nil || !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("CLIENT PAUSE = %q, %v", r, err)
+	}
+	pool := c.(*redis.Client)
+	before := pool.PoolStats()
+	timingtest.Returns(t, "Check against a paused Redis", func() { err = Check(context.Background(), c) })
+	if err == nil {
+		t.Fatal("Check against a paused Redis succeeded")
+	}
+	after := pool.PoolStats()
+	if n := after.Hits + after.Misses - before.Hits - before.Misses; n != 1 {
+		t.Fatalf("Check took %d connections from the pool; want 1 attempt, no retry", n)
 	}
 }

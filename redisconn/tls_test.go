@@ -59,12 +59,15 @@ func startRedis(t *testing.T, portFlag string, args ...string) string {
 
 func check(t *testing.T, o Options) error {
 	t.Helper()
+	// Seconds, not the call path's milliseconds: what is checked is the
+	// answer (accepted or refused), never how fast it comes.
+	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = 10*time.Second, 10*time.Second, 10*time.Second
 	c, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return Check(ctx, c)
 }

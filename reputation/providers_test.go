@@ -84,8 +84,18 @@ type stage struct {
 	m *reputation.Metrics
 }
 
+// newStage builds a provider stage. Unless o sets them, the budget and
+// the provider timeout are far longer than any answer here takes: only
+// the tests of the budget set one, and no other test may fail because a
+// busy machine stalled a loopback request.
 func newStage(t *testing.T, o reputation.ProvidersOptions, ps ...reputation.Provider) stage {
 	t.Helper()
+	if o.Budget == 0 {
+		o.Budget = 10 * time.Second
+	}
+	if o.ProviderTimeout == 0 {
+		o.ProviderTimeout = max(o.Budget, 20*time.Second)
+	}
 	if o.Cache == nil {
 		c, err := cache.New(cache.Options{})
 		if err != nil {
@@ -126,9 +136,11 @@ func (s stage) cached(source string) (reputation.Verdict, bool) {
 }
 
 // TestFaults runs every provider against every way a provider fails. Each
-// time the call's decision comes within the budget plus 5ms, carries
-// provider.unavailable (policy default: allow), and nothing is cached as
-// spam.
+// time the call's decision carries provider.unavailable (policy default:
+// allow) and nothing is cached as spam. A provider that never answers by
+// itself leaves the call to its budget alone: the call ends (a hang is
+// caught, not a speed measured) with the budget as that provider's
+// report, and the slow answer, let go only then, fills the cache.
 func TestFaults(t *testing.T) {
 	const budget = 100 * time.Millisecond
 	wantClass := map[string]reputation.ErrorClass{
@@ -142,40 +154,40 @@ func TestFaults(t *testing.T) {
 		"connection refused":   reputation.ClassConnection,
 	}
 	for _, a := range adapters {
-		for _, f := range httpsourcetest.Faults(budget, a.clean) {
+		for _, f := range httpsourcetest.Faults(a.clean) {
 			t.Run(a.name+"/"+f.Name, func(t *testing.T) {
 				url := httpsourcetest.RefusedURL(t)
 				if f.Handler != nil {
 					url = httpsourcetest.Start(t, f.Handler).URL
 				}
-				var s stage
-				var v reputation.Verdict
+				// The held answer must still arrive, after the call, within
+				// the provider timeout; the others end within a second
+				// (the trickle is cut by it: class timeout).
+				timeout := time.Second
+				if f.Release != nil {
+					timeout = time.Minute
+				}
+				s := newStage(t, reputation.ProvidersOptions{Budget: budget, ProviderTimeout: timeout},
+					reputation.Provider{Name: a.name, Source: a.new(t, url)})
+				chain := reputation.Chain{{Name: "providers", Source: s.p}}
 				q := query(caller)
-				// The bound is checked on up to three fresh attempts: code
-				// that waits past the budget misses it every time, while a
-				// scheduler stall on a loaded machine does not repeat.
-				var late []string
-				for range 3 {
-					s = newStage(t, reputation.ProvidersOptions{Budget: budget, ProviderTimeout: time.Second},
-						reputation.Provider{Name: a.name, Source: a.new(t, url)})
-					chain := reputation.Chain{{Name: "providers", Source: s.p}}
-					var err error
-					over := timingtest.Overrun(budget, 5*time.Millisecond, func() { v, err = chain.Lookup(context.Background(), q) })
-					if err != nil {
-						t.Fatal(err)
-					}
-					s.drain(t)
-					if over == "" {
-						late = nil
-						break
-					}
-					late = append(late, over)
+				var v reputation.Verdict
+				var err error
+				timingtest.Returns(t, "the lookup", func() { v, err = chain.Lookup(context.Background(), q) })
+				if f.Release != nil {
+					close(f.Release)
 				}
-				if late != nil {
-					t.Errorf("decision not within the budget %s + 5ms: %v", budget, late)
+				if err != nil {
+					t.Fatal(err)
 				}
+				s.drain(t)
 				if !slices.Contains(v.Reasons, policy.ProviderUnavailable) || v.Tier == policy.TierSpam {
 					t.Errorf("verdict tier %s reasons %v; want provider.unavailable, not spam", v.Tier, v.Reasons)
+				}
+				if f.Release != nil {
+					if len(v.Sources) != 1 || !errors.Is(v.Sources[0].Err, reputation.ErrBudget) {
+						t.Errorf("reports %+v; want the budget as the held provider's", v.Sources)
+					}
 				}
 				if d := policy.Decide(policy.Call{Caller: q.Caller, Time: time.Now()}, v.Verdict, policy.Default()); d.Action != policy.Allow {
 					t.Errorf("decision %s %v; want allow (fail-open)", d.Action, d.Reasons)
@@ -201,11 +213,18 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// TestLateAnswerFillsCache: an answer the call stopped waiting for (held
+// until then) fills the cache, and the next call reads it from there
+// without a request.
 func TestLateAnswerFillsCache(t *testing.T) {
 	a := adapters[0]
-	srv := httpsourcetest.Start(t, httpsourcetest.Slow(150*time.Millisecond, httpsourcetest.JSON(a.spam)))
+	release := make(chan struct{})
+	srv := httpsourcetest.Start(t, httpsourcetest.Held(release, httpsourcetest.JSON(a.spam)))
 	s := newStage(t, reputation.ProvidersOptions{Budget: 50 * time.Millisecond}, reputation.Provider{Name: a.name, Source: a.new(t, srv.URL)})
-	v, err := s.p.Lookup(context.Background(), query(caller))
+	var v reputation.Verdict
+	var err error
+	timingtest.Returns(t, "the first lookup", func() { v, err = s.p.Lookup(context.Background(), query(caller)) })
+	close(release)
 	if err == nil || !errors.Is(err, reputation.ErrBudget) || !slices.Contains(v.Reasons, policy.ProviderUnavailable) {
 		t.Fatalf("first call: %+v, %v; want ErrBudget and provider.unavailable", v, err)
 	}
@@ -216,14 +235,12 @@ func TestLateAnswerFillsCache(t *testing.T) {
 	if got := testutil.ToFloat64(s.m.LateFills.WithLabelValues(a.name)); got != 1 {
 		t.Fatalf("late fills = %v; want 1", got)
 	}
-	q := query(caller)
-	start := time.Now()
-	v, err = s.p.Lookup(context.Background(), q)
+	v, err = s.p.Lookup(context.Background(), query(caller))
 	if err != nil || v.Tier != policy.TierSpam || !slices.Contains(v.Reasons, policy.ProviderSpam) {
 		t.Fatalf("second call: %+v, %v; want the cached spam verdict", v, err)
 	}
-	if time.Since(start) > 20*time.Millisecond || srv.Requests() != 1 {
-		t.Fatalf("second call took %s and %d requests; want a cache hit", time.Since(start), srv.Requests())
+	if got := testutil.ToFloat64(s.m.Lookups.WithLabelValues(a.name, "cached")); got != 1 || srv.Requests() != 1 {
+		t.Fatalf("second call: %v cached lookups and %d requests; want a cache hit", got, srv.Requests())
 	}
 	if v.Raw["callerapi.reputation"] != "spam" || v.Source != a.name || len(v.Sources) != 1 {
 		t.Fatalf("verdict raw %v source %q reports %d", v.Raw, v.Source, len(v.Sources))
@@ -255,7 +272,7 @@ func TestThousandConcurrentLookups(t *testing.T) {
 		_, err := s.p.Lookup(firstCtx, q)
 		firstErr <- err
 	}()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for srv.Requests() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the first lookup sent no request")
@@ -302,19 +319,25 @@ func TestThousandConcurrentLookups(t *testing.T) {
 	}
 }
 
+// TestParallelProvidersPartial: one provider answers, the other is held
+// until the call has returned: the call goes on at its budget with what it
+// has plus provider.unavailable, and the held answer, let go then, fills
+// the cache for the next call.
 func TestParallelProvidersPartial(t *testing.T) {
+	release := make(chan struct{})
 	fast := httpsourcetest.Start(t, httpsourcetest.JSON(adapters[0].spam))
-	slow := httpsourcetest.Start(t, httpsourcetest.Slow(300*time.Millisecond, httpsourcetest.JSON(adapters[1].clean)))
-	s := newStage(t, reputation.ProvidersOptions{Budget: 80 * time.Millisecond},
+	slow := httpsourcetest.Start(t, httpsourcetest.Held(release, httpsourcetest.JSON(adapters[1].clean)))
+	// The fast provider has the whole budget to answer, on any machine;
+	// the held one can only be ended by it.
+	s := newStage(t, reputation.ProvidersOptions{Budget: 2 * time.Second, ProviderTimeout: time.Minute},
 		reputation.Provider{Name: adapters[1].name, Source: adapters[1].new(t, slow.URL)},
 		reputation.Provider{Name: adapters[0].name, Source: adapters[0].new(t, fast.URL)},
 	)
 	q := query(caller)
 	var v reputation.Verdict
 	var err error
-	if over := timingtest.Overrun(80*time.Millisecond, 5*time.Millisecond, func() { v, err = s.p.Lookup(context.Background(), q) }); over != "" {
-		t.Errorf("decision not within the budget + 5ms: %s", over)
-	}
+	timingtest.Returns(t, "the lookup", func() { v, err = s.p.Lookup(context.Background(), q) })
+	close(release)
 	if err != nil {
 		t.Fatalf("partial answer returned error %v", err)
 	}
@@ -328,10 +351,13 @@ func TestParallelProvidersPartial(t *testing.T) {
 		t.Fatalf("reports %+v", v.Sources)
 	}
 	s.drain(t)
-	// Both are cached now: the next call is complete and instant.
+	// Both are cached now: the next call is complete, without a request.
 	v, err = s.p.Lookup(context.Background(), query(caller))
 	if err != nil || slices.Contains(v.Reasons, policy.ProviderUnavailable) || v.Raw["youmail.spam_risk_level"] != "0" {
 		t.Fatalf("after the late answer: %+v, %v", v, err)
+	}
+	if fast.Requests() != 1 || slow.Requests() != 1 {
+		t.Fatalf("%d and %d requests; want one each, then the cache", fast.Requests(), slow.Requests())
 	}
 }
 
@@ -575,12 +601,14 @@ func TestNewProvidersRejects(t *testing.T) {
 
 func newRedisStage(t *testing.T, addr, url string) stage {
 	t.Helper()
-	rdb, err := redisconn.New(redisconn.Options{Addrs: []string{addr}})
+	rdb, err := redisconn.New(redisconn.Options{Addrs: []string{addr}, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rdb.Close() })
-	c, err := cache.New(cache.Options{Redis: rdb, L2PauseFor: 100 * time.Millisecond})
+	// Seconds for each Redis operation, not the call path's 50ms: a late
+	// write lost on a busy machine would send instance B to the provider.
+	c, err := cache.New(cache.Options{Redis: rdb, L2Timeout: 10 * time.Second, L2PauseFor: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func TestGate(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- g.drain(context.Background()) }()
 		// Closed for new calls as soon as the drain starts.
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(20 * time.Second)
 		for g.enter() {
 			g.leave()
 			if time.Now().After(deadline) {

@@ -51,7 +51,7 @@ func (s *Server) openShared(ctx context.Context, cfg *config.Config) error {
 	if s.fbStore, err = feedback.Open(s.redis, cfg.DataDir); err != nil {
 		return fmt.Errorf("agent feedback: %w", err)
 	}
-	s.feedback = feedback.NewSource(s.fbStore, feedback.SourceOptions{Metrics: feedback.NewMetrics(s.reg)})
+	s.feedback = feedback.NewSource(s.fbStore, feedback.SourceOptions{Metrics: feedback.NewMetrics(s.reg), Timeout: feedbackTimeout(cfg, s.redis)})
 	if s.redis != nil {
 		s.verifier = behavior.NewRedisVerifier(s.redis, "")
 	} else {

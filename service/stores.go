@@ -80,6 +80,16 @@ func OpenFeed(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient
 	})
 }
 
+// feedbackTimeout bounds a call's read of the agents' reports: one reply
+// from Redis, so redis.read_timeout (50ms by default, as the source's own
+// default, which it keeps without Redis).
+func feedbackTimeout(cfg *config.Config, rdb redis.UniversalClient) time.Duration {
+	if rdb == nil {
+		return 0
+	}
+	return cfg.Redis.ReadTimeout
+}
+
 // openBehavior builds the behaviour checks: Redis counters when rdb is not
 // nil, memory otherwise; must-pass entries of l count as known customers.
 func openBehavior(cfg *config.Config, rdb redis.UniversalClient, l *lists.Lists, log *slog.Logger, m *behavior.Metrics) (*behavior.Behavior, error) {
@@ -89,6 +99,10 @@ func openBehavior(cfg *config.Config, rdb redis.UniversalClient, l *lists.Lists,
 	}
 	if rdb != nil {
 		opts.Counter = behavior.NewRedisCounter(rdb, "")
+		// One script a call, one round trip: bounded by the Redis
+		// client's write and read timeouts (100ms with the defaults, the
+		// counters' own default), so raising them raises this too.
+		opts.Timeout = cfg.Redis.WriteTimeout + cfg.Redis.ReadTimeout
 	}
 	if l != nil {
 		opts.Known = l.Allowed

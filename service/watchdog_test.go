@@ -101,13 +101,13 @@ func (w *wedgeable) check(ctx context.Context) error {
 }
 
 // startProbed runs a watchdog probing addr with check, pinging every
-// few milliseconds, and returns the channel of probe outcomes.
+// 100ms, and returns the channel of probe outcomes.
 func startProbed(t *testing.T, addr string, wrap func(*watchdog)) (*watchdog, chan error, context.CancelFunc) {
 	t.Helper()
 	probes := make(chan error, 1000)
 	w := &watchdog{
 		notify:  func(state string) (bool, error) { return daemon.SdNotify(false, state) },
-		every:   20 * time.Millisecond,
+		every:   100 * time.Millisecond, // also each probe's timeout: a loaded machine must pass some
 		addr:    addr,
 		request: "agi://127.0.0.1/" + selfCheckScript + "0123456789abcdef",
 		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -308,7 +308,7 @@ func TestDialFailure(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	tr, err := agitest.Dial(context.Background(), addr, agitest.Call{})
+	tr, err := agitest.Dial(callCtx(t), addr, agitest.Call{})
 	if err == nil || tr.Status != "FAILURE" || tr.Vars["AGISTATUS"] != "FAILURE" {
 		t.Errorf("Dial to a closed port: %v %+v", err, tr)
 	}
@@ -419,4 +419,12 @@ func TestSeparateArgs(t *testing.T) {
 			t.Errorf("SeparateArgs(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
 		}
 	}
+}
+
+// callCtx bounds a simulated call: no test client waits for ever.
+func callCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }

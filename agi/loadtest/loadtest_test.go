@@ -66,7 +66,7 @@ func TestHold(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- loadtest.Hold(ctx, tc.addr, 5, true, func() { close(ready) }, stop) }()
 		<-ready
-		for deadline := time.Now().Add(5 * time.Second); tc.held.Load() != 5 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		for deadline := time.Now().Add(20 * time.Second); tc.held.Load() != 5 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		}
 		if tc.held.Load() != 5 {
 			t.Errorf("%s: held %d, want 5", tc.addr, tc.held.Load())
@@ -75,7 +75,7 @@ func TestHold(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
-		for deadline := time.Now().Add(5 * time.Second); tc.held.Load() != 0 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		for deadline := time.Now().Add(20 * time.Second); tc.held.Load() != 0 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		}
 		if tc.held.Load() != 0 {
 			t.Errorf("%s: %d still held after the client closed", tc.addr, tc.held.Load())

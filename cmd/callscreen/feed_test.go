@@ -20,13 +20,15 @@ import (
 	"github.com/callscreen/callscreen/service"
 )
 
+// feedSees loads the feed serve builds for cfgPath (over Redis with a
+// command's timeouts, as listsSee) and looks caller up.
 func feedSees(t *testing.T, cfgPath, caller string) []policy.Reason {
 	t.Helper()
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb, err := redisconn.New(service.RedisOptions(cfg))
+	rdb, err := redisconn.New(commandRedisOptions(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +36,9 @@ func feedSees(t *testing.T, cfgPath, caller string) []policy.Reason {
 		defer rdb.Close()
 	}
 	f := service.OpenFeed(context.Background(), cfg, rdb, slog.New(slog.DiscardHandler), nil)
+	if !f.Loaded() {
+		t.Fatal("the stored feed did not load")
+	}
 	v, _ := f.Lookup(context.Background(), reputation.Query{Caller: number.Parse(caller, "US"), Profile: policy.Default()})
 	return v.Reasons
 }

@@ -20,14 +20,15 @@ import (
 )
 
 // listsSee builds the lists serve and check build for cfgPath and looks
-// caller up for tenant.
+// caller up for tenant. It reaches Redis with a command's timeouts: it
+// checks what is stored, not the call path's timeouts on a busy machine.
 func listsSee(t *testing.T, cfgPath, tenant, caller string) []policy.Reason {
 	t.Helper()
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb, err := redisconn.New(service.RedisOptions(cfg))
+	rdb, err := redisconn.New(commandRedisOptions(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,24 @@ const lockPoll = 100 * time.Millisecond
 // defaultWait is how long a command waits for data_dir by default.
 const defaultWait = time.Minute
 
+// commandRedisTimeout is the least a command gives Redis to connect, to
+// take a request and to answer one. The redis.* timeouts of the
+// configuration are the call path's (50 ms to read by default, within a
+// call's 400 ms budget): a command that writes thousands of entries, on a
+// machine busy with calls, must not fail half-way on them.
+const commandRedisTimeout = 10 * time.Second
+
+// commandRedisOptions are cfg's Redis settings for a command: the call
+// path's dial, read and write timeouts raised to commandRedisTimeout
+// (a longer one configured is kept).
+func commandRedisOptions(cfg *config.Config) redisconn.Options {
+	o := service.RedisOptions(cfg)
+	o.DialTimeout = max(o.DialTimeout, commandRedisTimeout)
+	o.ReadTimeout = max(o.ReadTimeout, commandRedisTimeout)
+	o.WriteTimeout = max(o.WriteTimeout, commandRedisTimeout)
+	return o
+}
+
 // waitFlag adds --wait to fs.
 func waitFlag(fs interface {
 	Duration(string, time.Duration, string) *time.Duration
@@ -179,12 +197,13 @@ func openTarget(ctx context.Context, cfg *config.Config, r reach) (*target, erro
 // (file in it, when not "", names it), with no lock.
 func storeTarget(cfg *config.Config, stderr io.Writer, file string) (*target, error) {
 	redisconn.UseSlog(config.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format}, stderr))
-	rdb, err := redisconn.New(service.RedisOptions(cfg))
+	o := commandRedisOptions(cfg)
+	rdb, err := redisconn.New(o)
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
 	if rdb != nil {
-		return &target{rdb: rdb, where: "redis " + service.RedisOptions(cfg).Mode()}, nil
+		return &target{rdb: rdb, where: "redis " + o.Mode()}, nil
 	}
 	return &target{where: filepath.Join(cfg.DataDir, file)}, nil
 }

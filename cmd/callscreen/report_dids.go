@@ -15,7 +15,6 @@ import (
 	"github.com/callscreen/callscreen/config"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/redisconn"
-	"github.com/callscreen/callscreen/service"
 	"github.com/callscreen/callscreen/stats"
 )
 
@@ -103,7 +102,7 @@ func runReportDIDs(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	logger := config.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format}, stderr)
 	redisconn.UseSlog(logger)
-	rdb, err := redisconn.New(service.RedisOptions(cfg))
+	rdb, err := redisconn.New(commandRedisOptions(cfg))
 	if err != nil {
 		fmt.Fprintf(stderr, "callscreen report dids: redis: %v\n", err)
 		return 1

@@ -99,7 +99,7 @@ func TestReportDIDsFromLog(t *testing.T) {
 
 func TestReportDIDsFromRedis(t *testing.T) {
 	srv := redistest.Start(t)
-	rdb, err := redisconn.New(redisconn.Options{Addrs: []string{srv.Addr()}})
+	rdb, err := redisconn.New(redisconn.Options{Addrs: []string{srv.Addr()}, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

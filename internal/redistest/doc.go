@@ -2,7 +2,8 @@
 // port, in a temporary directory, with nothing persisted; StartSentinel and
 // StartCluster run the Sentinel (a master, a replica, three sentinels) and
 // Cluster (masters with replicas, joined by redis-cli --cluster create)
-// topologies the same way, with KillMaster to test failover. Every wait is
+// topologies the same way, with KillMaster to test failover; Slow puts a
+// proxy that delays every reply in front of one. Every wait is
 // bounded (TopologyTimeout) and every process is killed when the test ends.
 //
 // When redis-server is not installed the test is skipped with a loud

@@ -1,8 +1,11 @@
 package redistest
 
 import (
+	"bufio"
+	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStartKillRestart(t *testing.T) {
@@ -28,5 +31,23 @@ func TestPortOutsideEphemeralRange(t *testing.T) {
 		if p := freePort(t); p < minPort || p >= lo {
 			t.Fatalf("port %d outside [%d, %d)", p, minPort, lo)
 		}
+	}
+}
+
+// TestSlow: the proxy passes requests and replies through, the replies
+// held back.
+func TestSlow(t *testing.T) {
+	s := Start(t)
+	c, err := net.DialTimeout("tcp", Slow(t, s.Addr(), 20*time.Millisecond), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || line != "+PONG\r\n" {
+		t.Fatalf("PING through the proxy = %q, %v", line, err)
 	}
 }

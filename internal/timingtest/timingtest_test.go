@@ -7,12 +7,33 @@ import (
 	"time"
 )
 
-func TestOverrun(t *testing.T) {
-	if got := Overrun(20*time.Millisecond, 5*time.Millisecond, func() {}); got != "" {
-		t.Errorf("a call that returns at once overran: %s", got)
+// recorder is a testing.TB that records a Fatalf instead of ending the
+// test, so the helpers' failures can be checked.
+type recorder struct {
+	testing.TB
+	failed []string
+}
+
+func (r *recorder) Helper() {}
+
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.failed = append(r.failed, format)
+}
+
+func TestReturns(t *testing.T) {
+	Returns(t, "a call that returns", func() {})
+	ran := false
+	Returns(t, "a call that sets a flag", func() { ran = true })
+	if !ran {
+		t.Fatal("Returns did not wait for its call")
 	}
-	if got := Overrun(10*time.Millisecond, 0, func() { time.Sleep(500 * time.Millisecond) }); got == "" {
-		t.Error("a 500ms call within a 10ms limit did not overrun")
+	// A call that never returns fails the test.
+	r := &recorder{TB: t}
+	block := make(chan struct{})
+	defer close(block)
+	returns(r, "a call that hangs", time.Millisecond, func() { <-block })
+	if len(r.failed) != 1 || r.failed[0] != "%s: still running after %s" {
+		t.Fatalf("failed with %q", r.failed)
 	}
 }
 
@@ -25,11 +46,24 @@ func TestWaitFor(t *testing.T) {
 }
 
 func TestSilent(t *testing.T) {
-	c, err := net.DialTimeout("tcp", Silent(t), 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
+	s := Silent(t)
+	if n := s.Dialled(t); n != 0 {
+		t.Fatalf("Dialled = %d before any connection", n)
 	}
-	defer c.Close()
+	var conns []net.Conn
+	for range 3 {
+		c, err := net.DialTimeout("tcp", s.Addr(), 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	// Three, plus the one the first Dialled made.
+	if n := s.Dialled(t); n != 4 {
+		t.Fatalf("Dialled = %d; want 4", n)
+	}
+	c := conns[0]
 	if _, err := c.Write([]byte("PING\r\n")); err != nil {
 		t.Fatal(err)
 	}

@@ -218,7 +218,7 @@ func TestRepeatGray(t *testing.T) {
 			h := newHarness(t, mk(), Options{})
 			flagged := func(want float64) {
 				t.Helper()
-				deadline := time.Now().Add(5 * time.Second)
+				deadline := time.Now().Add(20 * time.Second)
 				for testutil.ToFloat64(h.b.metrics.Flags.WithLabelValues("ok")) < want {
 					if time.Now().After(deadline) {
 						t.Fatalf("flags recorded: %v, want %v", testutil.ToFloat64(h.b.metrics.Flags.WithLabelValues("ok")), want)
@@ -429,7 +429,7 @@ func TestVerifier(t *testing.T) {
 	if ok, _ := NewRedisVerifier(rdb, "").Verified(ctx, "", caller); !ok {
 		t.Fatal("another instance does not see the verification")
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ok, _ := v.Verified(ctx, "", caller)
 		if !ok {

@@ -234,7 +234,7 @@ func TestScheduler(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for len(fa.Waits()) < 5 {
 		if time.Now().After(deadline) {
 			t.Fatalf("scheduler waits so far: %v", fa.Waits())
@@ -268,7 +268,7 @@ func TestSchedulerGivesUpAtNextRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for len(fa.Waits()) < 7 {
 		if time.Now().After(deadline) {
 			t.Fatalf("waits so far: %v", fa.Waits())

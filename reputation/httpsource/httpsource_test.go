@@ -18,7 +18,6 @@ import (
 )
 
 func TestDoClassifies(t *testing.T) {
-	const budget = 150 * time.Millisecond
 	want := map[string]reputation.ErrorClass{
 		"slower than the budget": reputation.ClassTimeout,
 		"500":                    reputation.ClassStatus5xx,
@@ -30,20 +29,26 @@ func TestDoClassifies(t *testing.T) {
 		"body that trickles":     reputation.ClassTimeout,
 		"connection refused":     reputation.ClassConnection,
 	}
-	for _, f := range httpsourcetest.Faults(budget, `{"tier":"SPAM"}`) {
+	for _, f := range httpsourcetest.Faults(`{"tier":"SPAM"}`) {
 		t.Run(f.Name, func(t *testing.T) {
 			url := httpsourcetest.RefusedURL(t)
 			if f.Handler != nil {
 				url = httpsourcetest.Start(t, f.Handler).URL
+			}
+			// A request that never completes is ended by the context
+			// alone (the client has no timeout of its own); the others
+			// get a deadline they cannot reach, so their class never
+			// depends on how busy the machine is.
+			budget := 10 * time.Second
+			if f.Endless {
+				budget = 150 * time.Millisecond
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), budget)
 			defer cancel()
 			req, _ := http.NewRequest(http.MethodGet, url, nil)
 			var out map[string]any
 			var err error
-			if over := timingtest.Overrun(budget, 5*time.Millisecond, func() { err = Do(ctx, NewClient(), "test", req, &out) }); over != "" {
-				t.Errorf("Do %s; want it bounded by the context", over)
-			}
+			timingtest.Returns(t, "Do", func() { err = Do(ctx, NewClient(), "test", req, &out) })
 			var pe *reputation.ProviderError
 			if !errors.As(err, &pe) {
 				t.Fatalf("Do = %v; want a ProviderError", err)
@@ -62,7 +67,7 @@ func TestDoClassifies(t *testing.T) {
 }
 
 func TestDoCancelled(t *testing.T) {
-	srv := httpsourcetest.Start(t, httpsourcetest.Slow(time.Second, httpsourcetest.JSON(`{}`)))
+	srv := httpsourcetest.Start(t, httpsourcetest.Held(nil, httpsourcetest.JSON(`{}`)))
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel)
 	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)

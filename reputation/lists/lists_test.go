@@ -232,7 +232,7 @@ func TestWatch(t *testing.T) {
 		}
 	}
 	// The watcher may not be installed yet: keep rewriting until seen.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for !blocked("+12125557777")() {
 		if time.Now().After(deadline) {
 			t.Fatal("file change not picked up")

@@ -73,20 +73,14 @@ func TestRedisTwoInstances(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			start := time.Now()
 			if err := a.Apply(ctx, []Change{tt.change}); err != nil {
 				t.Fatal(err)
 			}
 			if !blockedFor(a, "acme", "+12125550101") == tt.want {
 				t.Fatal("the instance that made the change does not see it")
 			}
-			for blockedFor(b, "acme", "+12125550101") != tt.want {
-				if time.Since(start) > time.Second {
-					t.Fatalf("the other instance did not see the change within 1s")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-			t.Logf("seen by the other instance after %v", time.Since(start))
+			// That the change comes, not how soon: a test measures nothing.
+			timingtest.WaitFor(t, "the other instance to see the change", func() bool { return blockedFor(b, "acme", "+12125550101") == tt.want })
 		})
 	}
 

@@ -88,6 +88,20 @@ func Slow(d time.Duration, h http.Handler) http.HandlerFunc {
 	}
 }
 
+// Held holds every request until release is closed (or the client gives
+// up), then h answers: a provider slower than any budget, however slow
+// the machine, whose answer still arrives once the test lets it go. A nil
+// release holds for ever.
+func Held(release <-chan struct{}, h http.Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+			h.ServeHTTP(w, r)
+		case <-r.Context().Done():
+		}
+	}
+}
+
 // Status answers code with a short text body and, when retryAfter is not
 // empty, a Retry-After header.
 func Status(code int, retryAfter string) http.HandlerFunc {
@@ -119,15 +133,20 @@ func Huge(n int) http.HandlerFunc {
 	}
 }
 
-// Trickle answers 200 and then sends body one byte every interval, so the
-// body never completes within a lookup's budget.
+// Trickle answers 200 and then sends body one byte every interval,
+// followed by spaces, one every interval, until the client gives up: the
+// body never completes, however long a lookup waits for it.
 func Trickle(interval time.Duration, body string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		f, _ := w.(http.Flusher)
-		for i := 0; i < len(body); i++ {
-			if _, err := w.Write([]byte{body[i]}); err != nil {
+		for i := 0; ; i++ {
+			b := byte(' ')
+			if i < len(body) {
+				b = body[i]
+			}
+			if _, err := w.Write([]byte{b}); err != nil {
 				return
 			}
 			if f != nil {
@@ -159,21 +178,30 @@ type Fault struct {
 	Name string
 	// Handler misbehaves; nil means the URL refuses connections.
 	Handler http.Handler
+	// Release, when not nil, lets Handler's held answer go (see Held): a
+	// test closes it once the call has stopped waiting, or never.
+	Release chan struct{}
+	// Endless is true when the request never completes by itself: only
+	// the client's deadline ends it (until Release is closed).
+	Endless bool
 }
 
-// Faults is the standard matrix every provider is tested against: slower
-// than budget answers after it; the others fail in their own way.
-func Faults(budget time.Duration, okBody string) []Fault {
+// Faults is the standard matrix every provider is tested against, fresh
+// for each call: slower than the budget answers okBody only once Release
+// is closed; a body that trickles never completes; the others fail at
+// once in their own way. No outcome depends on how fast the machine is.
+func Faults(okBody string) []Fault {
+	release := make(chan struct{})
 	return []Fault{
-		{"slower than the budget", Slow(budget+200*time.Millisecond, JSON(okBody))},
-		{"500", Status(http.StatusInternalServerError, "")},
-		{"503", Status(http.StatusServiceUnavailable, "")},
-		{"429 with Retry-After", Status(http.StatusTooManyRequests, "120")},
-		{"invalid JSON", JSON(`{"status":"success","data":{`)},
-		{"not JSON", JSON(`<html>Service Unavailable</html>`)},
-		{"10 MB body", Huge(10 << 20)},
-		{"body that trickles", Trickle(50*time.Millisecond, okBody)},
-		{"connection refused", nil},
+		{Name: "slower than the budget", Handler: Held(release, JSON(okBody)), Release: release, Endless: true},
+		{Name: "500", Handler: Status(http.StatusInternalServerError, "")},
+		{Name: "503", Handler: Status(http.StatusServiceUnavailable, "")},
+		{Name: "429 with Retry-After", Handler: Status(http.StatusTooManyRequests, "120")},
+		{Name: "invalid JSON", Handler: JSON(`{"status":"success","data":{`)},
+		{Name: "not JSON", Handler: JSON(`<html>Service Unavailable</html>`)},
+		{Name: "10 MB body", Handler: Huge(10 << 20)},
+		{Name: "body that trickles", Handler: Trickle(50*time.Millisecond, okBody), Endless: true},
+		{Name: "connection refused"},
 	}
 }
 
