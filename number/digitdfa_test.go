@@ -22,13 +22,23 @@ func digitStrings(n int) []string {
 	return out
 }
 
+// matcher is a classifier of one group: class 1 when it matches.
+func matcher(n int, exprs ...string) (*digitClassifier, error) {
+	return compileClassifier(n, [][]string{exprs}, anyGroup)
+}
+
+func matches(a *digitClassifier, s string) bool {
+	c, ok := a.classify(s)
+	return ok && c == 1
+}
+
 // checkDigitDFA compares the automaton for pattern with regexp on every
-// string of n digits, in both modes.
+// string of n digits, as the library anchors it and as it is.
 func checkDigitDFA(t *testing.T, pattern string, n int) {
 	t.Helper()
 	for _, expr := range []string{whole(pattern), prefix(pattern), pattern} {
 		re, rerr := regexp.Compile(expr)
-		a, err := compileDigitDFA(n, expr)
+		a, err := matcher(n, expr)
 		if (err != nil) != (rerr != nil) {
 			t.Fatalf("compile %q: automaton %v, regexp %v", expr, err, rerr)
 		}
@@ -36,7 +46,7 @@ func checkDigitDFA(t *testing.T, pattern string, n int) {
 			continue
 		}
 		for _, s := range digitStrings(n) {
-			if got, want := a.match(s), re.MatchString(s); got != want {
+			if got, want := matches(a, s), re.MatchString(s); got != want {
 				t.Fatalf("%s on %q: automaton %v, regexp %v", expr, s, got, want)
 			}
 		}
@@ -60,45 +70,62 @@ func TestDigitDFAMatchesRegexp(t *testing.T) {
 	}
 }
 
-func TestDigitDFAUnion(t *testing.T) {
-	pats := []string{whole(`1\d{2}`), whole(`2[0-4]\d`), whole(`NA`), prefix(`99`), `55`}
-	a, err := compileDigitDFA(3, pats...)
+// TestDigitDFAGroups: the class sees exactly which groups match, a group
+// matching when any of its expressions does.
+func TestDigitDFAGroups(t *testing.T) {
+	groups := [][]string{
+		{whole(`1\d{2}`), whole(`2[0-4]\d`)},
+		{whole(`NA`)},
+		{prefix(`99`), `55`},
+		{},
+		{whole(`\d*[13579]`)},
+	}
+	mask := func(m []bool) int32 {
+		var c int32
+		for g, ok := range m {
+			if ok {
+				c |= 1 << g
+			}
+		}
+		return c
+	}
+	a, err := compileClassifier(3, groups, mask)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var res []*regexp.Regexp
-	for _, p := range pats {
-		res = append(res, regexp.MustCompile(p))
 	}
 	for _, s := range digitStrings(3) {
-		want := false
-		for _, re := range res {
-			want = want || re.MatchString(s)
+		var want int32
+		for g, exprs := range groups {
+			for _, e := range exprs {
+				if regexp.MustCompile(e).MatchString(s) {
+					want |= 1 << g
+				}
+			}
 		}
-		if got := a.match(s); got != want {
-			t.Fatalf("union on %q: automaton %v, regexps %v", s, got, want)
+		if got, ok := a.classify(s); !ok || got != want {
+			t.Fatalf("classes of %q: automaton %b, regexps %b", s, got, want)
 		}
 	}
-	none, err := compileDigitDFA(3)
+	none, err := compileClassifier(3, nil, anyGroup)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if none.match("123") {
-		t.Fatal("an automaton of no patterns matched")
+	if matches(none, "123") {
+		t.Fatal("a classifier of no groups matched")
 	}
 }
 
 func TestDigitDFARefuses(t *testing.T) {
-	if _, err := compileDigitDFA(3, whole(`(`)); err == nil {
+	if _, err := matcher(3, whole(`(`)); err == nil {
 		t.Fatal("a pattern regexp refuses was compiled")
 	}
-	a, err := compileDigitDFA(3, whole(`\d+`))
+	a, err := matcher(3, whole(`\d+`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"12", "1234", "12a", "1 2", "\xff12", ""} {
-		if a.match(s) {
-			t.Fatalf("matched %q, not three digits", s)
+		if _, ok := a.classify(s); ok {
+			t.Fatalf("classified %q, not three digits", s)
 		}
 	}
 }
@@ -119,14 +146,14 @@ func FuzzDigitDFA(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			a, err := compileDigitDFA(len(digits), expr)
+			a, err := matcher(len(digits), expr)
 			if err != nil {
 				if strings.Contains(err.Error(), "too large") {
 					return
 				}
 				t.Fatalf("compile %q: %v (regexp compiles it)", expr, err)
 			}
-			if got, want := a.match(digits), re.MatchString(digits); got != want {
+			if got, want := matches(a, digits), re.MatchString(digits); got != want {
 				t.Fatalf("%s on %q: automaton %v, regexp %v", expr, digits, got, want)
 			}
 		}

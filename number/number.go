@@ -213,6 +213,18 @@ func nanpNumber(national string) *phonenumbers.PhoneNumber {
 // cleanDigits returns the digits of s, accepting only the punctuation people
 // write numbers with. A leading "+" is allowed once.
 func cleanDigits(s string) (string, bool) {
+	// Digits only, perhaps after a "+": the digits are a part of s.
+	plain := s
+	if len(plain) > 0 && plain[0] == '+' {
+		plain = plain[1:]
+	}
+	i := 0
+	for i < len(plain) && plain[i] >= '0' && plain[i] <= '9' {
+		i++
+	}
+	if i == len(plain) {
+		return plain, true
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	for i := 0; i < len(s); i++ {

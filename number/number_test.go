@@ -153,3 +153,18 @@ func TestFastNANPAgreesWithParser(t *testing.T) {
 		}
 	}
 }
+
+func TestCleanDigits(t *testing.T) {
+	for _, tt := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"", "", true}, {"+", "", true}, {"+12125551234", "12125551234", true}, {"2125551234", "2125551234", true},
+		{"(212) 555-1234", "2125551234", true}, {"+1 212.555.1234", "12125551234", true}, {"++1", "", false},
+		{"1+2", "", false}, {"12a", "", false}, {"+1\n2", "", false},
+	} {
+		if got, ok := cleanDigits(tt.in); got != tt.want || ok != tt.ok {
+			t.Errorf("cleanDigits(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}

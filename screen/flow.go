@@ -521,27 +521,12 @@ func (f *Flow) lookupWith(ctx context.Context, src reputation.Source, q reputati
 	if ch, ok := src.(reputation.Chain); ok && len(ch) == 0 {
 		return unknown
 	}
-	lctx, cancel := context.WithTimeout(ctx, orDefault(f.LookupTimeout, DefaultLookupTimeout))
-	defer cancel()
-	type answer struct {
-		v   reputation.Verdict
-		err error
-	}
-	done := make(chan answer, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				done <- answer{err: fmt.Errorf("reputation lookup: panic: %v", p)}
-			}
-		}()
-		v, err := src.Lookup(lctx, q)
-		done <- answer{v, err}
-	}()
-	var a answer
-	select {
-	case a = <-done:
-	case <-lctx.Done():
-		a.err = fmt.Errorf("reputation lookup: %w", lctx.Err())
+	timeout := orDefault(f.LookupTimeout, DefaultLookupTimeout)
+	var a lookupAnswer
+	if reputation.IsLocal(src) {
+		a = lookupLocal(ctx, src, q, timeout)
+	} else {
+		a = lookupAside(ctx, src, q, timeout)
 	}
 	switch {
 	case a.err == nil:
@@ -559,6 +544,56 @@ func (f *Flow) lookupWith(ctx context.Context, src reputation.Source, q reputati
 		unknown.Reasons = []policy.Reason{policy.ProviderUnavailable}
 		return unknown
 	}
+}
+
+type lookupAnswer struct {
+	v   reputation.Verdict
+	err error
+}
+
+// lookupAside runs the lookup on a goroutine of its own and waits at most
+// timeout: a source still running then is abandoned.
+func lookupAside(ctx context.Context, src reputation.Source, q reputation.Query, timeout time.Duration) lookupAnswer {
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan lookupAnswer, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- lookupAnswer{err: fmt.Errorf("reputation lookup: panic: %v", p)}
+			}
+		}()
+		v, err := src.Lookup(lctx, q)
+		done <- lookupAnswer{v, err}
+	}()
+	select {
+	case a := <-done:
+		return a
+	case <-lctx.Done():
+		return lookupAnswer{err: fmt.Errorf("reputation lookup: %w", lctx.Err())}
+	}
+}
+
+// lookupLocal runs a local source (reputation.Local: memory only, no I/O)
+// on the call's goroutine, without the goroutine, timer and channel of
+// lookupAside, which cost more than the lookup itself. The outcomes are
+// lookupAside's: a panic is the same error, and so is a lookup that took
+// timeout or longer (it cannot be abandoned, but its answer is not used).
+func lookupLocal(ctx context.Context, src reputation.Source, q reputation.Query, timeout time.Duration) (a lookupAnswer) {
+	if err := ctx.Err(); err != nil {
+		return lookupAnswer{err: fmt.Errorf("reputation lookup: %w", err)}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			a = lookupAnswer{err: fmt.Errorf("reputation lookup: panic: %v", p)}
+		}
+	}()
+	start := time.Now()
+	v, err := src.Lookup(ctx, q)
+	if time.Since(start) >= timeout {
+		return lookupAnswer{err: fmt.Errorf("reputation lookup: %w", context.DeadlineExceeded)}
+	}
+	return lookupAnswer{v, err}
 }
 
 // verified asks the Verifier whether the caller passed a challenge
