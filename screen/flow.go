@@ -355,7 +355,7 @@ func (f *Flow) run(ctx context.Context, ch Channel, c *call) {
 	c.pcall.Restricted = f.restricted(ctx, ch, c)
 
 	if !c.pcall.AlreadyScreened {
-		res.Verdict = f.lookup(ctx, c.query(), c)
+		res.Verdict = f.lookup(ctx, c)
 	} else {
 		res.Verdict.Tier = policy.TierUnknown
 	}
@@ -501,8 +501,8 @@ func RestrictedPresentation(name string) bool {
 
 // lookup runs the reputation source within LookupTimeout. A source that
 // fails, panics or overruns adds provider.unavailable: the call fails open.
-func (f *Flow) lookup(ctx context.Context, q reputation.Query, c *call) reputation.Verdict {
-	return f.lookupWith(ctx, f.Source, q, c)
+func (f *Flow) lookup(ctx context.Context, c *call) reputation.Verdict {
+	return f.lookupWith(ctx, f.Source, c)
 }
 
 func (f *Flow) explainSource() reputation.Source {
@@ -512,7 +512,9 @@ func (f *Flow) explainSource() reputation.Source {
 	return f.Source
 }
 
-func (f *Flow) lookupWith(ctx context.Context, src reputation.Source, q reputation.Query, c *call) reputation.Verdict {
+// lookupWith asks src about the call. The query is built here and passed
+// on by pointer: it is large, and this is the deepest stack of a call.
+func (f *Flow) lookupWith(ctx context.Context, src reputation.Source, c *call) reputation.Verdict {
 	unknown := reputation.Verdict{}
 	unknown.Tier = policy.TierUnknown
 	if src == nil {
@@ -522,11 +524,12 @@ func (f *Flow) lookupWith(ctx context.Context, src reputation.Source, q reputati
 		return unknown
 	}
 	timeout := orDefault(f.LookupTimeout, DefaultLookupTimeout)
+	q := c.query()
 	var a lookupAnswer
 	if reputation.IsLocal(src) {
-		a = lookupLocal(ctx, src, q, timeout)
+		a = lookupLocal(ctx, src, &q, timeout)
 	} else {
-		a = lookupAside(ctx, src, q, timeout)
+		a = lookupAside(ctx, src, &q, timeout)
 	}
 	switch {
 	case a.err == nil:
@@ -553,17 +556,18 @@ type lookupAnswer struct {
 
 // lookupAside runs the lookup on a goroutine of its own and waits at most
 // timeout: a source still running then is abandoned.
-func lookupAside(ctx context.Context, src reputation.Source, q reputation.Query, timeout time.Duration) lookupAnswer {
+func lookupAside(ctx context.Context, src reputation.Source, q *reputation.Query, timeout time.Duration) lookupAnswer {
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	done := make(chan lookupAnswer, 1)
+	query := *q // the goroutine may outlive the call's frame: its own copy
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
 				done <- lookupAnswer{err: fmt.Errorf("reputation lookup: panic: %v", p)}
 			}
 		}()
-		v, err := src.Lookup(lctx, q)
+		v, err := src.Lookup(lctx, query)
 		done <- lookupAnswer{v, err}
 	}()
 	select {
@@ -579,7 +583,7 @@ func lookupAside(ctx context.Context, src reputation.Source, q reputation.Query,
 // lookupAside, which cost more than the lookup itself. The outcomes are
 // lookupAside's: a panic is the same error, and so is a lookup that took
 // timeout or longer (it cannot be abandoned, but its answer is not used).
-func lookupLocal(ctx context.Context, src reputation.Source, q reputation.Query, timeout time.Duration) (a lookupAnswer) {
+func lookupLocal(ctx context.Context, src reputation.Source, q *reputation.Query, timeout time.Duration) (a lookupAnswer) {
 	if err := ctx.Err(); err != nil {
 		return lookupAnswer{err: fmt.Errorf("reputation lookup: %w", err)}
 	}
@@ -589,7 +593,7 @@ func lookupLocal(ctx context.Context, src reputation.Source, q reputation.Query,
 		}
 	}()
 	start := time.Now()
-	v, err := src.Lookup(ctx, q)
+	v, err := src.Lookup(ctx, *q)
 	if time.Since(start) >= timeout {
 		return lookupAnswer{err: fmt.Errorf("reputation lookup: %w", context.DeadlineExceeded)}
 	}
@@ -878,7 +882,7 @@ func (f *Flow) Explain(ctx context.Context, info decision.CallInfo) (*decision.R
 		res.Result = policy.ResultAllow
 		return res, ctx.Err()
 	}
-	res.Verdict = f.lookupWith(ctx, f.explainSource(), c.query(), c)
+	res.Verdict = f.lookupWith(ctx, f.explainSource(), c)
 	d := f.decide(ctx, c)
 	res.Decision = d
 	res.Result = d.Result(policy.OutcomeNone)
@@ -923,3 +927,4 @@ func cleanNameN(s string, max int) string {
 	}
 	return s
 }
+

@@ -113,7 +113,7 @@ func TestLocalLookupHonoursAnEndedCall(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	c := &call{res: &decision.Result{}, base: e.flow.logger()}
-	v := e.flow.lookupWith(ctx, e.flow.Source, reputation.Query{}, c)
+	v := e.flow.lookupWith(ctx, e.flow.Source, c)
 	if len(v.Reasons) != 1 || v.Reasons[0] != policy.ProviderUnavailable {
 		t.Fatalf("verdict %+v after the call ended; want provider.unavailable", v)
 	}
