@@ -927,4 +927,3 @@ func cleanNameN(s string, max int) string {
 	}
 	return s
 }
-
