@@ -104,7 +104,10 @@ type Flow struct {
 	Region string
 	// LookupTimeout bounds the reputation lookup (the providers' budget
 	// plus a margin); 0 is DefaultLookupTimeout. A source still running
-	// then is abandoned and the call fails open (provider.unavailable).
+	// then is abandoned and the call fails open (provider.unavailable). A
+	// local source (reputation.Local: memory only) is asked on the call's
+	// goroutine instead; should it answer that late, the answer is not
+	// used and the call fails open the same way.
 	LookupTimeout time.Duration
 	// CallTimeout bounds a whole call, challenge included; 0 is
 	// DefaultCallTimeout.
