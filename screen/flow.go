@@ -585,7 +585,8 @@ func lookupAside(ctx context.Context, src reputation.Source, q *reputation.Query
 // on the call's goroutine, without the goroutine, timer and channel of
 // lookupAside, which cost more than the lookup itself. The outcomes are
 // lookupAside's: a panic is the same error, and so is a lookup that took
-// timeout or longer (it cannot be abandoned, but its answer is not used).
+// timeout or longer, or during which the call ended (it cannot be
+// abandoned, but its answer is not used).
 func lookupLocal(ctx context.Context, src reputation.Source, q *reputation.Query, timeout time.Duration) (a lookupAnswer) {
 	if err := ctx.Err(); err != nil {
 		return lookupAnswer{err: fmt.Errorf("reputation lookup: %w", err)}
@@ -597,8 +598,11 @@ func lookupLocal(ctx context.Context, src reputation.Source, q *reputation.Query
 	}()
 	start := time.Now()
 	v, err := src.Lookup(ctx, *q)
-	if time.Since(start) >= timeout {
+	switch {
+	case time.Since(start) >= timeout:
 		return lookupAnswer{err: fmt.Errorf("reputation lookup: %w", context.DeadlineExceeded)}
+	case ctx.Err() != nil: // the call ended meanwhile (its deadline, a forced stop)
+		return lookupAnswer{err: fmt.Errorf("reputation lookup: %w", ctx.Err())}
 	}
 	return lookupAnswer{v, err}
 }

@@ -118,3 +118,23 @@ func TestLocalLookupHonoursAnEndedCall(t *testing.T) {
 		t.Fatalf("verdict %+v after the call ended; want provider.unavailable", v)
 	}
 }
+
+// TestLocalLookupCallEndsDuring: a call that ends while a local source is
+// answering gets the lookup error the goroutine's deadline gives.
+func TestLocalLookupCallEndsDuring(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src := localSource{reputation.SourceFunc(func(context.Context, reputation.Query) (reputation.Verdict, error) {
+		cancel()
+		var v reputation.Verdict
+		v.Tier = policy.TierBusiness
+		return v, nil
+	})}
+	e := newEnv(t, src, nil)
+	c := &call{res: &decision.Result{}, base: e.flow.logger()}
+	v := e.flow.lookupWith(ctx, e.flow.Source, c)
+	if v.Tier != policy.TierUnknown || len(v.Reasons) != 1 || v.Reasons[0] != policy.ProviderUnavailable ||
+		c.res.Error != "reputation lookup: context canceled" {
+		t.Fatalf("verdict %+v, error %q; want unknown, provider.unavailable, the lookup error", v, c.res.Error)
+	}
+}
