@@ -86,10 +86,8 @@ func BenchmarkParse(b *testing.B) {
 
 // slowParse is Parse without the NANP fast path: the reference it must match.
 func slowParse(raw, region string) Number {
-	saved := fastPath
-	fastPath = false
-	defer func() { fastPath = saved }()
-	return Parse(raw, region)
+	n, _ := parse(raw, region, libraryOnly)
+	return n
 }
 
 func TestFastPathAgrees(t *testing.T) {
@@ -152,6 +150,21 @@ func TestFastNANPAgreesWithParser(t *testing.T) {
 		}
 		if got, ok := FastNANP(in, region); ok {
 			t.Fatalf("FastNANP(%q, %s) = %q, want declined", in, region, got)
+		}
+	}
+}
+
+func TestCleanDigits(t *testing.T) {
+	for _, tt := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"", "", true}, {"+", "", true}, {"+12125551234", "12125551234", true}, {"2125551234", "2125551234", true},
+		{"(212) 555-1234", "2125551234", true}, {"+1 212.555.1234", "12125551234", true}, {"++1", "", false},
+		{"1+2", "", false}, {"12a", "", false}, {"+1\n2", "", false},
+	} {
+		if got, ok := cleanDigits(tt.in); got != tt.want || ok != tt.ok {
+			t.Errorf("cleanDigits(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
 	}
 }

@@ -19,13 +19,26 @@ type Named struct {
 // stopping early on a Final one.
 type Chain []Named
 
-var _ Source = Chain(nil)
+var _ Local = Chain(nil)
+
+// Local reports whether every source of the chain is local.
+func (c Chain) Local() bool {
+	for _, s := range c {
+		if !IsLocal(s.Source) {
+			return false
+		}
+	}
+	return true
+}
 
 // Lookup runs the chain. It never returns an error: a failing source adds
 // provider.unavailable to the verdict and the chain goes on.
 func (c Chain) Lookup(ctx context.Context, q Query) (Verdict, error) {
 	var out Verdict
 	out.Tier = policy.TierUnknown
+	if len(c) > 0 {
+		out.Sources = make([]Report, 0, len(c)) // one allocation, not one per doubling
+	}
 	for _, s := range c {
 		if ctx.Err() != nil {
 			out.addReason(policy.ProviderUnavailable)

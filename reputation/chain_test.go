@@ -90,3 +90,32 @@ func TestChainCancelled(t *testing.T) {
 		t.Fatalf("cancelled chain reasons %v; want provider.unavailable", v.Reasons)
 	}
 }
+
+type local struct {
+	SourceFunc
+	yes bool
+}
+
+func (l local) Local() bool { return l.yes }
+
+func TestChainLocal(t *testing.T) {
+	mem, io, says := local{fixed(Verdict{}, nil), true}, fixed(Verdict{}, nil), local{fixed(Verdict{}, nil), false}
+	for _, tt := range []struct {
+		name  string
+		chain Chain
+		want  bool
+	}{
+		{"all local", Chain{{"a", mem}, {"b", mem}}, true},
+		{"one without Local", Chain{{"a", mem}, {"b", io}}, false},
+		{"one that says no", Chain{{"a", says}, {"b", mem}}, false},
+		{"a local chain inside", Chain{{"a", Chain{{"b", mem}}}}, true},
+		{"a chain that is not", Chain{{"a", mem}, {"b", Chain{{"c", io}}}}, false},
+	} {
+		if got := IsLocal(tt.chain); got != tt.want {
+			t.Errorf("%s: IsLocal = %v; want %v", tt.name, got, tt.want)
+		}
+	}
+	if IsLocal(io) || !IsLocal(mem) || IsLocal(says) {
+		t.Error("IsLocal of single sources")
+	}
+}

@@ -17,6 +17,13 @@
 // that the Providers a reload builds anew find them again. Failures are classified (ErrorClass, ProviderError)
 // and counted, never cached.
 //
+// A source that answers from this process's memory says so (Local): the
+// lists, the feed, critical numbers, agents' reports kept in memory or in
+// the data_dir file, behaviour counters in memory. A caller may ask a
+// chain made only of such sources on its own goroutine, without a timer
+// (the screening flow does); Redis and the providers make a chain that is
+// asked aside, within a deadline.
+//
 // It knows sources, not calls: it must never touch a channel or decide an
 // action (that is package policy's job). Every source failure is reported,
 // never fatal: the chain fails open with provider.unavailable, and no

@@ -82,6 +82,22 @@ type Source interface {
 	Lookup(ctx context.Context, q Query) (Verdict, error)
 }
 
+// Local is a Source that can say it answers from this process's memory:
+// no I/O, no waiting on anything but a short lock, whatever ctx says.
+// Local reports false when the source is configured to do I/O (a Redis
+// store behind it). A caller may ask a local source on its own goroutine
+// and without a deadline of its own (the flow does, for a chain of them).
+type Local interface {
+	Source
+	Local() bool
+}
+
+// IsLocal reports whether s is a Local source that says it is local.
+func IsLocal(s Source) bool {
+	l, ok := s.(Local)
+	return ok && l.Local()
+}
+
 // SourceFunc adapts a function to a Source.
 type SourceFunc func(ctx context.Context, q Query) (Verdict, error)
 

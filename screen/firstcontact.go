@@ -75,7 +75,7 @@ func (f *Flow) CheckPrompts(ctx context.Context, sc SoundChecker, language strin
 func (f *Flow) lookupBeside(ctx context.Context, ch Channel, c *call) reputation.Verdict {
 	checked := f.firstContact(ctx, ch, c)
 	defer checked()
-	return f.lookup(ctx, c.query(), c)
+	return f.lookup(ctx, c)
 }
 
 // firstContact starts, on the first call from a PBX this process sees

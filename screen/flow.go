@@ -104,7 +104,10 @@ type Flow struct {
 	Region string
 	// LookupTimeout bounds the reputation lookup (the providers' budget
 	// plus a margin); 0 is DefaultLookupTimeout. A source still running
-	// then is abandoned and the call fails open (provider.unavailable).
+	// then is abandoned and the call fails open (provider.unavailable). A
+	// local source (reputation.Local: memory only) is asked on the call's
+	// goroutine instead; should it answer that late, the answer is not
+	// used and the call fails open the same way.
 	LookupTimeout time.Duration
 	// CallTimeout bounds a whole call, challenge included; 0 is
 	// DefaultCallTimeout.
@@ -501,8 +504,8 @@ func RestrictedPresentation(name string) bool {
 
 // lookup runs the reputation source within LookupTimeout. A source that
 // fails, panics or overruns adds provider.unavailable: the call fails open.
-func (f *Flow) lookup(ctx context.Context, q reputation.Query, c *call) reputation.Verdict {
-	return f.lookupWith(ctx, f.Source, q, c)
+func (f *Flow) lookup(ctx context.Context, c *call) reputation.Verdict {
+	return f.lookupWith(ctx, f.Source, c)
 }
 
 func (f *Flow) explainSource() reputation.Source {
@@ -512,7 +515,9 @@ func (f *Flow) explainSource() reputation.Source {
 	return f.Source
 }
 
-func (f *Flow) lookupWith(ctx context.Context, src reputation.Source, q reputation.Query, c *call) reputation.Verdict {
+// lookupWith asks src about the call. The query is built here and passed
+// on by pointer: it is large, and this is the deepest stack of a call.
+func (f *Flow) lookupWith(ctx context.Context, src reputation.Source, c *call) reputation.Verdict {
 	unknown := reputation.Verdict{}
 	unknown.Tier = policy.TierUnknown
 	if src == nil {
@@ -521,27 +526,13 @@ func (f *Flow) lookupWith(ctx context.Context, src reputation.Source, q reputati
 	if ch, ok := src.(reputation.Chain); ok && len(ch) == 0 {
 		return unknown
 	}
-	lctx, cancel := context.WithTimeout(ctx, orDefault(f.LookupTimeout, DefaultLookupTimeout))
-	defer cancel()
-	type answer struct {
-		v   reputation.Verdict
-		err error
-	}
-	done := make(chan answer, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				done <- answer{err: fmt.Errorf("reputation lookup: panic: %v", p)}
-			}
-		}()
-		v, err := src.Lookup(lctx, q)
-		done <- answer{v, err}
-	}()
-	var a answer
-	select {
-	case a = <-done:
-	case <-lctx.Done():
-		a.err = fmt.Errorf("reputation lookup: %w", lctx.Err())
+	timeout := orDefault(f.LookupTimeout, DefaultLookupTimeout)
+	q := c.query()
+	var a lookupAnswer
+	if reputation.IsLocal(src) {
+		a = lookupLocal(ctx, src, &q, timeout)
+	} else {
+		a = lookupAside(ctx, src, &q, timeout)
 	}
 	switch {
 	case a.err == nil:
@@ -559,6 +550,61 @@ func (f *Flow) lookupWith(ctx context.Context, src reputation.Source, q reputati
 		unknown.Reasons = []policy.Reason{policy.ProviderUnavailable}
 		return unknown
 	}
+}
+
+type lookupAnswer struct {
+	v   reputation.Verdict
+	err error
+}
+
+// lookupAside runs the lookup on a goroutine of its own and waits at most
+// timeout: a source still running then is abandoned.
+func lookupAside(ctx context.Context, src reputation.Source, q *reputation.Query, timeout time.Duration) lookupAnswer {
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan lookupAnswer, 1)
+	query := *q // the goroutine may outlive the call's frame: its own copy
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- lookupAnswer{err: fmt.Errorf("reputation lookup: panic: %v", p)}
+			}
+		}()
+		v, err := src.Lookup(lctx, query)
+		done <- lookupAnswer{v, err}
+	}()
+	select {
+	case a := <-done:
+		return a
+	case <-lctx.Done():
+		return lookupAnswer{err: fmt.Errorf("reputation lookup: %w", lctx.Err())}
+	}
+}
+
+// lookupLocal runs a local source (reputation.Local: memory only, no I/O)
+// on the call's goroutine, without the goroutine, timer and channel of
+// lookupAside, which cost more than the lookup itself. The outcomes are
+// lookupAside's: a panic is the same error, and so is a lookup that took
+// timeout or longer, or during which the call ended (it cannot be
+// abandoned, but its answer is not used).
+func lookupLocal(ctx context.Context, src reputation.Source, q *reputation.Query, timeout time.Duration) (a lookupAnswer) {
+	if err := ctx.Err(); err != nil {
+		return lookupAnswer{err: fmt.Errorf("reputation lookup: %w", err)}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			a = lookupAnswer{err: fmt.Errorf("reputation lookup: panic: %v", p)}
+		}
+	}()
+	start := time.Now()
+	v, err := src.Lookup(ctx, *q)
+	switch {
+	case time.Since(start) >= timeout:
+		return lookupAnswer{err: fmt.Errorf("reputation lookup: %w", context.DeadlineExceeded)}
+	case ctx.Err() != nil: // the call ended meanwhile (its deadline, a forced stop)
+		return lookupAnswer{err: fmt.Errorf("reputation lookup: %w", ctx.Err())}
+	}
+	return lookupAnswer{v, err}
 }
 
 // verified asks the Verifier whether the caller passed a challenge
@@ -843,7 +889,7 @@ func (f *Flow) Explain(ctx context.Context, info decision.CallInfo) (*decision.R
 		res.Result = policy.ResultAllow
 		return res, ctx.Err()
 	}
-	res.Verdict = f.lookupWith(ctx, f.explainSource(), c.query(), c)
+	res.Verdict = f.lookupWith(ctx, f.explainSource(), c)
 	d := f.decide(ctx, c)
 	res.Decision = d
 	res.Result = d.Result(policy.OutcomeNone)

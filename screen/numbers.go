@@ -7,11 +7,15 @@ import (
 	"github.com/callscreen/callscreen/number"
 )
 
-// numberCache remembers parsed numbers. Parsing with the numbering-plan
-// library is the costliest step of the allow path (tens of microseconds);
-// dialed numbers are a handful of DIDs and callers repeat, so a bounded
-// cache of raw text to Number removes most of it. It is safe for
-// concurrent use; when a shard is full an arbitrary entry makes room.
+// numberCache remembers parsed numbers that needed the numbering-plan
+// library (tens of microseconds: international numbers, national forms
+// with punctuation); dialed numbers are a handful of DIDs and callers
+// repeat, so a bounded cache of raw text to Number removes most of it.
+// What number.ParseFast answers (the usual +1 and NANP forms, text that is
+// no number) costs less than a cache lookup and is never cached, so a new
+// caller neither pays for an insertion nor evicts a number worth keeping.
+// It is safe for concurrent use; when a shard is full an arbitrary entry
+// makes room.
 type numberCache struct {
 	seed   maphash.Seed
 	shards [16]numberShard
@@ -39,6 +43,9 @@ func newNumberCache(size int) *numberCache {
 
 // parse returns number.Parse(raw, region), from the cache when it can.
 func (c *numberCache) parse(raw, region string) number.Number {
+	if n, ok := number.ParseFast(raw, region); ok {
+		return n
+	}
 	if c == nil || len(raw) > maxCachedRaw {
 		return number.Parse(raw, region)
 	}

@@ -85,6 +85,7 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	conns := fs.Int("conns", 1, "internal: callers in the child process")
 	cpuProfile := fs.String("cpuprofile", "", "write the servers' CPU profile over all runs to this `file`")
 	callers := fs.Int("callers", 1000000, "distinct caller numbers the sessions cycle through (1: the same caller every time)")
+	only := fs.String("variants", "", "measure only these variants, comma-separated (default: all; for profiling one)")
 	withCache := fs.Bool("cache", false, "also measure the flow with a provider answered from the in-process cache (flow+L1) and from Redis (flow+L2); needs redis-server")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -240,6 +241,17 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 		}
 		providerCalls.Store(0)
 	}
+	if *only != "" {
+		var keep []string
+		for _, v := range strings.Split(*only, ",") {
+			v = strings.TrimSpace(v)
+			if handlers[v] == nil {
+				return fmt.Errorf("-variants: no variant %q (have %s)", v, strings.Join(variants, ", "))
+			}
+			keep = append(keep, v)
+		}
+		variants = keep
+	}
 	addrs := map[string]string{}
 	var served sync.WaitGroup
 	srvCtx, stop := context.WithCancel(context.Background())
@@ -343,6 +355,9 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if n := providerCalls.Load(); n > 0 {
 		return fmt.Errorf("%d lookups missed the cache during the runs: the cache measurement is void", n)
+	}
+	if *only != "" {
+		return nil // the comparisons need every variant
 	}
 	for _, c := range conc {
 		b, s, f := cpu[key{c, variantBare}], cpu[key{c, variantSeq}], cpu[key{c, variantFlow}]

@@ -62,7 +62,7 @@ type Behavior struct {
 }
 
 var (
-	_ reputation.Source = (*Behavior)(nil)
+	_ reputation.Local  = (*Behavior)(nil)
 	_ decision.Recorder = (*Behavior)(nil)
 )
 
@@ -174,10 +174,18 @@ func (b *Behavior) Lookup(ctx context.Context, q reputation.Query) (reputation.V
 	if th.BurstCalls > 0 && th.BurstWindow > 0 {
 		obs.BurstCap = th.BurstCalls + 1
 	}
-	cctx, cancel := context.WithTimeout(ctx, b.opts.Timeout)
 	start := time.Now()
-	counts, err := b.counter.Observe(cctx, obs)
-	cancel()
+	var counts Counts
+	var err error
+	if b.Local() {
+		// It only looks at ctx on entry: a timer of its own would change
+		// nothing.
+		counts, err = b.counter.Observe(ctx, obs)
+	} else {
+		cctx, cancel := context.WithTimeout(ctx, b.opts.Timeout)
+		counts, err = b.counter.Observe(cctx, obs)
+		cancel()
+	}
 	b.metrics.CountSeconds.Observe(time.Since(start).Seconds())
 	raw := map[string]string{}
 	if err != nil {
@@ -213,6 +221,13 @@ func (b *Behavior) Lookup(ctx context.Context, q reputation.Query) (reputation.V
 		raw["dialed_calls_per_minute"] = strconv.Itoa(counts.Flood)
 	}
 	return reputation.Verdict{Verdict: policy.Verdict{Reasons: reasons}, Source: SourceName, Raw: raw}, nil
+}
+
+// Local reports whether the counters are in this process's memory (a
+// MemoryCounter); Redis counters are not local.
+func (b *Behavior) Local() bool {
+	_, ok := b.counter.(*MemoryCounter)
+	return ok
 }
 
 // neighbor reports whether the caller shares NPA-NXX with the dialed

@@ -3,6 +3,7 @@ package behavior
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -446,5 +447,62 @@ func TestVerifier(t *testing.T) {
 	}
 	if err := v.MarkVerified(ctx, "", caller, time.Hour); err == nil {
 		t.Fatal("MarkVerified with Redis down: want an error")
+	}
+}
+
+// wrappedCounter is a MemoryCounter the Behavior does not recognise: it
+// takes the path with a timer of its own, as Redis counters do.
+type wrappedCounter struct{ *MemoryCounter }
+
+// TestLocalCounterAgrees: in-memory counters asked without a timer of
+// their own count and answer as with one, call after call (bursts, floods,
+// repeat flags, honeypots, a call whose context has ended).
+func TestLocalCounterAgrees(t *testing.T) {
+	opts := Options{OwnNumbers: []string{dialed}, Honeypots: []string{"+12125550999"}}
+	local := newHarness(t, NewMemoryCounter(0, 0), opts)
+	timed := newHarness(t, wrappedCounter{NewMemoryCounter(0, 0)}, opts)
+	if !local.b.Local() || timed.b.Local() {
+		t.Fatalf("Local() = %v and %v; want true and false", local.b.Local(), timed.b.Local())
+	}
+	ask := func(h *harness, ctx context.Context, caller, dialed string) (reputation.Verdict, error) {
+		h.seq++
+		q := reputation.Query{CallID: fmt.Sprintf("call-%d", h.seq), Caller: number.Parse(caller, "US"),
+			Dialed: number.Parse(dialed, "US"), Profile: profile(), Time: h.c.Now()}
+		return h.b.Lookup(ctx, q)
+	}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	callers := []string{caller, "+13135550102", "+12125550101", dialed, "anonymous"}
+	dials := []string{dialed, "+12125550999", "+15551230000"}
+	seen := map[policy.Reason]bool{}
+	for i := range 60 {
+		ctx := context.Background()
+		if i%17 == 16 {
+			ctx = ended
+		}
+		c, d := callers[i%len(callers)], dials[i%len(dials)]
+		if e := number.Parse(c, "US").E164; i%2 == 0 && e != "" {
+			for _, h := range []*harness{local, timed} {
+				if err := h.b.counter.Flag(context.Background(), "", e, "flag", h.c.Now(), time.Hour); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		lv, lerr := ask(local, ctx, c, d)
+		tv, terr := ask(timed, ctx, c, d)
+		if !reflect.DeepEqual(lv, tv) || (lerr == nil) != (terr == nil) {
+			t.Fatalf("call %d (%s → %s):\nwithout a timer %+v %v\nwith one        %+v %v", i, c, d, lv, lerr, tv, terr)
+		}
+		for _, r := range lv.Reasons {
+			seen[r] = true
+		}
+		local.c.Add(20 * time.Second)
+		timed.c.Add(20 * time.Second)
+	}
+	for _, r := range []policy.Reason{policy.VelocityCallerBurst, policy.VelocityRepeatGray, policy.CallerHoneypot,
+		policy.CallerOwnNumber, policy.ProviderUnavailable} {
+		if !seen[r] {
+			t.Errorf("no call raised %s: the comparison does not cover it", r)
+		}
 	}
 }

@@ -19,7 +19,7 @@ type Source struct {
 	ranges   []lists.Entry
 }
 
-var _ reputation.Source = (*Source)(nil)
+var _ reputation.Local = (*Source)(nil)
 
 // SourceName is the name the list reports under in a chain.
 const SourceName = "emergency"
@@ -80,6 +80,9 @@ func (s *Source) Match(n number.Number) (string, bool) {
 	}
 	return "", false
 }
+
+// Local reports true: critical numbers are matched in memory.
+func (s *Source) Local() bool { return true }
 
 // Lookup returns emergency.exempt, Final, when the caller or the dialed
 // number is on the list, and an empty verdict otherwise. It never fails

@@ -53,7 +53,7 @@ type Feed struct {
 	mu   sync.Mutex // serialises loads and imports
 }
 
-var _ reputation.Source = (*Feed)(nil)
+var _ reputation.Local = (*Feed)(nil)
 
 // snapshot is the data Lookup reads, swapped atomically.
 type snapshot struct {
@@ -106,6 +106,9 @@ func (f *Feed) Len(tenant string) int { return f.snap.Load().sets[tenant].Len() 
 
 // Loaded reports whether the store has been loaded at least once.
 func (f *Feed) Loaded() bool { return f.snap.Load().loaded }
+
+// Local reports true: the feed answers from an in-memory snapshot.
+func (f *Feed) Local() bool { return true }
 
 // Lookup reports whether the caller was reported within the retention
 // window (or the profile's report_window if shorter), in the shared feed

@@ -126,9 +126,11 @@ type Source struct {
 	timeout time.Duration
 	now     func() time.Time
 	m       *Metrics
+	// local: the store answers from memory and ignores ctx (see Local).
+	local bool
 }
 
-var _ reputation.Source = (*Source)(nil)
+var _ reputation.Local = (*Source)(nil)
 
 // SourceOptions configure NewSource; zero values select the defaults.
 type SourceOptions struct {
@@ -144,6 +146,10 @@ type SourceOptions struct {
 // NewSource returns the source over store.
 func NewSource(store Store, o SourceOptions) *Source {
 	s := &Source{store: store, timeout: o.Timeout, now: o.Now, m: o.Metrics}
+	switch store.(type) {
+	case *MemoryStore, *FileStore:
+		s.local = true
+	}
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
@@ -166,9 +172,18 @@ func (s *Source) Lookup(ctx context.Context, q reputation.Query) (reputation.Ver
 	if key == "" {
 		return reputation.Verdict{}, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	r, ok, err := s.store.Get(ctx, q.Tenant, key)
+	var (
+		r   Report
+		ok  bool
+		err error
+	)
+	if s.local {
+		r, ok, err = s.store.Get(ctx, q.Tenant, key) // it ignores ctx: no timer needed
+	} else {
+		tctx, cancel := context.WithTimeout(ctx, s.timeout)
+		r, ok, err = s.store.Get(tctx, q.Tenant, key)
+		cancel()
+	}
 	if err != nil {
 		s.m.Lookups.WithLabelValues("error").Inc()
 		return reputation.Verdict{}, fmt.Errorf("feedback: %w", err)
@@ -180,6 +195,12 @@ func (s *Source) Lookup(ctx context.Context, q reputation.Query) (reputation.Ver
 	s.m.Lookups.WithLabelValues(string(r.Kind)).Inc()
 	return Verdict(r, s.now()), nil
 }
+
+// Local reports whether the store answers from this process's memory: a
+// MemoryStore, or a FileStore, which also looks at its file (one stat in
+// data_dir) at most once a second, I/O of the kind the decision log does
+// on every call's goroutine. A Redis store is not local.
+func (s *Source) Local() bool { return s.local }
 
 // Verdict is the verdict a report gives.
 func Verdict(r Report, now time.Time) reputation.Verdict {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -381,6 +382,42 @@ func TestExportEscapesFormulas(t *testing.T) {
 			}
 			if rows[1][0] != num || rows[1][4] != "'"+note || rows[1][6] != "'"+note {
 				t.Errorf("row %q: want number as is, agent and note %q", rows[1], "'"+note)
+			}
+		})
+	}
+}
+
+// wrappedStore hides the store's type: the Source then reads it with a
+// timer of its own, as it reads Redis.
+type wrappedStore struct{ Store }
+
+// TestLocalStoreAgrees: the memory and file stores, read without a timer
+// of their own, answer as with one, and a Redis store is not local.
+func TestLocalStoreAgrees(t *testing.T) {
+	ctx := context.Background()
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := mk(t)
+			must(t, st.Put(ctx, Report{Number: num, Kind: Spam, Note: "sales robocall", Agent: "ann", DecisionID: "01ABC", Time: t0}))
+			must(t, st.Put(ctx, Report{Tenant: "acme", Number: "+12125550000", Kind: NotSpam, Time: t0}))
+			now := func() time.Time { return t0.Add(time.Hour) }
+			src, timed := NewSource(st, SourceOptions{Now: now}), NewSource(wrappedStore{st}, SourceOptions{Now: now})
+			if want := name != "redis"; src.Local() != want || timed.Local() {
+				t.Fatalf("Local() = %v and %v; want %v and false", src.Local(), timed.Local(), want)
+			}
+			for _, c := range []context.Context{ctx, ended} {
+				for _, tenant := range []string{"", "acme"} {
+					for _, caller := range []string{num, "+12125550000", "+12125559999", "anonymous"} {
+						q := reputation.Query{Tenant: tenant, Caller: number.Parse(caller, "US")}
+						v, err := src.Lookup(c, q)
+						w, werr := timed.Lookup(c, q)
+						if !reflect.DeepEqual(v, w) || fmt.Sprint(err) != fmt.Sprint(werr) {
+							t.Fatalf("%s %s: %+v, %v; with a timer %+v, %v", tenant, caller, v, err, w, werr)
+						}
+					}
+				}
 			}
 		})
 	}

@@ -264,7 +264,9 @@ func matchGlob(pattern, name string) bool {
 	if end, ok := matchAt(suffix, name, tail); !ok || end != len(name) {
 		return false
 	}
-	for _, seg := range strings.Split(pattern[first+1:last+1], "*") {
+	for mid := pattern[first+1 : last+1]; mid != ""; {
+		var seg string
+		seg, mid, _ = strings.Cut(mid, "*")
 		if seg == "" {
 			continue
 		}

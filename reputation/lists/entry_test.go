@@ -195,3 +195,13 @@ func TestMatchGlobLongName(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchGlobAllocates: matching a name pattern on the call path
+// allocates nothing, however many segments it has.
+func TestMatchGlobAllocates(t *testing.T) {
+	for _, p := range []string{"*CAR WARRANTY*", "*A*B*C*", "A?*B**C", "**"} {
+		if n := testing.AllocsPerRun(100, func() { matchGlob(p, "XAYBZC CAR WARRANTY") }); n != 0 {
+			t.Errorf("matchGlob(%q) allocates %v times", p, n)
+		}
+	}
+}

@@ -76,7 +76,7 @@ type Lists struct {
 	pos        string // change-log position (Follower stores)
 }
 
-var _ reputation.Source = (*Lists)(nil)
+var _ reputation.Local = (*Lists)(nil)
 
 // fileState is the last good load of one list file.
 type fileState struct {
@@ -463,6 +463,9 @@ func (l *Lists) Allowed(tenant string, n number.Number) bool {
 	key := newNumberKey(n.Key())
 	return s.files[0].matchNumber(key, c) != nil || s.tenants[tenant][0].matchNumber(key, c) != nil
 }
+
+// Local reports true: lists answer from an in-memory snapshot.
+func (l *Lists) Local() bool { return true }
 
 // Lookup checks the caller against the list files and the caller's
 // tenant's lists. Must-pass wins over must-block; within a list an exact
