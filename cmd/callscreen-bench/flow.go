@@ -437,7 +437,7 @@ func flowClient(ctx context.Context, addr string, conns, n, callers int, d time.
 		go func() {
 			defer wg.Done()
 			mine := make([]time.Duration, 0, n/conns+1)
-			r := bufio.NewReaderSize(nil, 512)
+			r := bufio.NewReaderSize(nil, 4096) // agi.MaxCommandLen and more
 			for ctx.Err() == nil {
 				i := started.Add(1)
 				if i > int64(n) {
@@ -499,6 +499,10 @@ func flowSession(ctx context.Context, addr string, r *bufio.Reader, env string) 
 		}
 		var reply string
 		switch {
+		case strings.HasPrefix(string(line), "GET FULL VARIABLE"):
+			// The prompt check at the first call from a PBX: every
+			// ${STAT(f,PATH)} read as a file that is there.
+			reply = "200 result=1 (" + strings.Repeat("1", strings.Count(string(line), "${STAT(")) + ")\n"
 		case strings.HasPrefix(string(line), "GET VARIABLE"):
 			reply = "200 result=0\n"
 		case strings.HasPrefix(string(line), "SET VARIABLE"):
