@@ -568,8 +568,16 @@ func TestDashboardCharts(t *testing.T) {
 		}
 		st.stats.Record(r)
 	}
+	// A day's calls span five minutes from base: keep them inside one of
+	// the 24h range's two-hour trend slots (epoch-aligned), whatever the
+	// time of day the test runs at.
+	base := now.Add(-30 * time.Minute)
+	const slot = int64(2 * time.Hour / time.Second)
+	if end := base.Add(5 * time.Minute).Unix(); base.Unix()/slot != end/slot {
+		base = time.Unix(end/slot*slot, 0)
+	}
 	for day := range 7 {
-		at := now.Add(-time.Duration(day)*24*time.Hour - 30*time.Minute)
+		at := base.Add(-time.Duration(day) * 24 * time.Hour)
 		for i := range 3 {
 			rec(sales, "sales", at.Add(time.Duration(i)*time.Minute), policy.Block, policy.ResultBlock, policy.OutcomeNone, "", policy.FeedDailyReport)
 		}

@@ -448,6 +448,7 @@ func (a *outApp) recoverChannels(connected time.Time) {
 		return true
 	})
 	if a.perCall {
+		a.closeIfOver(chans)
 		return
 	}
 	// Give StasisStart events on their way time to arrive, then look
@@ -476,6 +477,26 @@ func (a *outApp) recoverChannels(connected time.Time) {
 		if before[ch.ID] && ch.InApp(a.base) {
 			a.claimAndHandBack(ch)
 		}
+	}
+}
+
+// closeIfOver closes a per-call connection that Asterisk made again after
+// its channel left the application (the drop came between StasisEnd and
+// Asterisk's close, which then found no connection to close, while the
+// call was still being wound up here): nothing more comes on it, and
+// nothing but callscreen would close it.
+func (a *outApp) closeIfOver(chans []Channel) {
+	a.mu.Lock()
+	id, ss := a.chanID, a.cur
+	a.mu.Unlock()
+	for i := range chans {
+		if chans[i].ID == id && chans[i].InApp(a.base) {
+			return
+		}
+	}
+	if ss != nil {
+		a.log.Debug("ari outbound: per-call connection made again after its channel left the application; closing it")
+		ss.close(websocket.StatusNormalClosure, "")
 	}
 }
 

@@ -381,6 +381,15 @@ type switchProxy struct {
 	mu     sync.Mutex
 	target string
 	conns  []net.Conn
+	// forwarded and refused count the accepted connections that reached
+	// the target and those that did not.
+	forwarded, refused int
+}
+
+func (p *switchProxy) counts() (forwarded, refused int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.forwarded, p.refused
 }
 
 func newSwitchProxy(t *testing.T, target string) *switchProxy {
@@ -425,9 +434,13 @@ func (p *switchProxy) serve() {
 		u, err := net.DialTimeout("tcp", target, time.Second)
 		if err != nil {
 			c.Close()
+			p.mu.Lock()
+			p.refused++
+			p.mu.Unlock()
 			continue
 		}
 		p.mu.Lock()
+		p.forwarded++
 		p.conns = append(p.conns, c, u)
 		p.mu.Unlock()
 		go func() { io.Copy(u, c); u.Close() }()
@@ -702,25 +715,37 @@ func TestOutboundPersistentLeftover(t *testing.T) {
 // TestOutboundPerCallDropAfterEnd: a per-call connection that drops after
 // its call left the application, and is made again only once Asterisk's
 // close is due (its close then finds no connection to close), stays open
-// until callscreen, finding no call on it, closes it.
+// until callscreen, finding its channel gone from the application when
+// it lists the channels after the reconnect, closes it.
 func TestOutboundPerCallDropAfterEnd(t *testing.T) {
 	srv := newServer(t, aritest.Config{})
 	h := serveOutbound(t, "", ari.HandlerFunc(func(ctx context.Context, c *ari.Call) {
 		c.SetVariables(ctx, []ari.Var{{"CALLSCREEN_RESULT", "allow"}})
 	}))
 	proxy := newSwitchProxy(t, h.addr)
+	closeDue := make(chan struct{})
 	ob := fakeOutbound(t, srv, proxy.addr(), true, func(c *aritest.OutboundConfig) {
-		c.CloseDelay = 100 * time.Millisecond
-		c.ReconnectInterval = 400 * time.Millisecond
+		c.CloseWhen = closeDue
+		c.ReconnectInterval = 100 * time.Millisecond
+		c.ReconnectAttempts = 1000
 	})
 	ch := mustStartApp(t, srv, appName+"-pc", aritest.CallSpec{CallerNumber: "+12125551234"})
 	waitDone(t, ch)
-	// The first reconnect fails, the second (400 ms later, after the
-	// close was due) succeeds.
+	// The call has left the application; its connection drops before its
+	// close is due, and the reconnects fail until after it.
 	proxy.set("127.0.0.1:1")
 	proxy.cut()
 	waitCtx(t, func(ctx context.Context) error {
-		for ob.Attempts() < 2 {
+		for _, refused := proxy.counts(); refused < 1; _, refused = proxy.counts() {
+			if err := pause(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	close(closeDue)
+	waitCtx(t, func(ctx context.Context) error {
+		for ob.ClosesDue() < 1 {
 			if err := pause(ctx); err != nil {
 				return err
 			}
@@ -729,7 +754,7 @@ func TestOutboundPerCallDropAfterEnd(t *testing.T) {
 	})
 	proxy.set(h.addr)
 	waitCtx(t, func(ctx context.Context) error {
-		for ob.Attempts() < 3 {
+		for forwarded, _ := proxy.counts(); forwarded < 2; forwarded, _ = proxy.counts() {
 			if err := pause(ctx); err != nil {
 				return err
 			}

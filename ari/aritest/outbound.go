@@ -75,6 +75,11 @@ type OutboundConfig struct {
 	// CloseDelay is, per call, from StasisEnd to the close frame; 0 is
 	// DefaultCloseDelay.
 	CloseDelay time.Duration
+	// CloseWhen, when set, makes every per-call close come due when it is
+	// closed instead of CloseDelay after StasisEnd: a test that needs a
+	// close to come after some event does not depend on the machine's
+	// speed.
+	CloseWhen <-chan struct{}
 	// LateVarset holds every ChannelVarset back until that many more
 	// RESTResponses have been sent (at most 50 ms): 1 sends it after the
 	// response of the request that caused it, 2 after the next request's
@@ -96,6 +101,7 @@ type Outbound struct {
 	pipes      map[*pipe]bool
 	heads      []string
 	attempts   int
+	closesDue  int
 	stopped    bool
 
 	stop chan struct{}
@@ -220,6 +226,14 @@ func (ob *Outbound) Attempts() int {
 	ob.s.mu.Lock()
 	defer ob.s.mu.Unlock()
 	return ob.attempts
+}
+
+// ClosesDue counts the per-call closes that have come due (closing set,
+// and the connection, if there was one, closed).
+func (ob *Outbound) ClosesDue() int {
+	ob.s.mu.Lock()
+	defer ob.s.mu.Unlock()
+	return ob.closesDue
 }
 
 // Connections counts the connections open now.
@@ -349,13 +363,21 @@ func (p *pipe) stasisEndedLocked() {
 	ob.wg.Add(1)
 	go func() {
 		defer ob.wg.Done()
-		sleepOrStop(ob.stop, ob.cfg.CloseDelay)
+		if ob.cfg.CloseWhen != nil {
+			select {
+			case <-ob.cfg.CloseWhen:
+			case <-ob.stop:
+			}
+		} else {
+			sleepOrStop(ob.stop, ob.cfg.CloseDelay)
+		}
 		// outbound_session_pc_close_thread: closing is set, and the
 		// connection closed if there is one. A connection being re-made
 		// right then stays open until the application closes it.
 		s := ob.s
 		s.mu.Lock()
 		p.closing = true
+		ob.closesDue++
 		l := p.link
 		s.mu.Unlock()
 		if l != nil {
