@@ -27,7 +27,7 @@ func init() {
 func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("callscreen call", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("agi", agiDialAddr(os.Getenv("CALLSCREEN_AGI_LISTEN")), "FastAGI server `host:port` (default: $CALLSCREEN_AGI_LISTEN, as serve reads it, else 127.0.0.1:4573)")
+	addr := fs.String("agi", agiDialAddr(os.Getenv("CALLSCREEN_AGI_LISTEN")), "FastAGI server `host:port`; the default is $CALLSCREEN_AGI_LISTEN as serve reads it, else 127.0.0.1:4573")
 	from := fs.String("from", "", "caller `number` (agi_callerid); empty is \"unknown\"")
 	to := fs.String("to", "15551230000", "dialed `number` (agi_dnid and agi_extension)")
 	name := fs.String("name", "", "caller ID `name`")
