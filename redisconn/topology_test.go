@@ -265,12 +265,31 @@ func TestClusterTopology(t *testing.T) {
 // master in cl.Masters.
 func splitSlots(t *testing.T, cc *redis.ClusterClient, cl *redistest.Cluster) (sharedOptions, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// The cluster's own slot map, not the client's view of it.
-	shards, err := cc.ClusterShards(ctx).Result()
-	if err != nil {
-		t.Fatalf("CLUSTER SHARDS: %v", err)
+	// The cluster's own slot map, not the client's view of it, once the
+	// node asked knows a master for every shard (a node that has not
+	// heard all the gossip yet answers with fewer).
+	var shards []redis.ClusterShard
+	for {
+		var err error
+		shards, err = cc.ClusterShards(ctx).Result()
+		masters := map[string]bool{}
+		for _, sh := range shards {
+			for _, n := range sh.Nodes {
+				if n.Role == "master" && len(sh.Slots) > 0 {
+					masters[net.JoinHostPort(n.IP, strconv.FormatInt(n.Port, 10))] = true
+				}
+			}
+		}
+		if err == nil && len(masters) == len(cl.Masters) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("CLUSTER SHARDS: %v; %d masters with slots in %+v, want %d", err, len(masters), shards, len(cl.Masters))
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	owner := func(key string) string {
 		slot, err := cc.ClusterKeySlot(ctx, key).Result()
@@ -312,7 +331,7 @@ func splitSlots(t *testing.T, cc *redis.ClusterClient, cl *redistest.Cluster) (s
 			return so, i
 		}
 	}
-	t.Fatalf("no prefix and channel found on one master (victim %q, %+v)", victim, so)
+	t.Fatalf("no prefix and channel found on one master (victim %q, %+v); slot map %+v", victim, so, shards)
 	return so, 0
 }
 
