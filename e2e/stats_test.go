@@ -62,6 +62,26 @@ func readStats(t *testing.T, p *process, rng string) statsView {
 	}
 }
 
+// waitCalls waits until the 24h figures count n calls.
+func waitCalls(t *testing.T, p *process, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		v := readStats(t, p, "24h")
+		var tot struct {
+			Calls int `json:"calls"`
+		}
+		json.Unmarshal(v.Total, &tot)
+		if tot.Calls >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the statistics count %d calls after 20s; %d were screened: %s", tot.Calls, n, v.Total)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // didFigures reads the DID rows without their trends.
 func didFigures(t *testing.T, p *process, rng string) []map[string]any {
 	t.Helper()
@@ -100,6 +120,9 @@ func screenMix(t *testing.T, p *process, dids ...string) int {
 func TestStatsSurviveRestart(t *testing.T) {
 	p := startServe(t, baseConfig, baseFiles)
 	n := screenMix(t, p, "+18885550100", "+18885550200")
+	// A call is counted once its session is over on serve's side, which
+	// may be just after the simulated Asterisk saw the connection close.
+	waitCalls(t, p, n)
 	before := map[string]statsView{}
 	beforeDIDs := map[string][]map[string]any{}
 	for _, rng := range []string{"1h", "24h", "7d", "all"} {

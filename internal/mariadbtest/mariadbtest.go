@@ -63,7 +63,13 @@ func Start(t testing.TB) *Server {
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	s := &Server{t: t, dir: dir, port: freePort(t)}
-	args := []string{"--no-defaults", "--datadir=" + s.path("data"), "--auth-root-authentication-method=normal", "--skip-test-db"}
+	// Its own temporary directory: servers started by test packages that
+	// run at the same time share nothing in /tmp (a bootstrap failed with
+	// "Could not remove temporary table '/tmp/#sql-temptable-…'").
+	if err := os.Mkdir(s.path("tmp"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--no-defaults", "--datadir=" + s.path("data"), "--tmpdir=" + s.path("tmp"), "--auth-root-authentication-method=normal", "--skip-test-db"}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
 	}
@@ -73,7 +79,7 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
 	}
 	args = []string{
-		"--no-defaults", "--datadir=" + s.path("data"), "--socket=" + s.Socket(), "--pid-file=" + s.path("mariadbd.pid"),
+		"--no-defaults", "--datadir=" + s.path("data"), "--tmpdir=" + s.path("tmp"), "--socket=" + s.Socket(), "--pid-file=" + s.path("mariadbd.pid"),
 		"--port=" + strconv.Itoa(s.port), "--bind-address=127.0.0.1", "--skip-name-resolve", "--skip-log-bin",
 		"--innodb-buffer-pool-size=16M", "--log-error=" + s.path("error.log"),
 	}
