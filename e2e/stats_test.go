@@ -75,6 +75,7 @@ func waitCalls(t *testing.T, p *process, n int) {
 		if tot.Calls >= n {
 			return
 		}
+		t.Logf("%s: %d of %d calls counted so far: %s", time.Now().Format(time.RFC3339Nano), tot.Calls, n, show(v))
 		if time.Now().After(deadline) {
 			t.Fatalf("the statistics count %d calls after 20s; %d were screened: %s", tot.Calls, n, v.Total)
 		}
