@@ -237,9 +237,11 @@ func TestSignalsDuringStartup(t *testing.T) {
 			t.Fatalf("serve served after a SIGTERM during start-up:\n%s", strings.Join(p.logs.all(), "\n"))
 		}
 		p.logs.waitFor(t, "callscreen serve: stopped before serving", time.Second)
-		if _, err := os.Stat(filepath.Join(p.dir, "data")); err == nil {
-			t.Error("serve created its data directory after a SIGTERM during start-up")
-		}
+		// Not asserted: which start-up steps ran before serve saw the
+		// signal. Go hands a signal to signal.Notify's channel from a
+		// goroutine of its own, so start-up may take its next step (make
+		// the data directory, say) before it stops; what holds is that it
+		// stops without serving.
 	})
 }
 
