@@ -302,13 +302,28 @@ func poll(t *testing.T, ctx context.Context, what, expr string) {
 	}
 }
 
+// text returns the visible text of the first element sel matches, once
+// there is one. It is read in one script, so a table the page redraws
+// meanwhile (its rows replaced) cannot make it fail half-way.
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	var s string
-	if err := chromedp.Run(ctx, chromedp.Text(sel, &s, chromedp.ByQuery)); err != nil {
-		t.Fatalf("text of %s: %v", sel, err)
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? {text: e.innerText} : null; })()`, sel)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var got *struct {
+			Text string `json:"text"`
+		}
+		if err := chromedp.Run(ctx, chromedp.Evaluate(js, &got)); err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		if got != nil {
+			return got.Text
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("text of %s: no such element after 30s", sel)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return s
 }
 
 func click(t *testing.T, ctx context.Context, sel string) {
