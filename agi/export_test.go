@@ -1,6 +1,10 @@
 package agi
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // CommandsCounter exposes one commands_total series to the external tests.
 func (m *Metrics) CommandsCounter(verb, outcome string) prometheus.Counter {
@@ -38,3 +42,11 @@ func (s *Session) RawCommand(line string) (Reply, error) {
 	}
 	return rep, err
 }
+
+// SetWorkerIdle sets how long a worker waits for its next connection.
+func (s *Server) SetWorkerIdle(d time.Duration) { s.idle = d }
+
+// IdleWorkers is how many workers wait for a connection, Workers how many
+// there are.
+func (s *Server) IdleWorkers() int { return int(s.waiting.Load()) }
+func (s *Server) Workers() int     { return int(s.workers.Load()) }
