@@ -57,6 +57,29 @@ type listsBackend interface {
 	admin.ListTransfer
 }
 
+// listsArgs is what each lists subcommand takes besides its flags.
+var listsArgs = map[string]string{"import": "FILE", "export": "", "add": "ENTRY", "remove": "ENTRY", "check": "FILE"}
+
+// listsArgsError says what is wrong with a subcommand's arguments, or "".
+func listsArgsError(verb string, args []string) string {
+	want, ok := listsArgs[verb]
+	switch {
+	case !ok:
+		return fmt.Sprintf("callscreen lists: unknown command %q: want import, export, add, remove or check (-h for help)", verb)
+	case want == "" && len(args) > 0:
+		return fmt.Sprintf("callscreen lists %s: unexpected argument %q", verb, args[0])
+	case want == "" || len(args) == 1:
+		return ""
+	case len(args) == 0:
+		return fmt.Sprintf("callscreen lists %s: want one %s argument (-h for help)", verb, want)
+	}
+	msg := fmt.Sprintf("callscreen lists %s: want one %s argument, got %d: %q", verb, want, len(args), args)
+	if (verb == "add" || verb == "remove") && len(args) == 2 && lists.List(args[0]).Valid() {
+		msg += fmt.Sprintf("; the list is a flag: callscreen lists %s %s --list %s", verb, args[1], args[0])
+	}
+	return msg
+}
+
 // runLists runs the lists subcommands.
 func runLists(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("callscreen lists", listsUsage, stderr)
@@ -78,9 +101,8 @@ func runLists(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	verb := pos[0]
-	want := map[string]int{"import": 2, "export": 1, "add": 2, "remove": 2, "check": 2}
-	if n, ok := want[verb]; !ok || len(pos) != n {
-		fs.Usage()
+	if msg := listsArgsError(verb, pos[1:]); msg != "" {
+		fmt.Fprintln(stderr, msg)
 		return 2
 	}
 	list := lists.List(*listName)

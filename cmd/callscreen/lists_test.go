@@ -129,15 +129,20 @@ func TestListsCheckAndUsage(t *testing.T) {
 	if code, out, _ := runCmd("lists", "check", bad, "--config", cfg); code != 1 || !strings.Contains(out, "block.txt:2: ") {
 		t.Fatalf("check bad: %d %q", code, out)
 	}
-	for _, args := range [][]string{
-		{"lists"},
-		{"lists", "frobnicate"},
-		{"lists", "add", "+12125550001"},
-		{"lists", "add", "+12125550001", "--list", "grey"},
-		{"lists", "import"},
+	for _, c := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"lists"}, "usage:"},
+		{[]string{"lists", "frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"lists", "add", "+12125550001"}, "--list allow or --list block is required"},
+		{[]string{"lists", "add", "+12125550001", "--list", "grey"}, `--list "grey": want allow or block`},
+		{[]string{"lists", "import"}, "want one FILE argument"},
+		{[]string{"lists", "export", "x"}, `unexpected argument "x"`},
+		{[]string{"lists", "add", "block", "+12125550001"}, "the list is a flag: callscreen lists add +12125550001 --list block"},
 	} {
-		if code, _, _ := runCmd(append(args, "--config", cfg)...); code != 2 {
-			t.Errorf("%v: exit %d, want 2", args, code)
+		if code, _, errOut := runCmd(append(c.args, "--config", cfg)...); code != 2 || !strings.Contains(errOut, c.err) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, errOut, c.err)
 		}
 	}
 	if code, _, errOut := runCmd("lists", "add", "hello", "--list", "block", "--config", cfg); code != 1 || !strings.Contains(errOut, "not a number") {
