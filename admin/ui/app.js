@@ -126,7 +126,7 @@
   // --- decisions ---------------------------------------------------------
 
   function reasonsCell(reasons) {
-    const td = el('td');
+    const td = el('td', null, 'reasons');
     for (const r of reasons || []) {
       const span = el('span', null, 'reason');
       span.append(el('code', r.code));
