@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/callscreen/callscreen/internal/citest"
 )
 
 const fileCaller = "+12125550666"
@@ -35,9 +37,7 @@ func TestRemoveFileEntryConflict(t *testing.T) {
 // TestDashboardRemoveFileEntry: in the dashboard, Remove on an entry that
 // comes from a list file shows the server's message, not "Removed".
 func TestDashboardRemoveFileEntry(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Chromium")
-	}
+	citest.Short(t, "starts Chromium")
 	const token = "dashboard-token"
 	st := newStack(t, token)
 	if _, err := st.lists.Add(context.Background(), ListEntry{List: "block", Value: fileCaller}); err != nil {

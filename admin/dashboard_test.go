@@ -29,6 +29,7 @@ import (
 	"github.com/callscreen/callscreen/audit"
 	"github.com/callscreen/callscreen/bridge"
 	"github.com/callscreen/callscreen/decision"
+	"github.com/callscreen/callscreen/internal/citest"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
 	"github.com/callscreen/callscreen/screen"
@@ -171,10 +172,7 @@ func browser(t *testing.T) (context.Context, func() []string) {
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		if path, err = exec.LookPath("chromium-browser"); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatal("chromium is not installed and CI is set: scripts/install-test-deps installs it")
-			}
-			t.Skip("SKIPPING BROWSER TEST: chromium is not installed: run scripts/install-test-deps (make test does)")
+			citest.Unavailable(t, "chromium is not installed: run scripts/install-test-deps (make test does)")
 		}
 	}
 	profile, err := os.MkdirTemp("", "callscreen-chromium-")
@@ -250,9 +248,7 @@ func browser(t *testing.T) (context.Context, func() []string) {
 // TestDashboardRefusesWrongToken: a wrong token brings the sign-in form
 // back with a message, and nothing is shown.
 func TestDashboardRefusesWrongToken(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Chromium")
-	}
+	citest.Short(t, "starts Chromium")
 	st := newStack(t, "right")
 	ctx, problems := browser(t)
 	var msg string
@@ -353,9 +349,7 @@ var dateTime = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})?$`)
 // list-blocked caller says why the caller stays blocked; "Report spam"
 // reports.
 func TestDashboardInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Chromium")
-	}
+	citest.Short(t, "starts Chromium")
 	st := newStack(t, "dashboard-token")
 	ctx, problems := browser(t)
 	shots := artifacts(t)
@@ -566,9 +560,7 @@ func shown(t *testing.T, ctx context.Context, query string) {
 // pilot week's held decisions, the DID table matches the API, and the
 // decisions export as CSV from the page.
 func TestDashboardCharts(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Chromium")
-	}
+	citest.Short(t, "starts Chromium")
 	st := newStack(t, "charts-token")
 	now := time.Now()
 	const sales, pilot = "+18885550100", "+18885550200"

@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/callscreen/callscreen/cdr"
+	"github.com/callscreen/callscreen/internal/citest"
 	"github.com/callscreen/callscreen/outbound"
 )
 
@@ -120,9 +121,7 @@ func TestOutboundAPI(t *testing.T) {
 // TestOutboundPanelInChromium: the panel shows one card per number with
 // its verdict and a chart of its calls per day.
 func TestOutboundPanelInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Chromium")
-	}
+	citest.Short(t, "starts Chromium")
 	const token = "panel-token"
 	st := fixtureStatus(t)
 	st.Numbers[1].Verdict, st.Numbers[1].Summary = outbound.VerdictOK, `healthy: <b>not html</b>`

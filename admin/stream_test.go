@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/callscreen/callscreen/internal/citest"
 	"github.com/callscreen/callscreen/internal/timingtest"
 	"github.com/callscreen/callscreen/policy"
 )
@@ -148,9 +149,7 @@ func TestStreamDropsSlowClient(t *testing.T) {
 // TestDashboardStreamRefused: when the live streams are all taken, the
 // page says so and waits (Retry-After) instead of reconnecting every 2 s.
 func TestDashboardStreamRefused(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Chromium")
-	}
+	citest.Short(t, "starts Chromium")
 	const token = "dashboard-token"
 	st := newStack(t, token)
 	m := NewMetrics(prometheus.NewPedanticRegistry())

@@ -20,6 +20,7 @@ import (
 
 	"github.com/callscreen/callscreen/agi"
 	"github.com/callscreen/callscreen/agi/agitest"
+	"github.com/callscreen/callscreen/internal/citest"
 	"github.com/callscreen/callscreen/internal/timingtest"
 )
 
@@ -341,9 +342,7 @@ func TestServeContextCancelStopsEverything(t *testing.T) {
 // no more than 50 handlers ever run, every connection is either served or
 // closed at once, and afterwards no goroutine is left behind.
 func TestConnectionFlood(t *testing.T) {
-	if testing.Short() {
-		t.Skip("2,000 connections")
-	}
+	citest.Short(t, "2,000 connections")
 	const total, limit = 2000, 50
 	before := runtime.NumGoroutine()
 	m := agi.NewMetrics(nil)

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/callscreen/callscreen/internal/citest"
 )
 
 const crashDirEnv = "CALLSCREEN_AUDIT_CRASH_DIR"
@@ -77,9 +79,7 @@ func TestCrashHelper(t *testing.T) {
 // asserts what was acknowledged, whatever the count: a loaded machine may
 // let the helper acknowledge few records before the kill.
 func TestKill9LosesNoAcknowledgedRecord(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts helper processes")
-	}
+	citest.Short(t, "starts helper processes")
 	dir := t.TempDir()
 	acked := map[string]uint64{} // id -> seq, 0 for a commit
 	for round := range 3 {

@@ -24,7 +24,7 @@ var goodSecrets = map[string]string{
 // else of the stack's) and an empty configuration directory.
 func runStart(t *testing.T, env map[string]string) (etc string, out string, err error) {
 	t.Helper()
-	bash := needTool(t, "bash", false)
+	bash := needTool(t, "bash")
 	etc = t.TempDir()
 	cmd := exec.Command(bash, filepath.Join(root(t), "deploy", "asterisk", "start.sh"), "--dry-run")
 	cmd.Env = append(cleanEnv("ARI_PASSWORD=", "PHONE_PASSWORD=", "TRUNK_", "SIP_EXTERNAL_ADDRESS=", "ASTERISK_"), "ASTERISK_ETC_DIR="+etc, "ASTERISK_SOUNDS_DIR="+filepath.Join(etc, "sounds"))

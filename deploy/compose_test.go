@@ -225,7 +225,7 @@ func clearCallscreenEnv(t *testing.T) {
 // with .env.example it must resolve, every bind source must exist; with no
 // variables it must refuse, naming a secret.
 func TestDockerComposeConfig(t *testing.T) {
-	dc := needTool(t, "docker-compose", true)
+	dc := needTool(t, "docker-compose")
 	r := root(t)
 	run := func(envFile string) (string, string, error) {
 		cmd := exec.Command(dc, "--env-file", envFile, "-f", "docker-compose.yml", "config")

@@ -163,8 +163,8 @@ func TestDockerfile(t *testing.T) {
 // machine's sh and wget against a /healthz that is up, one that fails, and
 // none at all.
 func TestHealthcheckCommand(t *testing.T) {
-	sh := needTool(t, "sh", false)
-	needTool(t, "wget", false)
+	sh := needTool(t, "sh")
+	needTool(t, "wget")
 	script := healthcheckScript(t)
 
 	var status atomic.Int32

@@ -19,7 +19,7 @@ import (
 // checks the staged tree file by file, then that the installed binary is
 // static and accepts the installed configuration.
 func TestMakeInstall(t *testing.T) {
-	mk := needTool(t, "make", true)
+	mk := needTool(t, "make")
 	dest := t.TempDir()
 	cmd := exec.Command(mk, "install", "DESTDIR="+dest)
 	cmd.Dir = root(t)
@@ -223,8 +223,8 @@ func TestInstallRefuses(t *testing.T) {
 // runs the image's HEALTHCHECK command until it passes; then stops it and
 // checks the command fails.
 func healthcheckRealServer(t *testing.T, bin string) {
-	sh := needTool(t, "sh", false)
-	needTool(t, "wget", false)
+	sh := needTool(t, "sh")
+	needTool(t, "wget")
 	script := healthcheckScript(t)
 	free := func() string {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

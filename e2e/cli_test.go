@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/callscreen/callscreen/agi/agitest"
+	"github.com/callscreen/callscreen/internal/citest"
 )
 
 // The commands that write the server's state (lists, report, feed) reach
@@ -229,14 +230,11 @@ func TestCLISilentServer(t *testing.T) {
 // service starts again.
 func TestCLIServiceUser(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to run the service as another user")
+		citest.Unavailable(t, "needs root to run the service as another user")
 	}
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("setpriv (util-linux) is required under CI")
-		}
-		t.Skip("no setpriv")
+		citest.Unavailable(t, "setpriv (util-linux) is not installed")
 	}
 	const uid = 65534
 	dir, cfg := writeServeConfig(t, cliConfig(t), baseFiles)

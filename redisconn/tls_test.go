@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/callscreen/callscreen/internal/citest"
 )
 
 // startRedis runs redis-server with extra arguments on a free port and
@@ -25,10 +27,7 @@ func startRedis(t *testing.T, portFlag string, args ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server not found and CI is set")
-		}
-		t.Skip("SKIPPING REDIS TEST: redis-server not found")
+		citest.Unavailable(t, "redis-server not found: install it (apt-get install -y redis-server)")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/callscreen/callscreen/agi/agitest"
 	"github.com/callscreen/callscreen/bridge"
 	"github.com/callscreen/callscreen/decision"
+	"github.com/callscreen/callscreen/internal/citest"
 	"github.com/callscreen/callscreen/internal/redistest"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/redisconn"
@@ -184,9 +185,7 @@ func client(t *testing.T, o redisconn.Options) redis.UniversalClient {
 // TestSentinelTopology: every feature works through Sentinel, and again
 // after the master is killed and the sentinels promote the replica.
 func TestSentinelTopology(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts five redis-server processes")
-	}
+	citest.Short(t, "starts five redis-server processes")
 	st := redistest.StartSentinel(t)
 	o := redisconn.Options{Addrs: st.Addrs(), MasterName: st.MasterName}
 	if o.Mode() != "sentinel" {
@@ -221,9 +220,7 @@ func TestSentinelTopology(t *testing.T) {
 // no multi-key command crosses slots), and again after one master is
 // killed and its replica takes over its slots.
 func TestClusterTopology(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts six redis-server processes")
-	}
+	citest.Short(t, "starts six redis-server processes")
 	cl := redistest.StartCluster(t, 3, 1)
 	o := redisconn.Options{Addrs: cl.Addrs(), Cluster: true}
 	if o.Mode() != "cluster" {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/callscreen/callscreen/admin"
+	"github.com/callscreen/callscreen/internal/citest"
 	"github.com/callscreen/callscreen/reputation/lists"
 	"github.com/callscreen/callscreen/service"
 )
@@ -175,7 +176,7 @@ func TestCommandAndSilentServer(t *testing.T) {
 // (their owner stays).
 func TestOwnerRefusal(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to give the data directory to another user (as a service manager does)")
+		citest.Unavailable(t, "needs root to give the data directory to another user (as a service manager does)")
 	}
 	base := t.TempDir()
 	for _, d := range []string{filepath.Dir(base), base} {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callscreen/callscreen/internal/citest"
 )
 
 // Server is a running redis-server.
@@ -38,10 +40,7 @@ func redisServer(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("redis-server not found and CI is set: install it (apt-get install -y redis-server)")
-		}
-		t.Skip("SKIPPING REDIS TEST: redis-server not found; install it (apt-get install -y redis-server) to run the Redis paths")
+		citest.Unavailable(t, "redis-server not found; install it (apt-get install -y redis-server) to run the Redis paths")
 	}
 	return bin
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/callscreen/callscreen/internal/citest"
 )
 
 // TopologyTimeout bounds every wait of the topologies: start-up, a
@@ -142,10 +144,7 @@ func StartCluster(t testing.TB, masters, replicas int) *Cluster {
 	bin := redisServer(t)
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-cli not found and CI is set: install redis-tools")
-		}
-		t.Skip("SKIPPING REDIS CLUSTER TEST: redis-cli not found")
+		citest.Unavailable(t, "redis-cli not found: install redis-tools")
 	}
 	c := &Cluster{t: t}
 	var nodes []*Server
