@@ -134,19 +134,25 @@ type Var struct {
 	Name, Value string
 }
 
-// endpoint joins escaped segments and a query onto the base URL.
+// endpoint joins escaped segments (at least one) and a query onto the
+// base URL.
 func (c *Client) endpoint(query url.Values, segments ...string) string {
-	var b strings.Builder
-	b.WriteString(c.prefix)
-	for _, s := range segments {
-		b.WriteByte('/')
-		b.WriteString(url.PathEscape(s))
+	return c.prefix + "/" + relativeURI(query, segments...)
+}
+
+// requestBody is body as the JSON a request carries, nil for no body.
+func requestBody(op string, body any) ([]byte, error) {
+	if body == nil {
+		return nil, nil
 	}
-	if len(query) > 0 {
-		b.WriteByte('?')
-		b.WriteString(query.Encode())
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	return b.String()
+	if len(b) > maxRequestBody {
+		return nil, fmt.Errorf("%s: %w: body of %d bytes exceeds Asterisk's %d", op, ErrBadArgument, len(b), maxRequestBody)
+	}
+	return b, nil
 }
 
 // do runs one REST call within the client's timeout. body, when not nil, is
@@ -158,15 +164,12 @@ func (c *Client) do(ctx context.Context, op, method string, query url.Values, bo
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	b, err := requestBody(op, body)
+	if err != nil {
+		return err
+	}
 	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("%s: %w", op, err)
-		}
-		if len(b) > maxRequestBody {
-			return fmt.Errorf("%s: %w: body of %d bytes exceeds Asterisk's %d", op, ErrBadArgument, len(b), maxRequestBody)
-		}
+	if b != nil {
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.endpoint(query, segments...), rd)
@@ -191,8 +194,14 @@ func (c *Client) do(ctx context.Context, op, method string, query url.Values, bo
 	if err != nil {
 		return fmt.Errorf("%s: reading answer: %w", op, scrub(err))
 	}
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s: %w", op, errorFrom(resp.StatusCode, data))
+	return answer(op, resp.StatusCode, data, out)
+}
+
+// answer is do's result for a response's status and body: an *Error for
+// a status of 300 or more, else the body decoded into out (when not nil).
+func answer(op string, status int, data []byte, out any) error {
+	if status >= 300 {
+		return fmt.Errorf("%s: %w", op, errorFrom(status, data))
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {

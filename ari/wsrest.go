@@ -87,14 +87,11 @@ func (c *Client) doTunnel(ctx context.Context, op, method string, query url.Valu
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req := &restRequest{Type: "RESTRequest", Method: method, URI: relativeURI(query, segments...)}
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("%s: %w", op, err)
-		}
-		if len(b) > maxRequestBody {
-			return fmt.Errorf("%s: %w: body of %d bytes exceeds Asterisk's %d", op, ErrBadArgument, len(b), maxRequestBody)
-		}
+	b, err := requestBody(op, body)
+	if err != nil {
+		return err
+	}
+	if b != nil {
 		req.ContentType, req.MessageBody = "application/json", string(b)
 	}
 	start := time.Now()
@@ -104,15 +101,7 @@ func (c *Client) doTunnel(ctx context.Context, op, method string, query url.Valu
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	c.metrics.request(method, resp.StatusCode, time.Since(start))
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s: %w", op, errorFrom(resp.StatusCode, []byte(resp.MessageBody)))
-	}
-	if out != nil {
-		if err := json.Unmarshal([]byte(resp.MessageBody), out); err != nil {
-			return fmt.Errorf("%s: decoding answer: %w", op, err)
-		}
-	}
-	return nil
+	return answer(op, resp.StatusCode, []byte(resp.MessageBody), out)
 }
 
 // wsLink is the request side of one websocket from Asterisk: requests

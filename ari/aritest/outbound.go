@@ -613,11 +613,10 @@ func (u *upgraded) Read(b []byte) (int, error) { return u.Reader.Read(b) }
 type outLink struct {
 	p  *pipe
 	ws *websocket.Conn
+	w  *wsWriter
 
-	mu   sync.Mutex
-	q    [][]byte
+	mu   sync.Mutex // held, and the order of what push queues
 	held []heldMsg
-	wake chan struct{}
 	done chan struct{}
 }
 
@@ -627,51 +626,43 @@ type heldMsg struct {
 }
 
 func newOutLink(p *pipe, ws *websocket.Conn) *outLink {
-	return &outLink{p: p, ws: ws, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &outLink{p: p, ws: ws, w: newWSWriter(ws), done: make(chan struct{})}
 }
 
 // push queues b for sending; a ChannelVarset is held back when LateVarset
 // says so.
 func (l *outLink) push(b []byte) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	late := l.p.ob.cfg.LateVarset
 	switch {
 	case late > 0 && messageType(b) == "ChannelVarset":
 		l.held = append(l.held, heldMsg{b, late})
 		time.AfterFunc(50*time.Millisecond, l.flushHeld)
 	case messageType(b) == "RESTResponse":
-		l.q = append(l.q, b)
+		out := [][]byte{b}
 		keep := l.held[:0]
 		for _, h := range l.held {
 			if h.n--; h.n <= 0 {
-				l.q = append(l.q, h.b)
+				out = append(out, h.b)
 			} else {
 				keep = append(keep, h)
 			}
 		}
 		l.held = keep
+		l.w.send(out...)
 	default:
-		l.q = append(l.q, b)
+		l.w.send(b)
 	}
-	l.mu.Unlock()
-	l.signal()
 }
 
 func (l *outLink) flushHeld() {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	for _, h := range l.held {
-		l.q = append(l.q, h.b)
+		l.w.send(h.b)
 	}
 	l.held = nil
-	l.mu.Unlock()
-	l.signal()
-}
-
-func (l *outLink) signal() {
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
 }
 
 func messageType(b []byte) string {
@@ -685,7 +676,7 @@ func messageType(b []byte) string {
 // run writes and reads until the connection ends, then tells the pipe.
 func (l *outLink) run() {
 	ctx, cancel := context.WithCancel(context.Background())
-	go l.writeLoop(ctx)
+	go l.w.run(ctx)
 	for {
 		typ, data, err := l.ws.Read(ctx)
 		if err != nil {
@@ -699,29 +690,6 @@ func (l *outLink) run() {
 	l.ws.CloseNow()
 	close(l.done)
 	l.p.lost(l)
-}
-
-func (l *outLink) writeLoop(ctx context.Context) {
-	for {
-		select {
-		case <-l.wake:
-		case <-ctx.Done():
-			return
-		}
-		l.mu.Lock()
-		q := l.q
-		l.q = nil
-		l.mu.Unlock()
-		for _, b := range q {
-			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err := l.ws.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
-				l.ws.CloseNow()
-				return
-			}
-		}
-	}
 }
 
 // wsRequest is a RESTRequest as Asterisk reads it.

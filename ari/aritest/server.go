@@ -368,40 +368,56 @@ type sink interface {
 type conn struct {
 	ws   *websocket.Conn
 	apps []string
+	w    *wsWriter
+}
+
+func (c *conn) up() bool { return true }
+
+func (c *conn) push(b []byte) { c.w.send(b) }
+
+// wsWriter writes the messages queued on one WebSocket, in order, from a
+// goroutine of its own (run).
+type wsWriter struct {
+	ws   *websocket.Conn
 	mu   sync.Mutex
 	q    [][]byte
 	wake chan struct{}
 }
 
-func (c *conn) up() bool { return true }
+func newWSWriter(ws *websocket.Conn) *wsWriter {
+	return &wsWriter{ws: ws, wake: make(chan struct{}, 1)}
+}
 
-func (c *conn) push(b []byte) {
-	c.mu.Lock()
-	c.q = append(c.q, b)
-	c.mu.Unlock()
+// send queues msgs, in order, and wakes the writer.
+func (w *wsWriter) send(msgs ...[]byte) {
+	w.mu.Lock()
+	w.q = append(w.q, msgs...)
+	w.mu.Unlock()
 	select {
-	case c.wake <- struct{}{}:
+	case w.wake <- struct{}{}:
 	default:
 	}
 }
 
-func (c *conn) writeLoop(ctx context.Context) {
+// run writes what is queued until ctx ends or a write fails (the
+// connection is then closed).
+func (w *wsWriter) run(ctx context.Context) {
 	for {
 		select {
-		case <-c.wake:
+		case <-w.wake:
 		case <-ctx.Done():
 			return
 		}
-		c.mu.Lock()
-		q := c.q
-		c.q = nil
-		c.mu.Unlock()
+		w.mu.Lock()
+		q := w.q
+		w.q = nil
+		w.mu.Unlock()
 		for _, b := range q {
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err := c.ws.Write(wctx, websocket.MessageText, b)
+			err := w.ws.Write(wctx, websocket.MessageText, b)
 			cancel()
 			if err != nil {
-				c.ws.CloseNow()
+				w.ws.CloseNow()
 				return
 			}
 		}
@@ -425,7 +441,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	c := &conn{ws: ws, apps: strings.Split(names, ","), wake: make(chan struct{}, 1)}
+	c := &conn{ws: ws, apps: strings.Split(names, ","), w: newWSWriter(ws)}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -458,7 +474,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	go c.writeLoop(ctx)
+	go c.w.run(ctx)
 	<-ctx.Done()
 	s.mu.Lock()
 	s.unregisterLocked(c)
