@@ -11,9 +11,12 @@ run: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/callscreen ./cmd/callscreen
 
-# The one test command: README and CI run exactly this.
+# The one test command: README and CI run exactly this. Every benchmark
+# also runs once, so that one that no longer works fails here, not when
+# someone measures.
 test: test-deps
 	$(GO) test -race -timeout 12m ./...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 5m ./...
 
 test-deps:
 	@scripts/install-test-deps

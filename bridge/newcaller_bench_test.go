@@ -2,13 +2,11 @@ package bridge
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -16,13 +14,7 @@ import (
 	"github.com/callscreen/callscreen/agi"
 	"github.com/callscreen/callscreen/agi/agitest"
 	"github.com/callscreen/callscreen/decision"
-	"github.com/callscreen/callscreen/policy"
-	"github.com/callscreen/callscreen/reputation"
-	"github.com/callscreen/callscreen/reputation/behavior"
-	"github.com/callscreen/callscreen/reputation/emergency"
-	"github.com/callscreen/callscreen/reputation/feed"
-	"github.com/callscreen/callscreen/reputation/feedback"
-	"github.com/callscreen/callscreen/reputation/lists"
+	"github.com/callscreen/callscreen/internal/flowbench"
 	"github.com/callscreen/callscreen/screen"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -35,43 +27,13 @@ import (
 // EXEC MSet. The difference is what screening costs a call.
 func BenchmarkAGINewCallers(b *testing.B) {
 	ctx := context.Background()
-	dir := b.TempDir()
-	blockFile := filepath.Join(dir, "block.txt")
-	if err := os.WriteFile(blockFile, []byte("+12125550666\n+1900*\nname:*WARRANTY*\n"), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	logger := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	l, err := lists.New(lists.Options{BlockFile: blockFile, Region: "US", Logger: logger, Metrics: lists.NewMetrics(nil)})
+	local, err := flowbench.New(ctx, b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
-	crit, err := emergency.New([]string{"+12125550100"}, "US")
-	if err != nil {
-		b.Fatal(err)
-	}
-	bh, err := behavior.New(behavior.Options{OwnNumbers: []string{"+15551230000"}, Known: l.Allowed, Logger: logger})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer bh.Close()
-	prof := policy.Default()
-	prof.Thresholds.FloodPerMinute, prof.Thresholds.FloodPerMinuteAfterHours = 1<<30, 1<<30
-	prof.Thresholds.BurstCalls = 1 << 30
-	f := &screen.Flow{
-		Source: reputation.Chain{
-			{Name: emergency.SourceName, Source: crit},
-			{Name: "feedback", Source: feedback.NewSource(feedback.NewMemoryStore(), feedback.SourceOptions{})},
-			{Name: lists.SourceName, Source: l},
-			{Name: "feed", Source: feed.New(ctx, feed.Options{Logger: logger})},
-			{Name: "behavior", Source: bh},
-		},
-		Critical: crit,
-		Profiles: screen.ProfileMap{"default": prof},
-		Verifier: decision.NewMemoryVerifier(1000, nil),
-		Recorder: decision.Recorders{bh},
-		Logger:   logger,
-		Metrics:  screen.NewMetrics(prometheus.NewRegistry()),
-	}
+	defer local.Close()
+	logger := local.Logger
+	f := local.Flow(nil, screen.NewMetrics(prometheus.NewRegistry()))
 	handlers := []struct {
 		name string
 		h    agi.Handler
@@ -101,10 +63,18 @@ func BenchmarkAGINewCallers(b *testing.B) {
 					b.Fatal(err)
 				}
 				r.Reset(client)
-				if line, err := r.ReadSlice('\n'); err != nil || string(line[:10]) != "EXEC MSet " {
+				// One EXEC MSet, after the prompt check at the first call.
+				line, err := r.ReadSlice('\n')
+				for err == nil && bytes.HasPrefix(line, []byte("GET FULL VARIABLE")) {
+					if _, err := io.WriteString(client, flowbench.Reply(line)); err != nil {
+						b.Fatal(err)
+					}
+					line, err = r.ReadSlice('\n')
+				}
+				if err != nil || !bytes.HasPrefix(line, []byte("EXEC MSet ")) {
 					b.Fatalf("%q %v", line, err)
 				}
-				if _, err := io.WriteString(client, "200 result=0\n"); err != nil {
+				if _, err := io.WriteString(client, flowbench.Reply(line)); err != nil {
 					b.Fatal(err)
 				}
 				if _, err := r.ReadSlice('\n'); err != io.EOF {

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -28,15 +27,11 @@ import (
 	"github.com/callscreen/callscreen/audit"
 	"github.com/callscreen/callscreen/bridge"
 	"github.com/callscreen/callscreen/decision"
+	"github.com/callscreen/callscreen/internal/flowbench"
 	"github.com/callscreen/callscreen/number"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/reputation"
-	"github.com/callscreen/callscreen/reputation/behavior"
 	"github.com/callscreen/callscreen/reputation/cache"
-	"github.com/callscreen/callscreen/reputation/emergency"
-	"github.com/callscreen/callscreen/reputation/feed"
-	"github.com/callscreen/callscreen/reputation/feedback"
-	"github.com/callscreen/callscreen/reputation/lists"
 	"github.com/callscreen/callscreen/screen"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -118,64 +113,29 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	blockFile := filepath.Join(dir, "block.txt")
-	if err := os.WriteFile(blockFile, []byte("+12125550666\n+1900*\nname:*WARRANTY*\n"), 0o644); err != nil {
-		return err
-	}
-	logger := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	l, err := lists.New(lists.Options{BlockFile: blockFile, Region: "US", Logger: logger, Metrics: lists.NewMetrics(nil)})
+	local, err := flowbench.New(ctx, dir)
 	if err != nil {
 		return err
 	}
+	defer local.Close()
 	reg := prometheus.NewRegistry()
 	var decisions latencies
-	crit, err := emergency.New([]string{"+12125550100"}, "US")
-	if err != nil {
-		return err
-	}
-	fd := feed.New(ctx, feed.Options{Logger: logger})
-	bh, err := behavior.New(behavior.Options{OwnNumbers: []string{"+15551230000"}, Known: l.Allowed, Logger: logger})
-	if err != nil {
-		return err
-	}
-	defer bh.Close()
-	// The chain serve builds without Redis and without providers.
-	chain := reputation.Chain{
-		{Name: emergency.SourceName, Source: crit},
-		{Name: "feedback", Source: feedback.NewSource(feedback.NewMemoryStore(), feedback.SourceOptions{})},
-		{Name: lists.SourceName, Source: l},
-		{Name: "feed", Source: fd},
-		{Name: "behavior", Source: bh},
-	}
-	// A busy line's profile: one DID taking thousands of calls a minute
-	// (and, with -callers 1, one caller calling all the time) is the load,
-	// not a flood or a burst to challenge.
-	prof := policy.Default()
-	prof.Thresholds.FloodPerMinute, prof.Thresholds.FloodPerMinuteAfterHours = 1<<30, 1<<30
-	prof.Thresholds.BurstCalls = 1 << 30
+	chain, prof := local.Chain, local.Profile
 	var notAllowed atomic.Int64
 	metrics := screen.NewMetrics(reg)
 	newFlow := func(src reputation.Source, more ...decision.Recorder) *screen.Flow {
-		return &screen.Flow{
-			Source:   src,
-			Critical: crit,
-			Profiles: screen.ProfileMap{"default": prof},
-			Verifier: decision.NewMemoryVerifier(1000, nil),
-			Recorder: append(decision.Recorders(more), bh, decision.RecorderFunc(func(r *decision.Result) {
-				decisions.add(r.DecisionLatency)
-				if r.Decision.Action != policy.Allow {
-					notAllowed.Add(1)
-				}
-			})),
-			Logger:  logger,
-			Metrics: metrics,
-		}
+		return local.Flow(src, metrics, append(more, decision.RecorderFunc(func(r *decision.Result) {
+			decisions.add(r.DecisionLatency)
+			if r.Decision.Action != policy.Allow {
+				notAllowed.Add(1)
+			}
+		}))...)
 	}
 	flow := newFlow(chain)
 	// The same flow with the decision log as serve opens it by default
 	// (batch fsync): each call's record is written before its routing
 	// variables go out.
-	auditLog, err := audit.Open(audit.Options{Dir: filepath.Join(dir, "audit"), Logger: logger})
+	auditLog, err := audit.Open(audit.Options{Dir: filepath.Join(dir, "audit"), Logger: local.Logger})
 	if err != nil {
 		return err
 	}
@@ -264,7 +224,7 @@ func runFlowBench(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		srv := &agi.Server{Handler: h, MaxSessions: 2000, Logger: logger}
+		srv := &agi.Server{Handler: h, MaxSessions: 2000, Logger: local.Logger}
 		addrs[name] = ln.Addr().String()
 		served.Add(1)
 		go func() {
@@ -497,22 +457,7 @@ func flowSession(ctx context.Context, addr string, r *bufio.Reader, env string) 
 		if err != nil {
 			return err
 		}
-		var reply string
-		switch {
-		case strings.HasPrefix(string(line), "GET FULL VARIABLE"):
-			// The prompt check at the first call from a PBX: every
-			// ${STAT(f,PATH)} read as a file that is there.
-			reply = "200 result=1 (" + strings.Repeat("1", strings.Count(string(line), "${STAT(")) + ")\n"
-		case strings.HasPrefix(string(line), "GET VARIABLE"):
-			reply = "200 result=0\n"
-		case strings.HasPrefix(string(line), "SET VARIABLE"):
-			reply = "200 result=1\n"
-		case strings.HasPrefix(string(line), "EXEC MSet "):
-			reply = "200 result=0\n"
-		default:
-			reply = "510 Invalid or unknown command\n"
-		}
-		if _, err := io.WriteString(c, reply); err != nil {
+		if _, err := io.WriteString(c, flowbench.Reply(line)); err != nil {
 			return err
 		}
 	}
