@@ -14,6 +14,7 @@ import (
 
 	"github.com/callscreen/callscreen/ari"
 	"github.com/callscreen/callscreen/ari/aritest"
+	"github.com/callscreen/callscreen/internal/promtest"
 	"github.com/callscreen/callscreen/internal/timingtest"
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -174,34 +175,7 @@ func (h *harness) waitRecovered(t *testing.T) {
 
 // metric returns the value of the series name{labels...}, 0 when absent.
 func (h *harness) metric(name string, labels ...string) float64 {
-	mfs, err := h.reg.Gather()
-	if err != nil {
-		panic(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			have := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				have[lp.GetName()] = lp.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if have[labels[i]] != labels[i+1] {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				return m.GetGauge().GetValue()
-			}
-		}
-	}
-	return 0
+	return promtest.Value(h.reg, name, labels...)
 }
 
 func (h *harness) shutdown(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/callscreen/callscreen/ari"
 	"github.com/callscreen/callscreen/ari/aritest"
 	"github.com/callscreen/callscreen/bridge"
+	"github.com/callscreen/callscreen/internal/promtest"
 	"github.com/callscreen/callscreen/internal/timingtest"
 	"github.com/callscreen/callscreen/screen"
 )
@@ -138,21 +139,8 @@ func TestOutboundOnConnect(t *testing.T) {
 // gauge reads the gauge name{pbx=pbx} in reg; -1 when there is none.
 func gauge(t *testing.T, reg *prometheus.Registry, name, pbx string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	if !promtest.Has(reg, name, "pbx", pbx) {
+		return -1
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "pbx" && l.GetValue() == pbx {
-					return m.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	return -1
+	return promtest.Value(reg, name, "pbx", pbx)
 }

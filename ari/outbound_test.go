@@ -18,6 +18,7 @@ import (
 	"github.com/callscreen/callscreen/ari"
 	"github.com/callscreen/callscreen/ari/aritest"
 	"github.com/callscreen/callscreen/bridge"
+	"github.com/callscreen/callscreen/internal/promtest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -94,30 +95,7 @@ func (h *obHarness) shutdown(t *testing.T) {
 
 // metric sums the series of name that have the labels given.
 func (h *obHarness) metric(name string, labels ...string) float64 {
-	mfs, err := h.reg.Gather()
-	if err != nil {
-		panic(err)
-	}
-	sum := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			have := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				have[lp.GetName()] = lp.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if have[labels[i]] != labels[i+1] {
-					continue next
-				}
-			}
-			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	return sum
+	return promtest.Value(h.reg, name, labels...)
 }
 
 // waitMetric waits until the metric reaches want.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/callscreen/callscreen/agi/agitest"
+	"github.com/callscreen/callscreen/internal/promtest"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/screen"
 	"github.com/prometheus/client_golang/prometheus"
@@ -123,21 +124,8 @@ func TestSoundPaths(t *testing.T) {
 // gauge reads one labelled gauge from reg; -1 when it is not there.
 func gauge(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	if !promtest.Has(reg, name, label, value) {
+		return -1
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					return m.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	return -1
+	return promtest.Value(reg, name, label, value)
 }

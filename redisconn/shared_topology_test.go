@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/callscreen/callscreen/decision"
+	"github.com/callscreen/callscreen/internal/promtest"
 	"github.com/callscreen/callscreen/policy"
 	"github.com/callscreen/callscreen/stats"
 	"github.com/callscreen/callscreen/tail"
@@ -144,26 +145,10 @@ func (in *instance) recordAt(phase, did string, n int, at time.Time) []string {
 // counter reads one of the instance's metrics.
 func (in *instance) counter(t *testing.T, name, label, value string) float64 {
 	t.Helper()
-	mfs, err := in.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	if label == "" {
+		return promtest.Value(in.reg, name)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-			if label == "" {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
+	return promtest.Value(in.reg, name, label, value)
 }
 
 // calls reads the shared figures of did on the instance, from minute

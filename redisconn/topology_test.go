@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -289,10 +290,7 @@ func splitSlots(t *testing.T, cc *redis.ClusterClient, cl *redistest.Cluster) (s
 		}
 	}
 	owner := func(key string) string {
-		slot, err := cc.ClusterKeySlot(ctx, key).Result()
-		if err != nil {
-			t.Fatalf("CLUSTER KEYSLOT %s: %v", key, err)
-		}
+		slot := keySlot(key)
 		for _, sh := range shards {
 			for _, r := range sh.Slots {
 				if r.Start > slot || slot > r.End {
@@ -307,6 +305,11 @@ func splitSlots(t *testing.T, cc *redis.ClusterClient, cl *redistest.Cluster) (s
 		}
 		t.Fatalf("slot %d of %s: no master in %+v", slot, key, shards)
 		return ""
+	}
+	for _, key := range []string{"callscreen:stats:t0:m:1", "callscreen:decisions:t7", "{acme}:x", "a{}b", "a{{b}}c"} {
+		if want, err := cc.ClusterKeySlot(ctx, key).Result(); err == nil && want != keySlot(key) {
+			t.Fatalf("slot of %q: %d, the cluster says %d", key, keySlot(key), want)
+		}
 	}
 	minute := time.Now().Unix() / 60
 	var so sharedOptions
@@ -330,6 +333,30 @@ func splitSlots(t *testing.T, cc *redis.ClusterClient, cl *redistest.Cluster) (s
 	}
 	t.Fatalf("no prefix and channel found on one master (victim %q, %+v); slot map %+v", victim, so, shards)
 	return so, 0
+}
+
+// keySlot is the cluster slot of key, computed as Redis does (the cluster
+// specification; src/cluster.c keyHashSlot): CRC16 (XMODEM) of the key, or
+// of its first non-empty {hash tag}, modulo 16384. Computed here, the
+// search for keys on chosen masters asks the cluster nothing.
+func keySlot(key string) int64 {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	var crc uint16
+	for k := 0; k < len(key); k++ {
+		crc ^= uint16(key[k]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return int64(crc % 16384)
 }
 
 // callLoad screens calls through FastAGI, one after another until stop,
@@ -413,5 +440,21 @@ func callLoad(t *testing.T, rdb redis.UniversalClient, recorders ...decision.Rec
 		<-followDone
 		bh.Close()
 		return calls, failed
+	}
+}
+
+// TestKeySlot: the slots the cluster specification gives as examples.
+func TestKeySlot(t *testing.T) {
+	for key, want := range map[string]int64{
+		"123456789":            12739, // CRC16 0x31C3
+		"foo":                  12182,
+		"bar":                  5061,
+		"{user1000}.following": keySlot("user1000"),
+		"foo{{bar}}zap":        keySlot("{bar"),
+		"foo{bar}{zap}":        keySlot("bar"),
+	} {
+		if got := keySlot(key); got != want {
+			t.Errorf("keySlot(%q) = %d, want %d", key, got, want)
+		}
 	}
 }
