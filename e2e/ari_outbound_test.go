@@ -96,18 +96,7 @@ func TestARIOutboundThroughServe(t *testing.T) {
 	p := startServe(t, baseConfig+outboundConfig, baseFiles)
 	addr := outboundAddr(t, p)
 	fake := fakePBX(t, "ws://"+addr+"/ari?tenant=acme", nil)
-	tests := []struct {
-		name string
-		spec aritest.CallSpec
-		want map[string]string
-	}{
-		{"allow", aritest.CallSpec{CallerNumber: "+12125551234"}, map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_TIER": "UNKNOWN"}},
-		{"block", aritest.CallSpec{CallerNumber: "+12125550666"}, map[string]string{"CALLSCREEN_RESULT": "block", "CALLSCREEN_REASONS": "list.block"}},
-		{"challenge", aritest.CallSpec{CallerNumber: "+12125551234", Presentation: "prohib", OnPlaybackFinished: aritest.Echo(0)},
-			map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_CHALLENGE": "passed"}},
-		{"monitor profile from the Stasis arguments", aritest.CallSpec{CallerNumber: "+12125550666", Args: []string{"profile=pilot"}},
-			map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_HELD": "block"}},
-	}
+	tests := ariCalls
 	ids := map[string]bool{}
 	for _, app := range []string{"callscreen", "callscreen-pc"} {
 		for _, tt := range tests {

@@ -28,18 +28,7 @@ ari:
 	if err := fake.WaitConnected(ctx, "callscreen"); err != nil {
 		t.Fatalf("serve never connected to ARI: %v", err)
 	}
-	tests := []struct {
-		name string
-		spec aritest.CallSpec
-		want map[string]string
-	}{
-		{"allow", aritest.CallSpec{CallerNumber: "+12125551234"}, map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_TIER": "UNKNOWN"}},
-		{"block", aritest.CallSpec{CallerNumber: "+12125550666"}, map[string]string{"CALLSCREEN_RESULT": "block", "CALLSCREEN_REASONS": "list.block"}},
-		{"challenge", aritest.CallSpec{CallerNumber: "+12125551234", Presentation: "prohib", OnPlaybackFinished: aritest.Echo(0)},
-			map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_CHALLENGE": "passed"}},
-		{"monitor profile from the Stasis arguments", aritest.CallSpec{CallerNumber: "+12125550666", Args: []string{"profile=pilot"}},
-			map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_HELD": "block"}},
-	}
+	tests := ariCalls
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ch, err := fake.StartCall("callscreen", tt.spec)
@@ -64,4 +53,20 @@ ari:
 	if errs := p.logs.errors(); len(errs) > 0 {
 		t.Fatalf("errors logged: %v", errs)
 	}
+}
+
+// ariCalls are the calls both ARI transports (serve connecting to
+// Asterisk, Asterisk connecting to serve) place through serve, with the
+// variables each must get.
+var ariCalls = []struct {
+	name string
+	spec aritest.CallSpec
+	want map[string]string
+}{
+	{"allow", aritest.CallSpec{CallerNumber: "+12125551234"}, map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_TIER": "UNKNOWN"}},
+	{"block", aritest.CallSpec{CallerNumber: "+12125550666"}, map[string]string{"CALLSCREEN_RESULT": "block", "CALLSCREEN_REASONS": "list.block"}},
+	{"challenge", aritest.CallSpec{CallerNumber: "+12125551234", Presentation: "prohib", OnPlaybackFinished: aritest.Echo(0)},
+		map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_CHALLENGE": "passed"}},
+	{"monitor profile from the Stasis arguments", aritest.CallSpec{CallerNumber: "+12125550666", Args: []string{"profile=pilot"}},
+		map[string]string{"CALLSCREEN_RESULT": "allow", "CALLSCREEN_HELD": "block"}},
 }

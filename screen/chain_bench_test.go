@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/callscreen/callscreen/decision"
 	"github.com/callscreen/callscreen/internal/flowbench"
@@ -12,18 +11,6 @@ import (
 	"github.com/callscreen/callscreen/screen"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-type nopChannel struct{}
-
-func (nopChannel) Answer(context.Context) error                              { return nil }
-func (nopChannel) Play(context.Context, string, string) (string, error)      { return "", nil }
-func (nopChannel) SayDigits(context.Context, string, string) (string, error) { return "", nil }
-func (nopChannel) ReadDigits(context.Context, string, time.Duration, int) (string, error) {
-	return "", nil
-}
-func (nopChannel) Variable(context.Context, string) (string, bool, error) { return "", false, nil }
-func (nopChannel) SetVariables(context.Context, []screen.Var) error       { return nil }
-func (nopChannel) Hangup(context.Context) error                           { return nil }
 
 // BenchmarkFlowServeChain is the allow path of a new caller through the
 // chain serve builds without Redis or providers (critical numbers,
@@ -44,7 +31,7 @@ func BenchmarkFlowServeChain(b *testing.B) {
 	for b.Loop() {
 		n++
 		info.CallerNumber = fmt.Sprintf("+1212%03d%04d", 200+(n/10000)%800, n%10000)
-		if r := f.Run(ctx, nopChannel{}, info); r.Decision.Action != policy.Allow {
+		if r := f.Run(ctx, screen.NopChannel, info); r.Decision.Action != policy.Allow {
 			b.Fatalf("%s: %s %v", info.CallerNumber, r.Decision.Action, r.Decision.Reasons)
 		}
 	}
